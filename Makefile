@@ -1,0 +1,87 @@
+# The MLflow homework, one target per question. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV            ?= .venv
+PYTHON          := $(VENV)/bin/python
+PORT            ?= 5000
+HOST            ?= 127.0.0.1
+TRACKING_URI    ?= http://$(HOST):$(PORT)
+DATA_DIR        ?= data
+OUTPUT_DIR      ?= output
+TAXI_DATA_URL   ?= https://d37ci6vzurychx.cloudfront.net/trip-data
+MONTHS          ?= 2023-01 2023-02 2023-03
+DATA_FILES      := $(foreach month,$(MONTHS),$(DATA_DIR)/green_tripdata_$(month).parquet)
+TAXI_DATA_DIR   ?= $(DATA_DIR)
+
+export MLFLOW_TRACKING_URI := $(TRACKING_URI)
+SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
+ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --question
+
+.PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test lint format clean
+
+help: ## Show this help
+	@echo "Usage: make TARGET [PORT=5000] [TAXI_DATA_URL=...]"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv from the requirement files
+
+data: $(DATA_FILES) ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
+
+$(DATA_DIR)/%.parquet:
+	@TAXI_DATA_URL=$(TAXI_DATA_URL) scripts/download_data.sh $(DATA_DIR) $*.parquet
+
+server: install ## Start the MLflow server on $(HOST):$(PORT) in the background (SQLite, ./artifacts)
+	@$(SERVER_ENV) scripts/server.sh start
+
+server-stop: ## Stop the MLflow server started by `make server`
+	@$(SERVER_ENV) scripts/server.sh stop
+
+q1: install ## Q1: the installed MLflow version
+	@$(ANSWER) 1
+
+q2: install data ## Q2: preprocess the data; number of files written
+	$(PYTHON) preprocess_data.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR)
+	@$(ANSWER) 2
+
+q3: install server ## Q3: train with autolog; min_samples_split read back from the server
+	$(PYTHON) train.py --data_path $(OUTPUT_DIR)
+	@$(ANSWER) 3
+
+q4: server ## Q4: the flag the server needs beside the backend store, from its command line
+	@$(ANSWER) 4
+
+q5: install server ## Q5: hyperopt search; best validation RMSE read back from the server
+	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR)
+	@$(ANSWER) 5
+
+q6: install server ## Q6: register the best model; test RMSE of models:/...@champion
+	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR)
+	@$(ANSWER) 6
+
+answers: install ## Print the six answers as a table, read back from files, server and registry
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR)
+
+all: q1 q2 q3 q4 q5 q6 answers ## Run the whole homework (Q1-Q6) and print the answers
+
+test: install ## Lint and run the tests (end-to-end test uses TAXI_DATA_DIR, default data/)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest
+
+lint: install ## Lint only
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/ and .venv)
+	rm -rf $(OUTPUT_DIR)/*.pkl artifacts mlruns mlflow.db mlflow-server.log

@@ -1,0 +1,203 @@
+"""What the homework scripts share: pickle I/O, RMSE and the tracking-server settings.
+
+Everything that differs between MLflow versions is decided here, once, so the
+scripts themselves never check a version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+# Fail fast when the tracking server is down: a couple of quick retries, not minutes of back-off.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
+DATASET_FILES = ("dv.pkl", "train.pkl", "val.pkl", "test.pkl")
+HPO_EXPERIMENT_NAME = "random-forest-hyperopt"
+SEARCH_TAG = "hpo.search_id"
+MODEL_ARTIFACT = "model"
+
+
+# ---------------------------------------------------------------- pickles
+
+
+def dump_pickle(obj: Any, path: str | Path) -> None:
+    with open(path, "wb") as f_out:
+        pickle.dump(obj, f_out)
+
+
+def load_pickle(path: str | Path) -> Any:
+    # Only ever called on the files preprocess_data.py wrote: unpickling runs code,
+    # so never point these scripts at pickles from somewhere else.
+    with open(path, "rb") as f_in:
+        return pickle.load(f_in)
+
+
+def check_outputs(data_path: str | Path, names: tuple[str, ...] = DATASET_FILES) -> None:
+    """Fail with one clear line if preprocessing has not written its files yet."""
+    data_path = Path(data_path)
+    if not data_path.is_dir():
+        raise click.ClickException(
+            f"{data_path}/ does not exist: run preprocess_data.py first (make q2)."
+        )
+    missing = [name for name in names if not (data_path / name).is_file()]
+    if missing:
+        raise click.ClickException(
+            f"{data_path}/ lacks {', '.join(missing)}: run preprocess_data.py first (make q2)."
+        )
+
+
+def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
+    """Load one `(X, y)` pickle written by preprocess_data.py, e.g. name='train'."""
+    check_outputs(data_path, (f"{name}.pkl",))
+    path = Path(data_path) / f"{name}.pkl"
+    try:
+        X, y = load_pickle(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+        raise click.ClickException(
+            f"{path} is damaged ({exc}): run preprocess_data.py again (make q2)."
+        ) from None
+    return X, y
+
+
+@contextlib.contextmanager
+def atomic_dir_write(dest: Path) -> Iterator[Path]:
+    """Yield a scratch folder beside `dest`; move its files into `dest` only if the block succeeds.
+
+    A failure halfway leaves what `dest` held before untouched.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=dest) as scratch:
+        yield Path(scratch)
+        for path in sorted(Path(scratch).iterdir()):
+            os.replace(path, dest / path.name)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def rmse(y_true: Any, y_pred: Any) -> float:
+    """Root mean squared error; `mean_squared_error(squared=False)` is gone from scikit-learn."""
+    from sklearn.metrics import root_mean_squared_error
+
+    return float(root_mean_squared_error(y_true, y_pred))
+
+
+# ---------------------------------------------------------------- tracking
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+tracking_uri_option = click.option(
+    "--tracking_uri",
+    "--tracking-uri",
+    default=default_tracking_uri,
+    show_default="$MLFLOW_TRACKING_URI or " + DEFAULT_TRACKING_URI,
+    help="MLflow tracking server to log to.",
+)
+
+
+def connect(tracking_uri: str) -> None:
+    """Point MLflow at the tracking server, failing in seconds with one line if it is not up."""
+    import mlflow
+    import requests
+
+    mlflow.set_tracking_uri(tracking_uri)
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        requests.get(tracking_uri.rstrip("/") + "/health", timeout=5).raise_for_status()
+    except requests.RequestException:
+        raise click.ClickException(
+            f"cannot reach the MLflow tracking server at {tracking_uri}: "
+            "start it with `make server` (or pass --tracking_uri)."
+        ) from None
+
+
+@contextlib.contextmanager
+def tracking(tracking_uri: str) -> Iterator[None]:
+    """Talk to the tracking server for the duration of the block.
+
+    Connects first (one clear line if the server is down), sends MLflow's own
+    "View run ..." chatter to stderr so stdout carries only results, and turns a
+    server that stops answering mid-run into one clear line.
+    """
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    connect(tracking_uri)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except (MlflowException, requests.RequestException) as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise click.ClickException(
+            f"the MLflow tracking server at {tracking_uri} failed: {lines[0][:300]} "
+            "(is it still running? `make server`)"
+        ) from None
+
+
+def get_experiment_id(name: str) -> str | None:
+    from mlflow.tracking import MlflowClient
+
+    experiment = MlflowClient().get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else None
+
+
+def newest_search() -> tuple[str, str]:
+    """Experiment id and run filter for the trials of the newest hyperopt search.
+
+    Only finished, undeleted runs with an `rmse` metric count. Runs of older searches
+    stay out (they may be on other data): hpo.py tags each invocation's trials.
+    """
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment_id = get_experiment_id(HPO_EXPERIMENT_NAME)
+    finished = "attributes.status = 'FINISHED' and metrics.rmse >= 0"
+    newest = experiment_id and client.search_runs(
+        [experiment_id],
+        filter_string=finished,
+        run_view_type=ViewType.ACTIVE_ONLY,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not newest:
+        raise click.ClickException(
+            f"experiment {HPO_EXPERIMENT_NAME!r} has no finished runs with an `rmse` metric: "
+            "run hpo.py first (make q5)."
+        )
+    search_id = newest[0].data.tags.get(SEARCH_TAG)
+    if search_id:
+        finished += f" and tags.`{SEARCH_TAG}` = '{search_id}'"
+    return experiment_id, finished
+
+
+def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
+    """Log a scikit-learn model as `model` in the active run, without pip-requirement inference."""
+    import mlflow.sklearn
+
+    kwargs.setdefault("pip_requirements", sklearn_requirements())
+    return mlflow.sklearn.log_model(model, MODEL_ARTIFACT, **kwargs)
+
+
+def sklearn_requirements() -> list[str]:
+    """Pinned requirements for a logged model, read from this environment (no slow inference)."""
+    from importlib.metadata import version
+
+    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle")
+    return [f"{name}=={version(name)}" for name in packages]

@@ -1,0 +1,58 @@
+"""Train a random forest with MLflow autologging (question 3).
+
+Loads `train.pkl` and `val.pkl` from `--data_path`, fits
+`RandomForestRegressor(max_depth=10, random_state=0)` inside one run of the
+experiment `random-forest-train` with `mlflow.sklearn.autolog()` switched on, and
+prints the validation RMSE. Autolog records every parameter of the forest, among
+them `min_samples_split`, the answer to question 3.
+"""
+
+from __future__ import annotations
+
+import click
+import mlflow
+from sklearn.ensemble import RandomForestRegressor
+
+from common import check_outputs, load_dataset, rmse, tracking, tracking_uri_option
+
+EXPERIMENT_NAME = "random-forest-train"
+RF_PARAMS = {"max_depth": 10, "random_state": 0, "n_jobs": -1}
+
+
+def train_and_log(data_path: str) -> tuple[str, float]:
+    """Fit the forest in an autologged run; return the run id and validation RMSE."""
+    X_train, y_train = load_dataset(data_path, "train")
+    X_val, y_val = load_dataset(data_path, "val")
+
+    # log_datasets=False: logging the dataset would turn the sparse matrix dense (gigabytes).
+    mlflow.sklearn.autolog(log_datasets=False, silent=True)
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    with mlflow.start_run() as run:
+        rf = RandomForestRegressor(**RF_PARAMS)
+        rf.fit(X_train, y_train)
+        val_rmse = rmse(y_val, rf.predict(X_val))
+        mlflow.log_metric("val_rmse", val_rmse)
+    return run.info.run_id, val_rmse
+
+
+@click.command()
+@click.option(
+    "--data_path",
+    "--data-path",
+    default="output",
+    show_default=True,
+    help="Folder with the pickles written by preprocess_data.py.",
+)
+@tracking_uri_option
+def run_train(data_path: str, tracking_uri: str) -> None:
+    """Train the baseline random forest with autologging and print its validation RMSE."""
+    click.echo(f"Training RandomForestRegressor{RF_PARAMS} with autolog", err=True)
+    check_outputs(data_path)
+    with tracking(tracking_uri):
+        run_id, val_rmse = train_and_log(data_path)
+    click.echo(f"Run {run_id} in experiment {EXPERIMENT_NAME!r}", err=True)
+    click.echo(f"validation RMSE: {val_rmse:.4f}")
+
+
+if __name__ == "__main__":
+    run_train()
