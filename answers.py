@@ -60,7 +60,7 @@ def q3_min_samples_split() -> str:
 def server_command_line(pid_file: str) -> list[str]:
     try:
         pid = Path(pid_file).read_text().strip()
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
     except OSError:
         raise click.ClickException(
             f"no running server recorded in {pid_file}: start it with `make server`."

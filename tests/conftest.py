@@ -1,0 +1,193 @@
+"""Shared fixtures: small generated trip files, a real MLflow server, the real taxi data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MONTHS = ("2023-01", "2023-02", "2023-03")
+REAL_FILES = tuple(f"green_tripdata_{month}.parquet" for month in MONTHS)
+
+
+def write_trips(
+    path: Path,
+    minutes: list[float],
+    pickup_ids: list[int],
+    dropoff_ids: list[int],
+    distances: list[float] | None = None,
+    prefix: str = "lpep",
+) -> Path:
+    """Write a parquet file with the TLC schema's relevant columns and the given trips."""
+    n = len(minutes)
+    start = pd.Timestamp("2023-01-01 08:00:00")
+    pickup = start + pd.to_timedelta(np.arange(n), unit="min")
+    dropoff = pickup + pd.to_timedelta(np.asarray(minutes, dtype=float) * 60, unit="s")
+    df = pd.DataFrame(
+        {
+            "VendorID": np.full(n, 2, dtype=np.int32),
+            f"{prefix}_pickup_datetime": pickup.astype("datetime64[us]"),
+            f"{prefix}_dropoff_datetime": dropoff.astype("datetime64[us]"),
+            "PULocationID": np.asarray(pickup_ids, dtype=np.int32),
+            "DOLocationID": np.asarray(dropoff_ids, dtype=np.int32),
+            "passenger_count": np.ones(n, dtype=np.int64),
+            "trip_distance": np.asarray(
+                distances if distances is not None else np.linspace(0.5, 9.5, n), dtype=float
+            ),
+            "fare_amount": np.full(n, 10.0),
+        }
+    )
+    df.to_parquet(path, index=False)
+    return path
+
+
+def random_month(path: Path, n: int, seed: int, zones: int = 12, prefix: str = "lpep") -> Path:
+    """A month of plausible random trips: duration grows with distance, some outliers."""
+    rng = np.random.default_rng(seed)
+    distance = rng.gamma(2.0, 1.5, n).round(2)
+    minutes = np.clip(distance * 3.5 + rng.normal(4, 3, n), 0.2, 80).tolist()
+    pickup = rng.integers(1, zones, n).tolist()
+    dropoff = rng.integers(1, zones, n).tolist()
+    return write_trips(path, minutes, pickup, dropoff, distance.tolist(), prefix)
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    """Three small generated green-taxi months (400 trips each) in the real file layout."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for seed, month in enumerate(MONTHS):
+        random_month(folder / f"green_tripdata_{month}.parquet", 400, seed)
+    return folder
+
+
+@pytest.fixture
+def prepared_dir(raw_dir: Path, tmp_path: Path) -> Path:
+    """The four pickles preprocess_data.py writes for `raw_dir`."""
+    from preprocess_data import preprocess, write_outputs
+
+    dest = tmp_path / "output"
+    months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
+    write_outputs(preprocess(raw_dir, "green", months), dest)
+    return dest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    uri: str
+    process: subprocess.Popen
+    folder: Path
+
+    def stop(self) -> None:
+        """Stop the server and its workers (its whole process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_server(folder: Path, port: int | None = None) -> Server:
+    """Start a real `mlflow server` (SQLite + artifact folder in `folder`) and wait for /health."""
+    port = port or free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - kept open for the server's life
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(folder / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = Server(f"http://127.0.0.1:{port}", process, folder)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}"
+            )
+        try:
+            if requests.get(f"{server.uri}/health", timeout=1).ok:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise RuntimeError("mlflow server did not answer /health within 90 s")
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """A fresh real MLflow tracking server for one test; MLFLOW_TRACKING_URI points at it."""
+    server = start_server(tmp_path / "server")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(server.uri)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def run_script(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run one of the repo's scripts as a user would: a fresh interpreter, real CLI."""
+
+    def run(script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+        return subprocess.run(
+            [sys.executable, str(ROOT / script), *args],
+            cwd=tmp_path,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def taxi_data_dir() -> Path:
+    """The real January-March 2023 files (TAXI_DATA_DIR, default data/).
+
+    Missing data skips the test on a laptop but fails it under CI: it never skips silently there.
+    """
+    folder = Path(os.environ.get("TAXI_DATA_DIR", ROOT / "data")).resolve()
+    missing = [name for name in REAL_FILES if not (folder / name).is_file()]
+    if missing:
+        message = f"real taxi data missing in {folder}: {', '.join(missing)} (run `make data`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder

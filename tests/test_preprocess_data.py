@@ -1,0 +1,146 @@
+"""preprocess_data.py: features, filter, four files, and sameness with the plain DictVectorizer."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import MONTHS, write_trips
+from sklearn.feature_extraction import DictVectorizer
+
+from preprocess_data import (
+    fit_vectorizer,
+    preprocess,
+    read_dataframe,
+    run_data_prep,
+    vectorize,
+)
+
+SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
+
+
+def course_reference(path: Path, dv: DictVectorizer, fit: bool, prefix: str = "lpep"):
+    """The course's own row-by-row preprocessing, kept here as the reference to match."""
+    df = pd.read_parquet(path)
+    df["duration"] = df[f"{prefix}_dropoff_datetime"] - df[f"{prefix}_pickup_datetime"]
+    df.duration = df.duration.apply(lambda td: td.total_seconds() / 60)
+    df = df[(df.duration >= 1) & (df.duration <= 60)].copy()
+    df[["PULocationID", "DOLocationID"]] = df[["PULocationID", "DOLocationID"]].astype(str)
+    df["PU_DO"] = df["PULocationID"] + "_" + df["DOLocationID"]
+    dicts = df[["PU_DO", "trip_distance"]].to_dict(orient="records")
+    X = dv.fit_transform(dicts) if fit else dv.transform(dicts)
+    return X, df.duration.values
+
+
+def assert_same_matrix(actual, expected) -> None:
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype
+    for part in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(actual, part), getattr(expected, part))
+
+
+def test_duration_filter_keeps_1_to_60_minutes_inclusive(tmp_path: Path) -> None:
+    minutes = [0.5, 0.99, 1.0, 30.0, 60.0, 60.01, 125.0]
+    path = write_trips(tmp_path / "t.parquet", minutes, [1] * 7, [2] * 7)
+    df = read_dataframe(path)
+    assert df["duration"].tolist() == [1.0, 30.0, 60.0]
+
+
+def test_features_are_pu_do_and_trip_distance(tmp_path: Path) -> None:
+    path = write_trips(tmp_path / "t.parquet", [10, 20, 30], [43, 43, 7], [151, 43, 7], [1.5, 0, 3])
+    df = read_dataframe(path)
+    dv = fit_vectorizer(df)
+    assert dv.feature_names_ == ["PU_DO=43_151", "PU_DO=43_43", "PU_DO=7_7", "trip_distance"]
+    X = vectorize(df, dv)
+    np.testing.assert_array_equal(X.toarray(), [[1, 0, 0, 1.5], [0, 1, 0, 0], [0, 0, 1, 3]])
+
+
+def test_vectorizer_is_fitted_on_training_month_only(raw_dir: Path) -> None:
+    write_trips(raw_dir / "green_tripdata_2023-02.parquet", [10, 12], [200, 1], [201, 2])
+    results = preprocess(raw_dir, "green", SPLITS)
+    dv = results["dv"]
+    assert "PU_DO=200_201" not in dv.vocabulary_
+    train = read_dataframe(raw_dir / "green_tripdata_2023-01.parquet")
+    expected = {
+        f"PU_DO={a}_{b}" for a, b in zip(train.PULocationID, train.DOLocationID, strict=True)
+    }
+    assert set(dv.feature_names_) == expected | {"trip_distance"}
+
+
+def test_unseen_zone_pairs_only_keep_trip_distance(raw_dir: Path) -> None:
+    write_trips(raw_dir / "green_tripdata_2023-03.parquet", [10, 12], [200, 1], [201, 2], [4.0, 2])
+    results = preprocess(raw_dir, "green", SPLITS)
+    X_test, y_test = results["test"]
+    row = results["dv"].inverse_transform(X_test[0])[0]
+    assert row == {"trip_distance": 4.0}
+    assert X_test.shape[1] == len(results["dv"].feature_names_)
+    assert y_test.tolist() == [10.0, 12.0]
+
+
+def test_same_result_as_course_dictvectorizer_on_generated_data(raw_dir: Path) -> None:
+    results = preprocess(raw_dir, "green", SPLITS)
+    dv = DictVectorizer()
+    for i, (name, month) in enumerate(SPLITS.items()):
+        X_ref, y_ref = course_reference(raw_dir / f"green_tripdata_{month}.parquet", dv, i == 0)
+        X, y = results[name]
+        assert_same_matrix(X, X_ref)
+        np.testing.assert_array_equal(y, y_ref)
+    assert results["dv"].feature_names_ == dv.feature_names_
+    assert results["dv"].vocabulary_ == dv.vocabulary_
+
+
+def test_same_result_as_course_dictvectorizer_on_real_data(taxi_data_dir: Path) -> None:
+    results = preprocess(taxi_data_dir, "green", SPLITS)
+    dv = DictVectorizer()
+    for i, (name, month) in enumerate(SPLITS.items()):
+        path = taxi_data_dir / f"green_tripdata_{month}.parquet"
+        X_ref, y_ref = course_reference(path, dv, fit=i == 0)
+        assert_same_matrix(results[name][0], X_ref)
+        np.testing.assert_array_equal(results[name][1], y_ref)
+    assert results["dv"].feature_names_ == dv.feature_names_
+    assert results["dv"].vocabulary_ == dv.vocabulary_
+
+
+def test_yellow_files_use_tpep_timestamps(tmp_path: Path) -> None:
+    for month in MONTHS:
+        path = tmp_path / f"yellow_tripdata_{month}.parquet"
+        write_trips(path, [5, 70, 15], [1, 2, 3], [4, 5, 6], prefix="tpep")
+    results = preprocess(tmp_path, "yellow", SPLITS)
+    assert results["train"][1].tolist() == [5.0, 15.0]
+
+
+def test_cli_writes_exactly_four_files(raw_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    result = CliRunner().invoke(
+        run_data_prep, ["--raw_data_path", str(raw_dir), "--dest_path", str(dest)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in dest.iterdir()) == ["dv.pkl", "test.pkl", "train.pkl", "val.pkl"]
+    with open(dest / "train.pkl", "rb") as f:
+        X, y = pickle.load(f)
+    assert X.format == "csr" and X.shape[0] == len(y)
+    with open(dest / "dv.pkl", "rb") as f:
+        dv = pickle.load(f)
+    assert dv.transform([{"trip_distance": 2.0}]).sum() == 2.0
+    assert "Wrote 4 files" in result.stdout
+
+
+@pytest.mark.parametrize("option", ["--train_month", "--val_month", "--test_month"])
+@pytest.mark.parametrize("bad", ["2023-1", "2023-13", "March", "2023/01"])
+def test_month_must_be_yyyy_mm(option: str, bad: str) -> None:
+    result = CliRunner().invoke(run_data_prep, [option, bad])
+    assert result.exit_code == 2
+    assert "YYYY-MM" in result.output
+
+
+def test_dashed_option_aliases(raw_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dashed"
+    result = CliRunner().invoke(
+        run_data_prep, ["--raw-data-path", str(raw_dir), "--dest-path", str(dest)]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list(dest.glob("*.pkl"))) == 4

@@ -1,0 +1,114 @@
+"""scripts/download_data.sh and scripts/server.sh, run as `make` runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from conftest import ROOT, free_port, write_trips
+
+
+def download(dest: Path, url: str, *names: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / "scripts/download_data.sh"), str(dest), *names],
+        env={**os.environ, "TAXI_DATA_URL": url},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_download_from_file_url_and_skip_present(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    write_trips(source / "a.parquet", [5, 6], [1, 2], [3, 4])
+    dest = tmp_path / "data"
+    first = download(dest, f"file://{source}", "a.parquet")
+    assert first.returncode == 0, first.stderr
+    assert (dest / "a.parquet").read_bytes() == (source / "a.parquet").read_bytes()
+    second = download(dest, f"file://{source}", "a.parquet")
+    assert second.returncode == 0 and "already present" in second.stderr
+
+
+def test_download_rejects_non_parquet(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.parquet").write_text("<html>Access denied</html>")
+    dest = tmp_path / "data"
+    result = download(dest, f"file://{source}", "a.parquet")
+    assert result.returncode == 1
+    assert "not a parquet file" in result.stderr
+    assert list(dest.iterdir()) == []
+
+
+def test_download_missing_file_fails_clearly(tmp_path: Path) -> None:
+    result = download(tmp_path / "data", f"file://{tmp_path}/nowhere", "a.parquet")
+    assert result.returncode == 1
+    assert "could not download" in result.stderr
+
+
+def server_sh(tmp_path: Path, command: str, port: int) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
+        "PORT": str(port),
+        "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "SERVER_PID_FILE": str(tmp_path / "server.pid"),
+        "SERVER_LOG": str(tmp_path / "server.log"),
+    }
+    return subprocess.run(
+        [str(ROOT / "scripts/server.sh"), command], env=env, capture_output=True, text=True
+    )
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) -> None:
+    port = free_port()
+    started = server_sh(tmp_path, "start", port)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
+        pid = int((tmp_path / "server.pid").read_text())
+        again = server_sh(tmp_path, "start", port)
+        assert again.returncode == 0 and "already running" in again.stderr
+        assert int((tmp_path / "server.pid").read_text()) == pid
+    finally:
+        stopped = server_sh(tmp_path, "stop", port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not process_group_alive(pid)
+    assert not (tmp_path / "server.pid").exists()
+
+
+def test_server_refuses_a_port_taken_by_another_program(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = server_sh(tmp_path, "start", port)
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "PORT=" in result.stderr
+    assert not (tmp_path / "server.pid").exists()
+
+
+def test_stale_pid_file_is_removed_and_nothing_else_stopped(tmp_path: Path) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "server.pid").write_text(str(bystander.pid))
+        result = server_sh(tmp_path, "stop", free_port())
+        assert result.returncode == 0
+        assert "stale pid file" in result.stderr
+        assert bystander.poll() is None  # never stop a process we did not start
+        assert not (tmp_path / "server.pid").exists()
+    finally:
+        bystander.kill()
