@@ -12,10 +12,12 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import click
+import scipy.sparse as sp
 
 # Fail fast when the tracking server is down: a couple of quick retries, not minutes of back-off.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -27,6 +29,8 @@ DATASET_FILES = ("dv.pkl", "train.pkl", "val.pkl", "test.pkl")
 HPO_EXPERIMENT_NAME = "random-forest-hyperopt"
 SEARCH_TAG = "hpo.search_id"
 MODEL_ARTIFACT = "model"
+# The one place that knows which MLflow is installed (2.22 by default, 3.x with `MLFLOW=3`).
+MLFLOW_3 = int(version("mlflow").split(".")[0]) >= 3
 
 
 # ---------------------------------------------------------------- pickles
@@ -188,11 +192,42 @@ def newest_search() -> tuple[str, str]:
 
 
 def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
-    """Log a scikit-learn model as `model` in the active run, without pip-requirement inference."""
+    """Log a scikit-learn model as `model` in the active run, without pip-requirement inference.
+
+    Returns MLflow's ModelInfo. Load the model back by `runs:/<run_id>/model` or
+    `model_info.model_uri`, never by artifact path: on MLflow 3 a model is not among
+    its run's artifacts.
+    """
     import mlflow.sklearn
 
     kwargs.setdefault("pip_requirements", sklearn_requirements())
-    return mlflow.sklearn.log_model(model, MODEL_ARTIFACT, **kwargs)
+    # MLflow 3 renamed `artifact_path=` to `name=` (`name=` is a TypeError on 2.x), and its
+    # default format, skops, refuses a forest's tree types: cloudpickle, as 2.x and autolog use.
+    kwargs["name" if MLFLOW_3 else "artifact_path"] = MODEL_ARTIFACT
+    kwargs.setdefault("serialization_format", mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+    return mlflow.sklearn.log_model(model, **kwargs)
+
+
+class SparseOnly(sp.csr_matrix):
+    """A CSR matrix that refuses `toarray()`/`todense()`: see `keep_sparse`."""
+
+    def toarray(self, order: Any = None, out: Any = None) -> Any:
+        gigabytes = self.shape[0] * self.shape[1] * self.dtype.itemsize / 1e9
+        raise TypeError(f"kept sparse on purpose: made dense it would take {gigabytes:.1f} GB")
+
+
+def keep_sparse(X: Any) -> SparseOnly:
+    """`X` (same arrays, no copy) as a matrix that cannot be made dense: fit with it under autolog.
+
+    MLflow 3's sklearn autolog builds a dataset from the training matrix after every fit,
+    whatever `log_datasets` says: `_log_posttraining_metadata` calls `_create_dataset(X, ...)`,
+    which runs `X.toarray()` on a sparse X (3 GB for the 66k x 5.7k taxi matrix), only to tag
+    the training metrics with the dataset; it catches any error there and goes on without it.
+    So with this matrix autolog logs everything but the dataset, and memory stays small.
+    scikit-learn never densifies it (the forest converts it to CSC/CSR float32 itself), and
+    on MLflow 2.x, where `log_datasets=False` already skips that call, it changes nothing.
+    """
+    return SparseOnly(X)
 
 
 def sklearn_requirements() -> list[str]:

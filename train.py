@@ -13,7 +13,7 @@ import click
 import mlflow
 from sklearn.ensemble import RandomForestRegressor
 
-from common import check_outputs, load_dataset, rmse, tracking, tracking_uri_option
+from common import check_outputs, keep_sparse, load_dataset, rmse, tracking, tracking_uri_option
 
 EXPERIMENT_NAME = "random-forest-train"
 RF_PARAMS = {"max_depth": 10, "random_state": 0, "n_jobs": -1}
@@ -24,13 +24,14 @@ def train_and_log(data_path: str) -> tuple[str, float]:
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
 
-    # log_datasets=False: logging the dataset would turn the sparse matrix dense (gigabytes).
+    # No dataset logging: it would turn the sparse matrix dense (gigabytes). log_datasets=False
+    # stops it on MLflow 2.x; keep_sparse (see common.py) on 3.x, which ignores that flag.
     mlflow.sklearn.autolog(log_datasets=False, silent=True)
     try:
         mlflow.set_experiment(EXPERIMENT_NAME)
         with mlflow.start_run() as run:
             rf = RandomForestRegressor(**RF_PARAMS)
-            rf.fit(X_train, y_train)
+            rf.fit(keep_sparse(X_train), y_train)
             val_rmse = rmse(y_val, rf.predict(X_val))
             mlflow.log_metric("val_rmse", val_rmse)
     finally:

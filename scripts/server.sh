@@ -19,7 +19,7 @@ BACKEND_STORE_URI=${BACKEND_STORE_URI:-sqlite:///mlflow.db}
 ARTIFACT_ROOT=${ARTIFACT_ROOT:-./artifacts}
 SERVER_PID_FILE=${SERVER_PID_FILE:-mlflow-server.pid}
 SERVER_LOG=${SERVER_LOG:-mlflow-server.log}
-START_TIMEOUT=${START_TIMEOUT:-60}
+START_TIMEOUT=${START_TIMEOUT:-180} # seconds; MLflow 3's uvicorn workers start slowly on a busy machine
 
 url="http://${HOST}:${PORT}"
 
@@ -39,6 +39,9 @@ our_pid() {
     fi
 }
 
+# True if process $1 runs this $MLFLOW: a 3.x client cannot talk to a 2.x server, nor the reverse.
+runs_our_mlflow() { tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$MLFLOW"; }
+
 port_in_use() { (exec 3<>"/dev/tcp/${HOST}/${PORT}") 2>/dev/null; }
 
 healthy() { curl -fsS --max-time 2 "${url}/health" >/dev/null 2>&1; }
@@ -47,6 +50,10 @@ start() {
     local pid
     pid=$(our_pid)
     if [[ -n $pid ]]; then
+        if ! runs_our_mlflow "$pid"; then
+            say "Error: the server in $SERVER_PID_FILE (pid $pid) is another environment's MLflow, not $MLFLOW: run \`make server-stop\` first (server and scripts must use the same MLflow)."
+            return 1
+        fi
         if healthy; then
             say "MLflow server already running at $url (pid $pid)."
             return 0

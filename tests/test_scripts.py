@@ -50,10 +50,15 @@ def test_download_missing_file_fails_clearly(tmp_path: Path) -> None:
     assert "could not download" in result.stderr
 
 
-def server_sh(tmp_path: Path, command: str, port: int) -> subprocess.CompletedProcess:
+MLFLOW = Path(sys.executable).parent / "mlflow"
+
+
+def server_sh(
+    tmp_path: Path, command: str, port: int, mlflow: Path = MLFLOW
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
-        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
+        "MLFLOW": str(mlflow),
         "PORT": str(port),
         "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
         "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
@@ -83,6 +88,11 @@ def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) ->
         again = server_sh(tmp_path, "start", port)
         assert again.returncode == 0 and "already running" in again.stderr
         assert int((tmp_path / "server.pid").read_text()) == pid
+        other_env = tmp_path / "other-venv" / "mlflow"  # e.g. .venv-mlflow3 while .venv's is up
+        other_env.parent.mkdir()
+        other_env.symlink_to(MLFLOW)
+        mixed = server_sh(tmp_path, "start", port, mlflow=other_env)
+        assert mixed.returncode == 1 and "another environment's MLflow" in mixed.stderr
     finally:
         stopped = server_sh(tmp_path, "stop", port)
     assert stopped.returncode == 0, stopped.stderr
