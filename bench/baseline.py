@@ -7,8 +7,8 @@ with the top-5 trial forests, as register_model.py does. No MLflow call is made.
 
 Prints one JSON line on stdout: the seconds spent in fits and predictions only
 (`fit_predict_s`; per homework stage in `stages_s`), the RMSEs, and a digest of
-every prediction, so two runs with different `--n_jobs` can be checked for
-bit-identical results.
+every prediction and of every fitted tree, so two runs with different
+`--n_jobs` can be checked for bit-identical results.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Stopwatch:
         self.stage = ""
         self.seconds: dict[str, float] = {}
         self.digest = hashlib.sha256()
+        self.forests = hashlib.sha256()
 
     def add(self, start: float) -> None:
         elapsed = time.perf_counter() - start
@@ -50,6 +51,9 @@ class Stopwatch:
         start = time.perf_counter()
         model.fit(X, y)
         self.add(start)
+        for tree in model.estimators_:  # the fitted trees, to compare fits across n_jobs
+            for part in (tree.tree_.feature, tree.tree_.threshold, tree.tree_.value):
+                self.forests.update(part.tobytes())
         return model
 
     def predict(self, model: RandomForestRegressor, X: Any) -> np.ndarray:
@@ -100,6 +104,7 @@ def run_baseline(data_path: str, n_jobs: int, num_trials: int, seed: int) -> dic
         "best_val_rmse": top[0][0],
         "best_test_rmse": min(test_rmses),
         "predictions_sha256": watch.digest.hexdigest(),
+        "forests_sha256": watch.forests.hexdigest(),
     }
 
 

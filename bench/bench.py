@@ -208,7 +208,12 @@ def n_jobs_comparison(out_dir: Path) -> dict[str, Any]:
         "n_jobs_1_s": single["fit_predict_s"],
         "n_jobs_all_s": every["fit_predict_s"],
         "speedup": single["fit_predict_s"] / every["fit_predict_s"],
-        "bit_identical": single["predictions_sha256"] == every["predictions_sha256"],
+        "same_forests": single["forests_sha256"] == every["forests_sha256"],
+        "same_predictions": single["predictions_sha256"] == every["predictions_sha256"],
+        "same_rmse_4dp": all(
+            f"{single[key]:.4f}" == f"{every[key]:.4f}"
+            for key in ("train_val_rmse", "best_val_rmse", "best_test_rmse")
+        ),
     }
 
 
@@ -251,7 +256,10 @@ def table(report: dict[str, Any]) -> str:
             "",
             f"n_jobs on {jobs['cores']} cores (train.py's forest + {jobs['trials']} trials): "
             f"n_jobs=1 {jobs['n_jobs_1_s']:.1f} s, n_jobs=-1 {jobs['n_jobs_all_s']:.1f} s "
-            f"(x{jobs['speedup']:.2f}), predictions bit-identical: {jobs['bit_identical']}",
+            f"(x{jobs['speedup']:.2f})",
+            f"  fitted trees bit-identical: {jobs['same_forests']}; predictions bit-identical: "
+            f"{jobs['same_predictions']} (parallel predict sums the trees in completion order); "
+            f"RMSEs equal to 4 decimals: {jobs['same_rmse_4dp']}",
         ]
     answers = e2e["answers"]
     lines.append(
