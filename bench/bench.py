@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -195,7 +196,7 @@ def preprocess_scaling(raw_dir: Path, work: Path, factors: tuple[int, ...], repe
             f"  {factor}x: {trips} trips, {row['wall_s']:.1f} s, {row['peak_mb']:.0f} MB", err=True
         )
         rows.append(row)
-        subprocess.run(["rm", "-rf", str(data)], check=True)
+        shutil.rmtree(data)
     return rows
 
 

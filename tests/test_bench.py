@@ -25,6 +25,16 @@ def report(ratio: float, train_mb: float, wall_15x: float) -> dict:
             {"factor": 1, "trips": 1000, "wall_s": 1.0, "peak_mb": 200.0},
             {"factor": 15, "trips": 15000, "wall_s": wall_15x, "peak_mb": 500.0},
         ],
+        "n_jobs": {
+            "trials": 3,
+            "cores": 2,
+            "n_jobs_1_s": 20.0,
+            "n_jobs_all_s": 11.0,
+            "speedup": 20 / 11,
+            "same_forests": True,
+            "same_predictions": False,
+            "same_rmse_4dp": True,
+        },
         "load_before": "1.0 1.0 1.0",
         "load_after": "1.0 1.0 1.0",
     }
@@ -34,6 +44,7 @@ def test_table_marks_targets_met() -> None:
     text = table(report(ratio=1.1, train_mb=400, wall_15x=3.0))
     assert "OVER" not in text
     assert "1.10" in text and "<= 4 s, 1 GB ok" in text
+    assert "n_jobs=1 20.0 s, n_jobs=-1 11.0 s (x1.82)" in text
 
 
 def test_table_marks_each_missed_target() -> None:
