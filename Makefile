@@ -26,7 +26,7 @@ export MLFLOW_TRACKING_URI := $(TRACKING_URI)
 SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
 ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --question
 
-.PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test e2e lint format clean
+.PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test e2e bench lint format clean
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
@@ -85,6 +85,8 @@ test: install ## Lint and run the tests (end-to-end test uses TAXI_DATA_DIR, def
 
 e2e: install ## Only the end-to-end test on the real data (TAXI_DATA_DIR); CI runs it with MLFLOW=3
 	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest tests/test_end_to_end.py
+bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (output/bench.json)
+	$(PYTHON) bench/bench.py --raw_data_path $(TAXI_DATA_DIR) $(BENCH_ARGS)
 
 lint: install ## Lint only
 	$(VENV)/bin/ruff check .

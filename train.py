@@ -13,7 +13,15 @@ import click
 import mlflow
 from sklearn.ensemble import RandomForestRegressor
 
-from common import check_outputs, keep_sparse, load_dataset, rmse, tracking, tracking_uri_option
+from common import (
+    check_outputs,
+    keep_sparse,
+    load_dataset,
+    log_sklearn_model,
+    rmse,
+    tracking,
+    tracking_uri_option,
+)
 
 EXPERIMENT_NAME = "random-forest-train"
 RF_PARAMS = {"max_depth": 10, "random_state": 0, "n_jobs": -1}
@@ -26,7 +34,10 @@ def train_and_log(data_path: str) -> tuple[str, float]:
 
     # No dataset logging: it would turn the sparse matrix dense (gigabytes). log_datasets=False
     # stops it on MLflow 2.x; keep_sparse (see common.py) on 3.x, which ignores that flag.
-    mlflow.sklearn.autolog(log_datasets=False, silent=True)
+    # log_models=False: autolog would infer the model's pip requirements by loading it again
+    # in a fresh interpreter (seconds); the model is logged below with pinned requirements
+    # and the signature autolog gives it (float64 tensors), the rest stays autologged.
+    mlflow.sklearn.autolog(log_datasets=False, log_models=False, silent=True)
     try:
         mlflow.set_experiment(EXPERIMENT_NAME)
         with mlflow.start_run() as run:
@@ -34,6 +45,8 @@ def train_and_log(data_path: str) -> tuple[str, float]:
             rf.fit(keep_sparse(X_train), y_train)
             val_rmse = rmse(y_val, rf.predict(X_val))
             mlflow.log_metric("val_rmse", val_rmse)
+            signature = mlflow.models.infer_signature(X_train[:5], y_train[:5])
+            log_sklearn_model(rf, signature=signature)
     finally:
         mlflow.sklearn.autolog(disable=True)  # leave no patched scikit-learn behind
     return run.info.run_id, val_rmse
