@@ -195,9 +195,9 @@ def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
     return mlflow.sklearn.log_model(model, MODEL_ARTIFACT, **kwargs)
 
 
-def sklearn_requirements() -> list[str]:
+def sklearn_requirements(*extra: str) -> list[str]:
     """Pinned requirements for a logged model, read from this environment (no slow inference)."""
     from importlib.metadata import version
 
-    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle")
+    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle", *extra)
     return [f"{name}=={version(name)}" for name in packages]
