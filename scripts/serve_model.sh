@@ -15,7 +15,9 @@ set -euo pipefail
 MLFLOW=${MLFLOW:-.venv/bin/mlflow}
 MODEL_URI=${MODEL_URI:-models:/nyc-green-taxi-duration-rf@champion}
 HOST=${HOST:-127.0.0.1}
-PYTHON="$(dirname "$MLFLOW")/python"
+BIN_DIR=$(cd "$(dirname "$MLFLOW")" && pwd)
+PYTHON="$BIN_DIR/python"
+export PATH="$BIN_DIR:$PATH"  # mlflow starts `uvicorn` from the PATH: the venv's, not a global one
 
 if [[ -z ${MODEL_PORT:-} ]]; then
     MODEL_PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
