@@ -88,7 +88,7 @@ def evaluate_and_log(hpo_run: Run, datasets: dict[str, tuple[Any, Any]]) -> Cand
     )
 
 
-def test_trips(data_path: str, raw_data_path: str) -> tuple[Any, dict[str, str], Any]:
+def load_test_trips(data_path: str, raw_data_path: str) -> tuple[Any, dict[str, str], Any]:
     """The vectorizer, the data months it records and the raw trips of its test month."""
     dv_path = Path(data_path) / "dv.pkl"
     dv = load_pickle(dv_path)
@@ -162,7 +162,7 @@ def run_register(
     data_path: str, raw_data_path: str, top_n: int, model_name: str
 ) -> tuple[Candidate, str]:
     datasets = {name: load_dataset(data_path, name) for name in ("val", "test")}
-    dv, trip_data, trips = test_trips(data_path, raw_data_path)
+    dv, trip_data, trips = load_test_trips(data_path, raw_data_path)
     hpo_runs = top_hpo_runs(top_n)
     if len(hpo_runs) < top_n:
         click.echo(f"Only {len(hpo_runs)} finished hyperopt runs: using those.", err=True)
