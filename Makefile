@@ -21,12 +21,17 @@ TAXI_DATA_URL   ?= https://d37ci6vzurychx.cloudfront.net/trip-data
 MONTHS          ?= 2023-01 2023-02 2023-03
 DATA_FILES      := $(foreach month,$(MONTHS),$(DATA_DIR)/green_tripdata_$(month).parquet)
 TAXI_DATA_DIR   ?= $(DATA_DIR)
+MODEL_NAME      ?= nyc-green-taxi-duration-rf
+MODEL_URI       ?= models:/$(MODEL_NAME)@champion
+MODEL_PORT      ?=
+TEST_MONTH_FILE := $(DATA_DIR)/green_tripdata_$(lastword $(MONTHS)).parquet
 
 export MLFLOW_TRACKING_URI := $(TRACKING_URI)
 SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
-ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --question
+ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test e2e bench lint format clean
+.PHONY: predict serve-model
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
@@ -70,13 +75,20 @@ q5: install server ## Q5: hyperopt search; best validation RMSE read back from t
 	@$(ANSWER) 5
 
 q6: install server ## Q6: register the best model; test RMSE of models:/...@champion
-	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR)
+	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
 	@$(ANSWER) 6
 
 answers: install ## Print the six answers as a table, read back from files, server and registry
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR)
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
 
 all: q1 q2 q3 q4 q5 q6 answers ## Run the whole homework (Q1-Q6) and print the answers
+
+predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
+	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet
+
+serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invocations (MODEL_PORT=...)
+	@MLFLOW=$(VENV)/bin/mlflow MODEL_URI=$(MODEL_URI) HOST=$(HOST) MODEL_PORT=$(MODEL_PORT) \
+		scripts/serve_model.sh
 
 test: install ## Lint and run the tests (end-to-end test uses TAXI_DATA_DIR, default data/)
 	$(VENV)/bin/ruff check .

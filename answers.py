@@ -2,7 +2,8 @@
 
 Nothing here is typed in: Q1 asks the installed package, Q2 counts the files in
 `--data_path`, Q3 and Q5 ask the tracking server, Q4 reads the running server's
-command line, and Q6 loads the registered champion and scores `test.pkl`.
+command line, and Q6 loads the registered champion and scores it on the raw trips of
+the test month its version tags name (read from `--raw_data_path`, 1-60 minute trips).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from common import (
     DATASET_FILES,
     check_outputs,
     get_experiment_id,
-    load_dataset,
     newest_search,
     rmse,
     tracking,
     tracking_uri_option,
 )
+from preprocess_data import TARGET, read_dataframe, tripdata_path
 from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
 from train import EXPERIMENT_NAME as TRAIN_EXPERIMENT_NAME
+from trip_model import RAW_COLUMNS
 
 QUESTIONS = {
     1: "MLflow version",
@@ -86,15 +88,28 @@ def q5_best_rmse() -> str:
     return f"{best.data.metrics['rmse']:.3f}"
 
 
-def q6_champion_test_rmse(data_path: str, model_name: str) -> str:
+def q6_champion_test_rmse(raw_data_path: str, model_name: str) -> str:
     import mlflow
+    from mlflow.tracking import MlflowClient
 
+    version = MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+    dataset, month = (version.tags.get(f"data.{key}") for key in ("dataset", "test_month"))
+    if not (dataset and month):
+        raise click.ClickException(
+            f"{model_name} version {version.version} has no data.test_month tag: "
+            "run register_model.py again (make q6)."
+        )
+    path = tripdata_path(raw_data_path, dataset, month)
+    if not path.is_file():
+        raise click.ClickException(f"missing {path}: pass --raw_data_path (make data).")
+    trips = read_dataframe(path, dataset)
     model = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
-    X_test, y_test = load_dataset(data_path, "test")
-    return f"{rmse(y_test, model.predict(X_test)):.3f}"
+    return f"{rmse(trips[TARGET], model.predict(trips[RAW_COLUMNS])):.3f}"
 
 
-def answer(question: int, data_path: str, pid_file: str, model_name: str) -> str:
+def answer(
+    question: int, data_path: str, raw_data_path: str, pid_file: str, model_name: str
+) -> str:
     if question == 1:
         return q1_mlflow_version()
     if question == 2:
@@ -105,7 +120,7 @@ def answer(question: int, data_path: str, pid_file: str, model_name: str) -> str
         return q4_artifact_flag(pid_file)
     if question == 5:
         return q5_best_rmse()
-    return q6_champion_test_rmse(data_path, model_name)
+    return q6_champion_test_rmse(raw_data_path, model_name)
 
 
 @click.command()
@@ -125,6 +140,13 @@ def answer(question: int, data_path: str, pid_file: str, model_name: str) -> str
     help="Folder with the pickles written by preprocess_data.py.",
 )
 @click.option(
+    "--raw_data_path",
+    "--raw-data-path",
+    default="data",
+    show_default=True,
+    help="Folder with the raw trip files (Q6 scores the champion on its test month).",
+)
+@click.option(
     "--pid_file",
     "--pid-file",
     default="mlflow-server.pid",
@@ -140,15 +162,20 @@ def answer(question: int, data_path: str, pid_file: str, model_name: str) -> str
 )
 @tracking_uri_option
 def run_answers(
-    questions: tuple[int, ...], data_path: str, pid_file: str, model_name: str, tracking_uri: str
+    questions: tuple[int, ...],
+    data_path: str,
+    raw_data_path: str,
+    pid_file: str,
+    model_name: str,
+    tracking_uri: str,
 ) -> None:
     """Print the homework answers, each read back from the files, server and registry."""
     questions = questions or tuple(QUESTIONS)
-    if any(question in (2, 6) for question in questions):
+    if 2 in questions:
         check_outputs(data_path)
     needs_server = any(question in (3, 5, 6) for question in questions)
     with tracking(tracking_uri) if needs_server else contextlib.nullcontext():
-        results = {q: answer(q, data_path, pid_file, model_name) for q in questions}
+        results = {q: answer(q, data_path, raw_data_path, pid_file, model_name) for q in questions}
     if len(results) == 1:
         ((question, value),) = results.items()
         click.echo(f"Q{question} {QUESTIONS[question]}: {value}")

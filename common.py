@@ -201,11 +201,16 @@ def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
     import mlflow.sklearn
 
     kwargs.setdefault("pip_requirements", sklearn_requirements())
-    # MLflow 3 renamed `artifact_path=` to `name=` (`name=` is a TypeError on 2.x), and its
-    # default format, skops, refuses a forest's tree types: cloudpickle, as 2.x and autolog use.
-    kwargs["name" if MLFLOW_3 else "artifact_path"] = MODEL_ARTIFACT
+    # MLflow 3's default format, skops, refuses a forest's tree types: cloudpickle, as 2.x
+    # and autolog use.
     kwargs.setdefault("serialization_format", mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
-    return mlflow.sklearn.log_model(model, **kwargs)
+    return mlflow.sklearn.log_model(model, **model_name(MODEL_ARTIFACT), **kwargs)
+
+
+def model_name(name: str) -> dict[str, str]:
+    """The keyword that names a logged model: MLflow 3 renamed `artifact_path=` to `name=`
+    (and `name=` is a TypeError on 2.x)."""
+    return {"name" if MLFLOW_3 else "artifact_path": name}
 
 
 class SparseOnly(sp.csr_matrix):
@@ -230,9 +235,9 @@ def keep_sparse(X: Any) -> SparseOnly:
     return SparseOnly(X)
 
 
-def sklearn_requirements() -> list[str]:
+def sklearn_requirements(*extra: str) -> list[str]:
     """Pinned requirements for a logged model, read from this environment (no slow inference)."""
     from importlib.metadata import version
 
-    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle")
+    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle", *extra)
     return [f"{name}=={version(name)}" for name in packages]

@@ -5,6 +5,11 @@ Each trial fits a forest on `train.pkl`, scores it on `val.pkl` and becomes one
 MLflow run in the experiment `random-forest-hyperopt` with its parameters, the
 validation `rmse` and the fitted model (so register_model.py need not refit it).
 All trials of one invocation share the tag `hpo.search_id`. No autologging.
+
+After the search, one summary run (tagged with the same `hpo.search_id` and
+`hpo.summary`, but with no `rmse` metric, so the top-N search of register_model.py and Q5
+never see it) holds the plot `validation_rmse_per_trial.png`: each trial's validation RMSE
+and the best-so-far line.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
 from hyperopt.pyll import scope
 from sklearn.ensemble import RandomForestRegressor
 
+import plots
 from common import (
     HPO_EXPERIMENT_NAME,
     SEARCH_TAG,
@@ -38,6 +44,8 @@ SEARCH_SPACE = {
     "random_state": 42,
 }
 N_JOBS = -1  # every core; the fitted forest is the same whatever the number of jobs
+SUMMARY_TAG = "hpo.summary"
+TRIALS_PLOT = "validation_rmse_per_trial.png"
 
 
 def log_trial(params: dict[str, Any], val_rmse: float, model: Any, search_id: str) -> str:
@@ -46,6 +54,16 @@ def log_trial(params: dict[str, Any], val_rmse: float, model: Any, search_id: st
         mlflow.log_params(params)
         mlflow.log_metric("rmse", val_rmse)
         log_sklearn_model(model)
+    return run.info.run_id
+
+
+def log_summary(losses: list[float], search_id: str) -> str:
+    """Log the search's plot in a run without `rmse` (not a trial); returns the run id."""
+    tags = {SEARCH_TAG: search_id, SUMMARY_TAG: "true"}
+    with mlflow.start_run(run_name=f"hpo-summary-{search_id[:8]}", tags=tags) as run:
+        mlflow.log_params({"num_trials": len(losses)})
+        mlflow.log_metric("best_val_rmse", min(losses))
+        plots.log_figure(plots.trial_rmse_figure(losses), TRIALS_PLOT)
     return run.info.run_id
 
 
@@ -79,6 +97,7 @@ def run_optimization(data_path: str, num_trials: int, seed: int) -> tuple[str, T
         trials=trials,
         rstate=np.random.default_rng(seed),
     )
+    log_summary(trials.losses(), search_id)
     return search_id, trials
 
 

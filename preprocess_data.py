@@ -6,6 +6,10 @@ drop-off zone, "PULocationID_DOLocationID") and `trip_distance`, fits a
 DictVectorizer on the training month only and writes exactly four files to
 `--dest_path`: `dv.pkl`, `train.pkl`, `val.pkl` and `test.pkl` (each `(X, y)`).
 
+The vectorizer also records which trips it came from, as the attribute `trip_data_`
+(`{"dataset": "green", "train_month": "2023-01", ...}`), so register_model.py can tag
+the registered model with its data months without a fifth file.
+
 The vectorizer is built column-wise: the same `feature_names_`, vocabulary and
 matrices as `DictVectorizer().fit_transform(dicts)`, without one dict per trip.
 """
@@ -156,6 +160,10 @@ def preprocess(
         )
     frames = {name: read_dataframe(path, dataset) for name, path in paths.items()}
     dv = fit_vectorizer(frames["train"])
+    dv.trip_data_ = {
+        "dataset": dataset,
+        **{f"{name}_month": month for name, month in months.items()},
+    }
     results: dict[str, object] = {"dv": dv}
     for name, df in frames.items():
         results[name] = (vectorize(df, dv), df[TARGET].to_numpy())

@@ -129,6 +129,25 @@ def test_cli_writes_exactly_four_files(raw_dir: Path, tmp_path: Path) -> None:
     assert "Wrote 4 files" in result.stdout
 
 
+def test_vectorizer_records_its_data_months(raw_dir: Path, tmp_path: Path) -> None:
+    for month in ("2022-11", "2022-12"):
+        (raw_dir / f"green_tripdata_{month}.parquet").hardlink_to(
+            raw_dir / f"green_tripdata_{MONTHS[2]}.parquet"
+        )
+    dest = tmp_path / "out"
+    args = ["--raw_data_path", str(raw_dir), "--dest_path", str(dest)]
+    args += ["--train_month", "2022-11", "--val_month", "2022-12"]
+    assert CliRunner().invoke(run_data_prep, args).exit_code == 0
+    with open(dest / "dv.pkl", "rb") as f:
+        dv = pickle.load(f)
+    assert dv.trip_data_ == {
+        "dataset": "green",
+        "train_month": "2022-11",
+        "val_month": "2022-12",
+        "test_month": MONTHS[2],
+    }
+
+
 @pytest.mark.parametrize("option", ["--train_month", "--val_month", "--test_month"])
 @pytest.mark.parametrize("bad", ["2023-1", "2023-13", "March", "2023/01"])
 def test_month_must_be_yyyy_mm(option: str, bad: str) -> None:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
 import pytest
+import sklearn
 from click.testing import CliRunner
+from conftest import MONTHS
 from mlflow.tracking import MlflowClient
 
 from common import load_dataset, rmse
 from hpo import run_hpo
+from preprocess_data import read_dataframe
 from register_model import CHAMPION_ALIAS, EXPERIMENT_NAME, run_register_model
+from trip_model import PYFUNC_ARTIFACT, RAW_COLUMNS
 
 MODEL_NAME = "test-model"
 
 
 def register(prepared_dir: Path, *extra: str):
-    args = ["--data_path", str(prepared_dir), "--model_name", MODEL_NAME, *extra]
+    raw_dir = prepared_dir.parent / "data"  # the raw_dir fixture the pickles were made from
+    args = ["--data_path", str(prepared_dir), "--raw_data_path", str(raw_dir)]
+    args += ["--model_name", MODEL_NAME, *extra]
     return CliRunner().invoke(run_register_model, args)
 
 
@@ -44,11 +53,83 @@ def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_serve
 
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert version.run_id == runs[0].info.run_id
+    # The champion takes raw trips: the raw test month gives the logged test RMSE.
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
-    X_test, y_test = load_dataset(prepared_dir, "test")
-    champion_rmse = rmse(y_test, model.predict(X_test))
+    trips = raw_test_trips(prepared_dir)
+    champion_rmse = rmse(trips["duration"], model.predict(trips[RAW_COLUMNS]))
     assert champion_rmse == pytest.approx(runs[0].data.metrics["test_rmse"], rel=1e-12)
     assert f"test RMSE: {champion_rmse:.4f}" in result.stdout
+    # The course's path still works: runs:/<id>/model is the forest on the vectorised matrix.
+    X_test, y_test = load_dataset(prepared_dir, "test")
+    for run in runs:
+        forest = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+        forest_rmse = rmse(y_test, forest.predict(X_test))
+        assert forest_rmse == pytest.approx(run.data.metrics["test_rmse"], rel=1e-12)
+
+
+def raw_test_trips(prepared_dir: Path):
+    return read_dataframe(prepared_dir.parent / "data" / f"green_tripdata_{MONTHS[2]}.parquet")
+
+
+def test_champion_version_is_documented(prepared_dir: Path, mlflow_server) -> None:
+    hpo_args = ["--data_path", str(prepared_dir), "--num_trials", "3"]
+    assert CliRunner().invoke(run_hpo, hpo_args).exit_code == 0
+    result = register(prepared_dir, "--top_n", "2")
+    assert result.exit_code == 0, result.output
+
+    client = MlflowClient(mlflow_server.uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    run = client.get_run(version.run_id)
+    tags = version.tags
+    assert float(tags["val_rmse"]) == pytest.approx(run.data.metrics["val_rmse"], abs=1e-6)
+    assert float(tags["test_rmse"]) == pytest.approx(run.data.metrics["test_rmse"], abs=1e-6)
+    assert tags["hpo_run_id"] == run.data.tags["hpo_run_id"]
+    assert (tags["data.dataset"], tags["data.train_month"], tags["data.test_month"]) == (
+        "green",
+        MONTHS[0],
+        MONTHS[2],
+    )
+    assert tags["version.mlflow"] == mlflow.__version__
+    assert tags["version.scikit-learn"] == sklearn.__version__
+    assert "raw" in version.description and tags["hpo_run_id"] in version.description
+
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    assert model.metadata.signature.inputs.input_names() == RAW_COLUMNS
+    example = model.input_example
+    assert list(example.columns) == RAW_COLUMNS and len(example) == 5
+    assert model.predict(example).shape == (5,)
+
+    artifacts = {artifact.path for artifact in client.list_artifacts(version.run_id)}
+    assert {"model", PYFUNC_ARTIFACT, "predicted_vs_actual.png", "residuals.png"} <= artifacts
+    png = client.download_artifacts(version.run_id, "residuals.png", str(prepared_dir.parent))
+    assert Path(png).read_bytes().startswith(b"\x89PNG")
+
+
+def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_path) -> None:
+    """Only the tracking server is needed: a fresh interpreter outside the repo loads it."""
+    hpo_args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
+    assert CliRunner().invoke(run_hpo, hpo_args).exit_code == 0
+    assert register(prepared_dir).exit_code == 0
+    trips = raw_test_trips(prepared_dir)
+    trips[RAW_COLUMNS].to_parquet(tmp_path / "trips.parquet")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import importlib.util, mlflow, pandas as pd\n"
+        "assert importlib.util.find_spec('preprocess_data') is None, 'repo on the path'\n"
+        f"model = mlflow.pyfunc.load_model('models:/{MODEL_NAME}@{CHAMPION_ALIAS}')\n"
+        "trips = pd.read_parquet('../trips.parquet')\n"
+        "print(','.join(repr(float(x)) for x in model.predict(trips)))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    predicted = [float(x) for x in done.stdout.strip().split(",")]
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    assert predicted == pytest.approx(model.predict(trips[RAW_COLUMNS]).tolist(), rel=1e-12)
 
 
 def test_fewer_runs_than_top_n_uses_those(prepared_dir: Path, mlflow_server) -> None:

@@ -1,0 +1,188 @@
+"""predict.py and `make serve-model`: the registered champion answers for raw trips."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import mlflow
+import pandas as pd
+import pytest
+import requests
+from click.testing import CliRunner
+from conftest import MONTHS, ROOT, write_trips
+from mlflow.tracking import MlflowClient
+
+from common import rmse
+from hpo import run_hpo
+from predict import read_trips
+from register_model import CHAMPION_ALIAS, run_register_model
+from trip_model import RAW_COLUMNS
+
+MODEL_NAME = "predict-test-model"
+MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+
+
+def register_champion(prepared_dir: Path) -> Path:
+    """Run a 2-trial search and register its champion; return the raw test month's file."""
+    raw_dir = prepared_dir.parent / "data"
+    hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+    assert hpo.exit_code == 0, hpo.output
+    args = ["--data_path", str(prepared_dir), "--raw_data_path", str(raw_dir)]
+    result = CliRunner().invoke(run_register_model, [*args, "--model_name", MODEL_NAME])
+    assert result.exit_code == 0, result.output
+    return raw_dir / f"green_tripdata_{MONTHS[2]}.parquet"
+
+
+def test_read_trips_with_times_keeps_1_to_60_minutes(tmp_path: Path) -> None:
+    path = write_trips(tmp_path / "t.parquet", [0.5, 10, 61, 30], [1, 2, 3, 4], [5, 6, 7, 8])
+    trips = read_trips(path)
+    assert list(trips.columns) == [*RAW_COLUMNS, "duration"]
+    assert trips["duration"].tolist() == [10.0, 30.0]
+
+
+def test_read_trips_without_times_keeps_every_trip(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pd.DataFrame(
+        {"PULocationID": [1, 2], "DOLocationID": [3, 4], "trip_distance": [1.0, 2.0]}
+    ).to_parquet(path)
+    assert read_trips(path).to_dict("list") == {
+        "PULocationID": [1, 2],
+        "DOLocationID": [3, 4],
+        "trip_distance": [1.0, 2.0],
+    }
+
+
+def test_read_trips_names_missing_columns(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"PULocationID": [1]}).to_parquet(path)
+    with pytest.raises(click.ClickException, match=r"lacks the column.*DOLocationID"):
+        read_trips(path)
+
+
+def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script, tmp_path) -> None:
+    test_month = register_champion(prepared_dir)
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    output = tmp_path / "out" / "predictions.parquet"
+    args = ["--model_uri", MODEL_URI, "--input", str(test_month), "--output", str(output)]
+    done = run_script("predict.py", *args, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    written = pd.read_parquet(output)
+    assert list(written.columns) == [*RAW_COLUMNS, "duration", "predicted_duration"]
+    assert len(written) == len(read_trips(test_month))
+    version = MlflowClient(mlflow_server.uri).get_model_version_by_alias(MODEL_NAME, "champion")
+    file_rmse = rmse(written["duration"], written["predicted_duration"])
+    assert file_rmse == pytest.approx(float(version.tags["test_rmse"]), abs=1e-6)
+    assert f"RMSE on {len(written)} trips: {file_rmse:.4f}" in done.stdout
+    assert not list(output.parent.glob(".*tmp"))
+
+    one = run_script(
+        "predict.py",
+        "--model_uri",
+        MODEL_URI,
+        "--pu",
+        "3",
+        "--do",
+        "5",
+        "--distance",
+        "2.5",
+        env=env,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    model = mlflow.pyfunc.load_model(MODEL_URI)
+    trip = pd.DataFrame({"PULocationID": [3], "DOLocationID": [5], "trip_distance": [2.5]})
+    assert one.stdout.strip() == f"predicted duration: {model.predict(trip)[0]:.2f} minutes"
+
+
+def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path) -> None:
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    partial = run_script("predict.py", "--pu", "3", env=env)
+    assert partial.returncode == 2 and "add --do, --distance" in partial.stderr
+
+    missing_file = run_script("predict.py", "--input", str(tmp_path / "nope.parquet"), env=env)
+    assert missing_file.returncode == 2 and "nope.parquet does not exist" in missing_file.stderr
+
+    no_model = run_script(
+        "predict.py", "--model_uri", MODEL_URI, "--pu", "1", "--do", "2", "--distance", "1", env=env
+    )
+    assert no_model.returncode == 1
+    assert "cannot load" in no_model.stderr and "make q6" in no_model.stderr
+    assert "Traceback" not in no_model.stderr
+
+
+def test_serve_model_answers_raw_trips_over_http(
+    prepared_dir: Path, mlflow_server, tmp_path
+) -> None:
+    """`make serve-model`'s script: a real `mlflow models serve` and a real POST /invocations."""
+    register_champion(prepared_dir)
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
+        "MODEL_URI": MODEL_URI,
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+    }
+    env.pop("MODEL_PORT", None)
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [str(ROOT / "scripts/serve_model.sh")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = wait_for_model_server(server, log)
+        trips = [
+            {"PULocationID": 3, "DOLocationID": 5, "trip_distance": 2.5},
+            {"PULocationID": 7, "DOLocationID": 7, "trip_distance": 0.8},
+        ]
+        response = requests.post(url, json={"dataframe_records": trips}, timeout=30)
+        assert response.status_code == 200, response.text
+        predictions = response.json()["predictions"]
+        expected = mlflow.pyfunc.load_model(MODEL_URI).predict(pd.DataFrame(trips))
+        assert predictions == pytest.approx(expected.tolist(), rel=1e-12)
+
+        bad = requests.post(url, json={"dataframe_records": [{"PULocationID": 3}]}, timeout=30)
+        assert bad.status_code == 400
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
+    """The /invocations URL the script announced, once /ping answers."""
+    deadline = time.monotonic() + 120
+    url = None
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log.read_text()[-3000:]
+        text = log.read_text()
+        if url is None and " at http://" in text:
+            url = text.split(" at ", 1)[1].split()[0]
+        if url:
+            try:
+                if requests.get(url.replace("/invocations", "/ping"), timeout=1).ok:
+                    return url
+            except requests.RequestException:
+                pass
+        time.sleep(0.5)
+    raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
+
+
+def test_serve_model_refuses_a_taken_port(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = {**os.environ, "MODEL_PORT": str(port), "MODEL_URI": MODEL_URI}
+        done = subprocess.run(
+            [str(ROOT / "scripts/serve_model.sh")], env=env, capture_output=True, text=True
+        )
+    assert done.returncode == 1 and f"port {port}" in done.stderr
