@@ -125,6 +125,11 @@ stop() {
         waited=$((waited + 1))
     done
     kill -KILL -- "-$pid" 2>/dev/null || true
+    # A killed process lingers until it is reaped: report stopped only once it is gone.
+    while kill -0 -- "-$pid" 2>/dev/null && ((waited < 30)); do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
     rm -f "$SERVER_PID_FILE"
     say "MLflow server (pid $pid) stopped."
 }
