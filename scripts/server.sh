@@ -100,7 +100,8 @@ start() {
             return 1
         fi
         if ((waited >= START_TIMEOUT * 2)); then
-            say "Error: no answer from $url/health after ${START_TIMEOUT}s: see $SERVER_LOG."
+            say "Error: no answer from $url/health after ${START_TIMEOUT}s; last lines of $SERVER_LOG:"
+            tail -n 3 "$SERVER_LOG" | mask >&2
             stop
             return 1
         fi
