@@ -123,11 +123,12 @@ def spark_trials(parallelism: int, master: str) -> Iterator[Trials]:
 
 def check_all_done(trials: Trials) -> None:
     """Fail with one line if a trial failed on a Spark worker (SparkTrials only records it)."""
-    failed = [trial for trial in trials.trials if trial["state"] != JOB_STATE_DONE]
+    every = trials._dynamic_trials  # failed trials too: `trials.trials` leaves them out
+    failed = [trial for trial in every if trial["state"] != JOB_STATE_DONE]
     if failed:
         error = failed[0]["misc"].get("error", ("", "cancelled"))[1].strip().splitlines()
         raise click.ClickException(
-            f"{len(failed)} of {len(trials.trials)} trials failed on Spark, the first with: "
+            f"{len(failed)} of {len(every)} trials failed on Spark, the first with: "
             f"{(error or ['?'])[-1][:300]}"
         )
 

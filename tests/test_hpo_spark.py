@@ -92,3 +92,32 @@ def test_without_pyspark_says_how_to_install(
     assert "needs pyspark: run `make install-spark`" in result.output
     experiment = MlflowClient().get_experiment_by_name(HPO_EXPERIMENT_NAME)
     assert MlflowClient().search_runs([experiment.experiment_id]) == []
+
+
+def test_failed_trials_fail_the_search_in_one_line() -> None:
+    import click
+    import numpy as np
+    from hyperopt import Trials, fmin, hp, rand
+
+    from hpo import check_all_done
+
+    def objective(params: dict) -> float:
+        raise OSError("tracking server went away")
+
+    trials = Trials()
+    fmin(
+        objective,
+        {"x": hp.uniform("x", 0, 1)},
+        algo=rand.suggest,
+        max_evals=3,
+        trials=trials,
+        rstate=np.random.default_rng(0),
+        catch_eval_exceptions=True,  # record the failures as SparkTrials does
+        return_argmin=False,
+        show_progressbar=False,
+    )
+    with pytest.raises(click.ClickException) as failure:
+        check_all_done(trials)
+    assert failure.value.message == (
+        "3 of 3 trials failed on Spark, the first with: tracking server went away"
+    )
