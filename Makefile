@@ -28,6 +28,10 @@ TEST_MONTH_FILE := $(DATA_DIR)/green_tripdata_$(lastword $(MONTHS)).parquet
 
 export MLFLOW_TRACKING_URI := $(TRACKING_URI)
 SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
+# Team setup (README "Scaling out"): BACKEND_STORE_URI=postgresql://... ARTIFACTS_DESTINATION=DIR
+export BACKEND_STORE_URI ?= sqlite:///mlflow.db
+export ARTIFACTS_DESTINATION ?=
+SPARK_PARALLELISM ?= 2
 ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test e2e bench lint format clean
@@ -44,6 +48,13 @@ $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed ## Create .venv from the requirement files (MLFLOW=3: .venv-mlflow3)
+
+.PHONY: install-spark q5-spark
+$(VENV)/.installed-spark: requirements-spark.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r requirements-spark.txt
+	touch $@
+
+install-spark: $(VENV)/.installed-spark ## Add pyspark (requirements-spark.txt) for `hpo.py --spark_parallelism`
 
 data: $(DATA_FILES) ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
 
@@ -72,6 +83,10 @@ q4: server ## Q4: the flag the server needs beside the backend store, from its c
 
 q5: install server ## Q5: hyperopt search; best validation RMSE read back from the server
 	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR)
+	@$(ANSWER) 5
+
+q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PARALLELISM, SPARK_MASTER)
+	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR) --spark_parallelism $(SPARK_PARALLELISM)
 	@$(ANSWER) 5
 
 q6: install server ## Q6: register the best model; test RMSE of models:/...@champion

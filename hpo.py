@@ -10,17 +10,26 @@ After the search, one summary run (tagged with the same `hpo.search_id` and
 `hpo.summary`, but with no `rmse` metric, so the top-N search of register_model.py and Q5
 never see it) holds the plot `validation_rmse_per_trial.png`: each trial's validation RMSE
 and the best-so-far line.
+
+With `--spark_parallelism N` the trials run as tasks of hyperopt's `SparkTrials`
+on a Spark master (`--spark_master`, default `$SPARK_MASTER` or `local[*]`); each
+trial still logs its own run from wherever it ran (needs `make install-spark`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 import mlflow
 import numpy as np
-from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
+from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, fmin, hp, tpe
 from hyperopt.pyll import scope
 from sklearn.ensemble import RandomForestRegressor
 
@@ -46,6 +55,8 @@ SEARCH_SPACE = {
 N_JOBS = -1  # every core; the fitted forest is the same whatever the number of jobs
 SUMMARY_TAG = "hpo.summary"
 TRIALS_PLOT = "validation_rmse_per_trial.png"
+DEFAULT_SPARK_MASTER = "local[*]"
+SHIPPED_MODULES = ("common.py", "plots.py", "hpo.py")  # sent to the Spark workers
 
 
 def log_trial(params: dict[str, Any], val_rmse: float, model: Any, search_id: str) -> str:
@@ -83,20 +94,108 @@ def make_objective(data_path: str, search_id: str):
     return objective
 
 
-def run_optimization(data_path: str, num_trials: int, seed: int) -> tuple[str, Trials]:
-    """Run the TPE search; return its search id and the hyperopt trials."""
+def make_remote_objective(objective, tracking_uri: str, experiment_id: str):
+    """Wrap `objective` for a Spark worker, a fresh process that knows nothing of the driver.
+
+    It connects to the driver's tracking server and experiment itself, and sends MLflow's
+    chatter to stderr (a worker's stdout may be the driver's, which carries only results).
+    """
+
+    def remote_objective(params: dict[str, Any]) -> dict[str, Any]:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_experiment(experiment_id=experiment_id)
+        with contextlib.redirect_stdout(sys.stderr):
+            return objective(params)
+
+    return remote_objective
+
+
+@contextlib.contextmanager
+def spark_trials(parallelism: int, master: str) -> Iterator[Trials]:
+    """hyperopt's `SparkTrials` on `master`, its workers running this very interpreter."""
+    try:
+        from hyperopt.spark import SparkTrials
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise click.ClickException(
+            "--spark_parallelism needs pyspark: run `make install-spark`."
+        ) from None
+    # Without this the workers take the system's python, which lacks hyperopt and MLflow.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    try:
+        spark = SparkSession.builder.master(master).appName("hpo").getOrCreate()
+    except Exception as exc:  # no Java, bad master URL, cluster down: all one line for the user
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise click.ClickException(
+            f"cannot start Spark on master {master!r}: {lines[0][:300]} "
+            "(needs Java 17+; check --spark_master / $SPARK_MASTER)"
+        ) from None
+    try:
+        spark.sparkContext.setLogLevel("ERROR")
+        for name in SHIPPED_MODULES:  # the trials import them on the workers
+            spark.sparkContext.addPyFile(str(Path(__file__).with_name(name)))
+        yield SparkTrials(parallelism=parallelism, spark_session=spark)
+    finally:
+        spark.stop()
+
+
+def check_all_done(trials: Trials) -> None:
+    """Fail with one line if a trial failed on a Spark worker (SparkTrials only records it)."""
+    every = trials._dynamic_trials  # failed trials too: `trials.trials` leaves them out
+    failed = [trial for trial in every if trial["state"] != JOB_STATE_DONE]
+    if failed:
+        error = failed[0]["misc"].get("error", ("", "cancelled"))[1].strip().splitlines()
+        raise click.ClickException(
+            f"{len(failed)} of {len(every)} trials failed on Spark, the first with: "
+            f"{(error or ['?'])[-1][:300]}"
+        )
+
+
+def run_on_spark(objective, num_trials: int, seed: int, parallelism: int, master: str) -> Trials:
+    """The same TPE search with up to `parallelism` trials at a time as Spark tasks."""
+    experiment_id = mlflow.get_experiment_by_name(HPO_EXPERIMENT_NAME).experiment_id
+    remote = make_remote_objective(objective, mlflow.get_tracking_uri(), experiment_id)
+    with spark_trials(parallelism, master) as trials:
+        fmin(
+            fn=remote,
+            space=SEARCH_SPACE,
+            algo=tpe.suggest,
+            max_evals=num_trials,
+            trials=trials,
+            rstate=np.random.default_rng(seed),
+            return_argmin=False,  # a search whose trials all failed still reaches check_all_done
+        )
+    check_all_done(trials)
+    return trials
+
+
+def run_optimization(
+    data_path: str,
+    num_trials: int,
+    seed: int,
+    spark_parallelism: int = 0,
+    spark_master: str = DEFAULT_SPARK_MASTER,
+) -> tuple[str, Trials]:
+    """Run the TPE search; return its search id and the hyperopt trials.
+
+    `spark_parallelism` 0 runs the trials one after the other here; N > 0 runs up to N at
+    a time as Spark tasks on `spark_master`.
+    """
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
     mlflow.set_experiment(HPO_EXPERIMENT_NAME)
-    trials = Trials()
-    fmin(
-        fn=objective,
-        space=SEARCH_SPACE,
-        algo=tpe.suggest,
-        max_evals=num_trials,
-        trials=trials,
-        rstate=np.random.default_rng(seed),
-    )
+    if spark_parallelism:
+        trials = run_on_spark(objective, num_trials, seed, spark_parallelism, spark_master)
+    else:
+        trials = Trials()
+        fmin(
+            fn=objective,
+            space=SEARCH_SPACE,
+            algo=tpe.suggest,
+            max_evals=num_trials,
+            trials=trials,
+            rstate=np.random.default_rng(seed),
+        )
     log_summary(trials.losses(), search_id)
     return search_id, trials
 
@@ -124,13 +223,40 @@ def run_optimization(data_path: str, num_trials: int, seed: int) -> tuple[str, T
     type=int,
     help="Seed of hyperopt's random generator (42 reproduces the course's answer).",
 )
+@click.option(
+    "--spark_parallelism",
+    "--spark-parallelism",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Run up to N trials at a time on Spark (hyperopt's SparkTrials); 0: one by one here.",
+)
+@click.option(
+    "--spark_master",
+    "--spark-master",
+    envvar="SPARK_MASTER",
+    default=DEFAULT_SPARK_MASTER,
+    show_default=f"$SPARK_MASTER or {DEFAULT_SPARK_MASTER}",
+    help="Spark master URL for --spark_parallelism, e.g. spark://host:7077.",
+)
 @tracking_uri_option
-def run_hpo(data_path: str, num_trials: int, seed: int, tracking_uri: str) -> None:
+def run_hpo(
+    data_path: str,
+    num_trials: int,
+    seed: int,
+    spark_parallelism: int,
+    spark_master: str,
+    tracking_uri: str,
+) -> None:
     """Search random-forest hyperparameters with hyperopt and print the best validation RMSE."""
     click.echo(f"Hyperopt: {num_trials} trials, logging to {HPO_EXPERIMENT_NAME!r}", err=True)
+    if spark_parallelism:
+        click.echo(f"  up to {spark_parallelism} at a time on Spark {spark_master}", err=True)
     check_outputs(data_path)
     with tracking(tracking_uri):
-        search_id, trials = run_optimization(data_path, num_trials, seed)
+        search_id, trials = run_optimization(
+            data_path, num_trials, seed, spark_parallelism, spark_master
+        )
     best = min(trials.losses())
     click.echo(f"Search {search_id}: {len(trials)} trials logged", err=True)
     click.echo(f"best validation RMSE: {best:.4f}")

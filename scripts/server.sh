@@ -8,6 +8,9 @@
 #   HOST, PORT          where the server listens        (default: 127.0.0.1, 5000)
 #   BACKEND_STORE_URI   backend store                   (default: sqlite:///mlflow.db)
 #   ARTIFACT_ROOT       default artifact root           (default: ./artifacts)
+#   ARTIFACTS_DESTINATION  proxied-artifact mode (opt-in): the server stores artifacts there and
+#                       serves them over HTTP (--artifacts-destination + --serve-artifacts), so
+#                       clients never touch the folder; ARTIFACT_ROOT is then unused (default: off)
 #   SERVER_PID_FILE     pid file (the server's process group)  (default: mlflow-server.pid)
 #   SERVER_LOG          log file                        (default: mlflow-server.log)
 set -euo pipefail
@@ -17,6 +20,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
 BACKEND_STORE_URI=${BACKEND_STORE_URI:-sqlite:///mlflow.db}
 ARTIFACT_ROOT=${ARTIFACT_ROOT:-./artifacts}
+ARTIFACTS_DESTINATION=${ARTIFACTS_DESTINATION:-}
 SERVER_PID_FILE=${SERVER_PID_FILE:-mlflow-server.pid}
 SERVER_LOG=${SERVER_LOG:-mlflow-server.log}
 START_TIMEOUT=${START_TIMEOUT:-180} # seconds; MLflow 3's uvicorn workers start slowly on a busy machine
@@ -24,6 +28,9 @@ START_TIMEOUT=${START_TIMEOUT:-180} # seconds; MLflow 3's uvicorn workers start 
 url="http://${HOST}:${PORT}"
 
 say() { echo "$*" >&2; }
+
+# Hide the password of a URI such as postgresql://user:secret@host/db in anything we print.
+mask() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#g'; }
 
 # The pid in the pid file if that process is still an mlflow server we started, else nothing.
 our_pid() {
@@ -69,25 +76,39 @@ start() {
         say "Error: $MLFLOW not found: run \`make install\` first."
         return 1
     fi
-    mkdir -p "$ARTIFACT_ROOT"
+    local artifacts=(--default-artifact-root "$ARTIFACT_ROOT") # the default (Q4 reads it)
+    # Proxied mode: clients get mlflow-artifacts:/ URIs and upload through the server over HTTP.
+    if [[ -n $ARTIFACTS_DESTINATION ]]; then
+        artifacts=(--artifacts-destination "$ARTIFACTS_DESTINATION" --serve-artifacts)
+    fi
+    [[ ${artifacts[1]} == *://* ]] || mkdir -p "${artifacts[1]}"
+    local store=(--backend-store-uri "$BACKEND_STORE_URI")
+    local with_password='://[^/@:]*:[^/@]*@'
+    if [[ $BACKEND_STORE_URI =~ $with_password ]]; then
+        # Keep the password off the command line (`ps` shows it to every user): mlflow reads
+        # the store from its environment too, which only its owner can see.
+        export MLFLOW_BACKEND_STORE_URI=$BACKEND_STORE_URI
+        store=()
+    fi
     # setsid: the server gets a process group of its own, so stop can end its workers too.
     setsid "$MLFLOW" server \
-        --backend-store-uri "$BACKEND_STORE_URI" \
-        --default-artifact-root "$ARTIFACT_ROOT" \
+        "${store[@]}" "${artifacts[@]}" \
         --host "$HOST" --port "$PORT" >"$SERVER_LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$SERVER_PID_FILE"
     say "Starting MLflow server at $url (pid $pid, log $SERVER_LOG) ..."
+    echo "  backend store $BACKEND_STORE_URI, artifacts ${artifacts[*]}" | mask >&2
     local waited=0
     until healthy; do
         if ! kill -0 "$pid" 2>/dev/null; then
             rm -f "$SERVER_PID_FILE"
             say "Error: the MLflow server exited during start-up; last lines of $SERVER_LOG:"
-            tail -n 5 "$SERVER_LOG" >&2
+            tail -n 5 "$SERVER_LOG" | mask >&2
             return 1
         fi
         if ((waited >= START_TIMEOUT * 2)); then
-            say "Error: no answer from $url/health after ${START_TIMEOUT}s: see $SERVER_LOG."
+            say "Error: no answer from $url/health after ${START_TIMEOUT}s; last lines of $SERVER_LOG:"
+            tail -n 3 "$SERVER_LOG" | mask >&2
             stop
             return 1
         fi
@@ -112,6 +133,11 @@ stop() {
         waited=$((waited + 1))
     done
     kill -KILL -- "-$pid" 2>/dev/null || true
+    # A killed process lingers until it is reaped: report stopped only once it is gone.
+    while kill -0 -- "-$pid" 2>/dev/null && ((waited < 30)); do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
     rm -f "$SERVER_PID_FILE"
     say "MLflow server (pid $pid) stopped."
 }

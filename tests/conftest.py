@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,19 +114,33 @@ class Server:
                 self.process.wait()
 
 
-def start_server(folder: Path, port: int | None = None) -> Server:
-    """Start a real `mlflow server` (SQLite + artifact folder in `folder`) and wait for /health."""
+def start_server(
+    folder: Path,
+    port: int | None = None,
+    backend_store_uri: str | None = None,
+    proxied_artifacts: bool = False,
+) -> Server:
+    """Start a real `mlflow server` and wait for /health.
+
+    Backend store: `backend_store_uri`, default a SQLite file in `folder`. Artifacts go to
+    `folder/artifacts`: a default artifact root the clients write to directly or, with
+    `proxied_artifacts`, a destination the server alone touches and serves over HTTP.
+    """
     port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - kept open for the server's life
+    artifacts = str(folder / "artifacts")
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{folder / 'mlflow.db'}",
-            "--default-artifact-root",
-            str(folder / "artifacts"),
+            backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
+            *(
+                ["--artifacts-destination", artifacts, "--serve-artifacts"]
+                if proxied_artifacts
+                else ["--default-artifact-root", artifacts]
+            ),
             "--host",
             "127.0.0.1",
             "--port",
@@ -146,6 +165,80 @@ def start_server(folder: Path, port: int | None = None) -> Server:
         time.sleep(0.3)
     server.stop()
     raise RuntimeError("mlflow server did not answer /health within 90 s")
+
+
+def postgres_bindir() -> Path | None:
+    """The folder with the machine's PostgreSQL server programs (initdb, pg_ctl), if any."""
+    found = shutil.which("initdb") or max(glob.glob("/usr/lib/postgresql/*/bin/initdb"), default="")
+    return Path(found).parent if found else None
+
+
+def unprivileged_user() -> dict:
+    """subprocess arguments to run as `postgres` (else `nobody`) when we are root, else none."""
+    if os.geteuid() != 0:
+        return {}
+    names = {entry.pw_name: entry for entry in pwd.getpwall()}
+    entry = names.get("postgres") or names["nobody"]
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    """A real PostgreSQL server of the machine's own binaries, in a temporary folder.
+
+    `initdb` makes a fresh cluster whose user `mlflow` has a password, `pg_ctl` starts it on a
+    free loopback port; yields the SQLAlchemy URI of an empty database `mlflow`, then stops
+    the server and removes the folder. PostgreSQL refuses to run as root, so as root it runs
+    as `postgres`. No binaries: skipped on a laptop, a failure under CI.
+    """
+    import sqlalchemy
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        message = "no PostgreSQL server binaries (initdb): apt-get install postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    as_user = unprivileged_user()
+    folder = Path(tempfile.mkdtemp(prefix="mlflow-pg-"))  # root's pytest tmp_path is private
+    data = str(folder / "data")
+
+    def pg(program: str, *args: str) -> None:
+        done = subprocess.run(
+            [str(bindir / program), *args], capture_output=True, text=True, timeout=120, **as_user
+        )
+        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
+
+    try:
+        if as_user:
+            os.chown(folder, as_user["user"], as_user["group"])
+        password = secrets.token_hex(8)
+        (folder / "pwfile").write_text(password)
+        pg(
+            "initdb",
+            "-D",
+            data,
+            "-U",
+            "mlflow",
+            "--pwfile",
+            str(folder / "pwfile"),
+            "-A",
+            "scram-sha-256",
+        )
+        port = free_port()
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {folder}"
+        pg("pg_ctl", "-D", data, "-l", str(folder / "log"), "-o", options, "-w", "start")
+        try:
+            uri = f"postgresql://mlflow:{password}@127.0.0.1:{port}"
+            engine = sqlalchemy.create_engine(f"{uri}/postgres", isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(sqlalchemy.text("CREATE DATABASE mlflow"))
+            engine.dispose()
+            yield f"{uri}/mlflow"
+        finally:
+            pg("pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import requests
 from conftest import ROOT, free_port, write_trips
+from mlflow.tracking import MlflowClient
 
 
 def download(dest: Path, url: str, *names: str) -> subprocess.CompletedProcess:
@@ -54,7 +56,7 @@ MLFLOW = Path(sys.executable).parent / "mlflow"
 
 
 def server_sh(
-    tmp_path: Path, command: str, port: int, mlflow: Path = MLFLOW
+    tmp_path: Path, command: str, port: int, mlflow: Path = MLFLOW, **settings: str
 ) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
@@ -64,6 +66,7 @@ def server_sh(
         "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
         "SERVER_PID_FILE": str(tmp_path / "server.pid"),
         "SERVER_LOG": str(tmp_path / "server.log"),
+        **settings,
     }
     return subprocess.run(
         [str(ROOT / "scripts/server.sh"), command], env=env, capture_output=True, text=True
@@ -85,6 +88,12 @@ def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) ->
         assert started.returncode == 0, started.stderr
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
         pid = int((tmp_path / "server.pid").read_text())
+        assert server_arguments(pid)[:4] == [
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path}/mlflow.db",
+            "--default-artifact-root",
+            str(tmp_path / "artifacts"),
+        ]
         again = server_sh(tmp_path, "start", port)
         assert again.returncode == 0 and "already running" in again.stderr
         assert int((tmp_path / "server.pid").read_text()) == pid
@@ -98,6 +107,66 @@ def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) ->
     assert stopped.returncode == 0, stopped.stderr
     assert not process_group_alive(pid)
     assert not (tmp_path / "server.pid").exists()
+
+
+def server_arguments(pid: int) -> list[str]:
+    """What follows `server` on the command line of the process `pid`."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+    return command[command.index("server") + 1 :]
+
+
+def test_server_on_postgresql_with_proxied_artifacts_keeps_the_password_hidden(
+    tmp_path: Path, postgres_uri: str
+) -> None:
+    port = free_port()
+    password = postgres_uri.split(":")[2].split("@")[0]
+    destination = tmp_path / "served"
+    started = server_sh(
+        tmp_path,
+        "start",
+        port,
+        BACKEND_STORE_URI=postgres_uri,
+        ARTIFACTS_DESTINATION=str(destination),
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        pid = int((tmp_path / "server.pid").read_text())
+        arguments = server_arguments(pid)
+        assert arguments[:3] == ["--artifacts-destination", str(destination), "--serve-artifacts"]
+        assert "--default-artifact-root" not in arguments
+        assert password not in " ".join(arguments)
+        assert password not in started.stderr and "mlflow:***@127.0.0.1" in started.stderr
+        assert "artifacts-destination" in answer_q4(tmp_path)
+
+        # A client with HTTP alone stores an artifact; it lands in the server's destination.
+        mlflow.set_tracking_uri(f"http://127.0.0.1:{port}")
+        client = MlflowClient()
+        run = client.create_run(client.create_experiment("proxied"))
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+        (tmp_path / "note.txt").write_text("hello")
+        client.log_artifact(run.info.run_id, str(tmp_path / "note.txt"))
+        assert [path.read_text() for path in destination.glob("**/note.txt")] == ["hello"]
+    finally:
+        stopped = server_sh(tmp_path, "stop", port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not process_group_alive(pid)
+
+
+def answer_q4(tmp_path: Path) -> str:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "answers.py"),
+            "-q",
+            "4",
+            "--pid_file",
+            str(tmp_path / "server.pid"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_server_refuses_a_port_taken_by_another_program(tmp_path: Path) -> None:
