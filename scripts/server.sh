@@ -105,6 +105,11 @@ stop() {
         waited=$((waited + 1))
     done
     kill -KILL -- "-$pid" 2>/dev/null || true
+    waited=0
+    while kill -0 -- "-$pid" 2>/dev/null && ((waited < 10)); do # a killed process takes a moment
+        sleep 0.5
+        waited=$((waited + 1))
+    done
     rm -f "$SERVER_PID_FILE"
     say "MLflow server (pid $pid) stopped."
 }
