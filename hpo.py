@@ -65,11 +65,33 @@ def make_objective(data_path: str, search_id: str):
     return objective
 
 
+def fail_orphaned_trials(experiment_id: str) -> int:
+    """Mark trials an earlier search left RUNNING (server gone while logging) as FAILED.
+
+    A search still running elsewhere is not hurt: its own end_run sets FINISHED again.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    orphans = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{SEARCH_TAG}` != ''",
+    )
+    for run in orphans:
+        client.set_terminated(run.info.run_id, "FAILED")
+    if orphans:
+        click.echo(
+            f"Marked {len(orphans)} trial(s) left RUNNING by an earlier search as FAILED", err=True
+        )
+    return len(orphans)
+
+
 def run_optimization(data_path: str, num_trials: int, seed: int) -> tuple[str, Trials]:
     """Run the TPE search; return its search id and the hyperopt trials."""
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
-    mlflow.set_experiment(HPO_EXPERIMENT_NAME)
+    experiment = mlflow.set_experiment(HPO_EXPERIMENT_NAME)
+    fail_orphaned_trials(experiment.experiment_id)
     trials = Trials()
     fmin(
         fn=objective,

@@ -191,3 +191,17 @@ def test_train_and_hpo_in_parallel_lose_no_run(prepared_dir: Path, mlflow_server
     train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT_NAME)
     (train_run,) = client.search_runs([train_experiment.experiment_id])
     assert train_run.info.status == "FINISHED"
+
+
+def test_trials_left_running_by_a_crash_are_marked_failed(
+    prepared_dir: Path, mlflow_server
+) -> None:
+    client = MlflowClient(mlflow_server.uri)
+    experiment_id = client.create_experiment(HPO_EXPERIMENT_NAME)
+    orphan = client.create_run(experiment_id, tags={SEARCH_TAG: "crashed-search"})
+    untagged = client.create_run(experiment_id)  # not a trial of ours: left alone
+    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Marked 1 trial(s) left RUNNING" in result.stderr
+    assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    assert client.get_run(untagged.info.run_id).info.status == "RUNNING"
