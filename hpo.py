@@ -9,6 +9,7 @@ All trials of one invocation share the tag `hpo.search_id`. No autologging.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -38,6 +39,7 @@ SEARCH_SPACE = {
     "random_state": 42,
 }
 N_JOBS = -1  # every core; the fitted forest is the same whatever the number of jobs
+ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a crash
 
 
 def log_trial(params: dict[str, Any], val_rmse: float, model: Any, search_id: str) -> str:
@@ -66,23 +68,24 @@ def make_objective(data_path: str, search_id: str):
 
 
 def fail_orphaned_trials(experiment_id: str) -> int:
-    """Mark trials an earlier search left RUNNING (server gone while logging) as FAILED.
+    """Mark trials left RUNNING (the server died while one was logged) as FAILED.
 
-    A search still running elsewhere is not hurt: its own end_run sets FINISHED again.
+    A trial's run is open only while it is logged, seconds, so one older than
+    ORPHAN_AGE_MINUTES is an orphan; a search running elsewhere right now is never touched.
     """
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
+    started_before = int((time.time() - ORPHAN_AGE_MINUTES * 60) * 1000)
     orphans = client.search_runs(
         [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{SEARCH_TAG}` != ''",
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{SEARCH_TAG}` != '' "
+        f"and attributes.start_time < {started_before}",
     )
     for run in orphans:
         client.set_terminated(run.info.run_id, "FAILED")
     if orphans:
-        click.echo(
-            f"Marked {len(orphans)} trial(s) left RUNNING by an earlier search as FAILED", err=True
-        )
+        click.echo(f"Marked {len(orphans)} trial(s) left RUNNING as FAILED", err=True)
     return len(orphans)
 
 

@@ -198,10 +198,14 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
 ) -> None:
     client = MlflowClient(mlflow_server.uri)
     experiment_id = client.create_experiment(HPO_EXPERIMENT_NAME)
-    orphan = client.create_run(experiment_id, tags={SEARCH_TAG: "crashed-search"})
-    untagged = client.create_run(experiment_id)  # not a trial of ours: left alone
+    an_hour_ago = int((time.time() - 3600) * 1000)
+    tags = {SEARCH_TAG: "crashed-search"}
+    orphan = client.create_run(experiment_id, start_time=an_hour_ago, tags=tags)
+    untagged = client.create_run(experiment_id, start_time=an_hour_ago)  # not a trial of ours
+    in_progress = client.create_run(experiment_id, tags=tags)  # maybe a search running now
     result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"])
     assert result.exit_code == 0, result.output
-    assert "Marked 1 trial(s) left RUNNING" in result.stderr
+    assert "Marked 1 trial(s) left RUNNING as FAILED" in result.stderr
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
-    assert client.get_run(untagged.info.run_id).info.status == "RUNNING"
+    for run in (untagged, in_progress):
+        assert client.get_run(run.info.run_id).info.status == "RUNNING"
