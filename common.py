@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import scipy.sparse as sp
@@ -114,6 +115,12 @@ tracking_uri_option = click.option(
 )
 
 
+def redact(text: str, uri: str) -> str:
+    """`text` with the password of `uri` (as in http://user:password@host) replaced by ***."""
+    password = urlsplit(uri).password
+    return text.replace(f":{password}@", ":***@") if password else text
+
+
 def connect(tracking_uri: str) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up."""
     import mlflow
@@ -125,10 +132,11 @@ def connect(tracking_uri: str) -> None:
     try:
         requests.get(tracking_uri.rstrip("/") + "/health", timeout=5).raise_for_status()
     except requests.RequestException:
-        raise click.ClickException(
+        message = (
             f"cannot reach the MLflow tracking server at {tracking_uri}: "
             "start it with `make server` (or pass --tracking_uri)."
-        ) from None
+        )
+        raise click.ClickException(redact(message, tracking_uri)) from None
 
 
 @contextlib.contextmanager
@@ -148,10 +156,12 @@ def tracking(tracking_uri: str) -> Iterator[None]:
             yield
     except (MlflowException, requests.RequestException) as exc:
         lines = str(exc).strip().splitlines() or [type(exc).__name__]
-        raise click.ClickException(
-            f"the MLflow tracking server at {tracking_uri} failed: {lines[0][:300]} "
+        detail = redact(lines[0], tracking_uri)[:300]
+        message = (
+            f"the MLflow tracking server at {tracking_uri} failed: {detail} "
             "(is it still running? `make server`)"
-        ) from None
+        )
+        raise click.ClickException(redact(message, tracking_uri)) from None
 
 
 def get_experiment_id(name: str) -> str | None:

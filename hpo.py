@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,7 @@ SUMMARY_TAG = "hpo.summary"
 TRIALS_PLOT = "validation_rmse_per_trial.png"
 DEFAULT_SPARK_MASTER = "local[*]"
 SHIPPED_MODULES = ("common.py", "plots.py", "hpo.py")  # sent to the Spark workers
+ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a crash
 
 
 def log_trial(params: dict[str, Any], val_rmse: float, model: Any, search_id: str) -> str:
@@ -92,6 +94,28 @@ def make_objective(data_path: str, search_id: str):
         return {"loss": val_rmse, "status": STATUS_OK}
 
     return objective
+
+
+def fail_orphaned_trials(experiment_id: str) -> int:
+    """Mark trials left RUNNING (the server died while one was logged) as FAILED.
+
+    A trial's run is open only while it is logged, seconds, so one older than
+    ORPHAN_AGE_MINUTES is an orphan; a search running elsewhere right now is never touched.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    started_before = int((time.time() - ORPHAN_AGE_MINUTES * 60) * 1000)
+    orphans = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{SEARCH_TAG}` != '' "
+        f"and attributes.start_time < {started_before}",
+    )
+    for run in orphans:
+        client.set_terminated(run.info.run_id, "FAILED")
+    if orphans:
+        click.echo(f"Marked {len(orphans)} trial(s) left RUNNING as FAILED", err=True)
+    return len(orphans)
 
 
 def make_remote_objective(objective, tracking_uri: str, experiment_id: str):
@@ -183,7 +207,8 @@ def run_optimization(
     """
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
-    mlflow.set_experiment(HPO_EXPERIMENT_NAME)
+    experiment = mlflow.set_experiment(HPO_EXPERIMENT_NAME)
+    fail_orphaned_trials(experiment.experiment_id)
     if spark_parallelism:
         trials = run_on_spark(objective, num_trials, seed, spark_parallelism, spark_master)
     else:

@@ -152,6 +152,11 @@ def preprocess(
     raw_data_path: str | Path, dataset: str, months: dict[str, str]
 ) -> dict[str, object]:
     """Read each month and return the objects to pickle: {'dv': dv, 'train': (X, y), ...}."""
+    if not Path(raw_data_path).is_dir():
+        raise click.ClickException(
+            f"raw data folder {raw_data_path}/ does not exist: download the data with `make data` "
+            "(or pass --raw_data_path)."
+        )
     paths = {name: tripdata_path(raw_data_path, dataset, month) for name, month in months.items()}
     missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
@@ -177,9 +182,9 @@ def write_outputs(results: dict[str, object], dest_path: str | Path) -> list[Pat
         with atomic_dir_write(dest) as scratch:
             for file_name in DATASET_FILES:
                 dump_pickle(results[Path(file_name).stem], scratch / file_name)
-    except PermissionError as exc:
+    except OSError as exc:  # not writable, a file in the way, disk full, ...
         raise click.ClickException(
-            f"cannot write to {dest}/ ({exc.strerror}): pick a writable --dest_path."
+            f"cannot write to {dest}/ ({exc.strerror or exc}): pick a writable --dest_path."
         ) from None
     return [dest / file_name for file_name in DATASET_FILES]
 

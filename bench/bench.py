@@ -122,7 +122,7 @@ def run_pipeline(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
         "preprocess_data.py": ["--raw_data_path", str(raw_dir), "--dest_path", str(out_dir)],
         "train.py": ["--data_path", str(out_dir)],
         "hpo.py": ["--data_path", str(out_dir)],
-        "register_model.py": ["--data_path", str(out_dir)],
+        "register_model.py": ["--data_path", str(out_dir), "--raw_data_path", str(raw_dir)],
     }
     results = {}
     for stage in STAGES:

@@ -284,3 +284,22 @@ def taxi_data_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return folder
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    """A user mistake: exit code 1, one `Error: ...` line holding `fragments`, no traceback.
+
+    `result` is a finished subprocess (stderr is checked) or a Click `CliRunner` result.
+    """
+    if isinstance(result, subprocess.CompletedProcess):
+        code, text = result.returncode, result.stderr
+    else:
+        code, text = result.exit_code, result.output
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert code == 1, text
+    assert "Traceback" not in text, text
+    errors = [line for line in text.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, text
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import mlflow
 import pytest
 from click.testing import CliRunner
+from conftest import (
+    MONTHS,
+    ROOT,
+    assert_one_line_error,
+    free_port,
+    random_month,
+    start_server,
+)
 from mlflow.tracking import MlflowClient
 
 import plots
 from common import HPO_EXPERIMENT_NAME, SEARCH_TAG
 from hpo import SEARCH_SPACE, SUMMARY_TAG, TRIALS_PLOT, run_hpo
+from preprocess_data import preprocess, write_outputs
 from register_model import top_hpo_runs
+from train import EXPERIMENT_NAME as TRAIN_EXPERIMENT_NAME
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
@@ -104,3 +120,128 @@ def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:
         assert list(best.get_ydata()) == [6.0, 5.5, 5.5, 5.2]
     finally:
         plots.plt.close(fig)
+
+
+def test_missing_output_says_preprocess_first(prepared_dir: Path) -> None:
+    (prepared_dir / "dv.pkl").unlink()
+    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir)])
+    assert_one_line_error(result, "dv.pkl", "preprocess_data.py first")
+
+
+def test_unreachable_server_fails_in_seconds(prepared_dir: Path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--tracking_uri", uri])
+    assert_one_line_error(result, uri, "make server")
+    assert time.monotonic() - started < 10
+
+
+def start_hpo(data_path: Path, uri: str, *extra: str) -> subprocess.Popen:
+    args = ["--data_path", str(data_path), "--tracking_uri", uri, *extra]
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "hpo.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
+    raw = tmp_path / "data"
+    raw.mkdir()
+    for seed, month in enumerate(MONTHS):  # big enough that one fit takes seconds
+        random_month(raw / f"green_tripdata_{month}.parquet", 10_000, seed, zones=30)
+    data = tmp_path / "output"
+    months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
+    write_outputs(preprocess(raw, "green", months), data)
+
+    server = start_server(tmp_path / "server")
+    port = int(server.uri.rsplit(":", 1)[1])
+    # Seed 3 draws deep forests first (max_depth 14, 17, 16), so each trial fits for seconds.
+    search = start_hpo(data, server.uri, "--num_trials", "10", "--seed", "3")
+    try:
+        client = MlflowClient(server.uri)
+        finished: list[str] = []
+        deadline = time.monotonic() + 300
+        while not finished:  # wait for a finished trial while the next one is fitting
+            assert time.monotonic() < deadline and search.poll() is None, search.stderr.read()
+            runs = client.search_runs(experiment_ids=experiment_ids(client)) or []
+            if runs and all(run.info.status == "FINISHED" for run in runs):
+                finished = [run.info.run_id for run in runs]
+            time.sleep(0.1)
+        os.killpg(server.process.pid, signal.SIGKILL)  # a crash, not a clean stop
+        server.process.wait()
+        killed = time.monotonic()
+        _, stderr = search.communicate(timeout=300)
+        elapsed = time.monotonic() - killed
+    finally:
+        search.kill()
+        server.stop()
+
+    assert search.returncode == 1
+    assert "Traceback" not in stderr
+    (error,) = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert server.uri in error and "make server" in error
+    assert elapsed < 60, f"hpo.py took {elapsed:.0f} s to give up"
+
+    restarted = start_server(tmp_path / "server", port)  # same SQLite file, same port
+    try:
+        client = MlflowClient(restarted.uri)
+        runs = {run.info.run_id: run for run in client.search_runs(experiment_ids(client))}
+    finally:
+        restarted.stop()
+    assert set(finished) <= set(runs)
+    assert {run.info.status for run in runs.values()} == {"FINISHED"}  # none left RUNNING
+    assert all("rmse" in run.data.metrics for run in runs.values())
+
+
+def experiment_ids(client: MlflowClient) -> list[str]:
+    experiment = client.get_experiment_by_name(HPO_EXPERIMENT_NAME)
+    return [experiment.experiment_id] if experiment else []
+
+
+def test_train_and_hpo_in_parallel_lose_no_run(prepared_dir: Path, mlflow_server) -> None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri}
+    clients = [
+        start_hpo(prepared_dir, mlflow_server.uri, "--num_trials", "8"),
+        start_hpo(prepared_dir, mlflow_server.uri, "--num_trials", "8", "--seed", "1"),
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), "--data_path", str(prepared_dir)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
+    ]
+    outputs = [client.communicate(timeout=600) for client in clients]
+    for client, (_, stderr) in zip(clients, outputs, strict=True):
+        assert client.returncode == 0, stderr
+        assert "locked" not in stderr
+    assert "locked" not in (mlflow_server.folder / "server.log").read_text()
+
+    runs = hpo_runs(mlflow_server.uri)
+    assert len(runs) == 16
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    assert sorted(Counter(run.data.tags[SEARCH_TAG] for run in runs).values()) == [8, 8]
+    client = MlflowClient(mlflow_server.uri)
+    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT_NAME)
+    (train_run,) = client.search_runs([train_experiment.experiment_id])
+    assert train_run.info.status == "FINISHED"
+
+
+def test_trials_left_running_by_a_crash_are_marked_failed(
+    prepared_dir: Path, mlflow_server
+) -> None:
+    client = MlflowClient(mlflow_server.uri)
+    experiment_id = client.create_experiment(HPO_EXPERIMENT_NAME)
+    an_hour_ago = int((time.time() - 3600) * 1000)
+    tags = {SEARCH_TAG: "crashed-search"}
+    orphan = client.create_run(experiment_id, start_time=an_hour_ago, tags=tags)
+    untagged = client.create_run(experiment_id, start_time=an_hour_ago)  # not a trial of ours
+    in_progress = client.create_run(experiment_id, tags=tags)  # maybe a search running now
+    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Marked 1 trial(s) left RUNNING as FAILED" in result.stderr
+    assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    for run in (untagged, in_progress):
+        assert client.get_run(run.info.run_id).info.status == "RUNNING"

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
 from pathlib import Path
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import MONTHS, write_trips
+from conftest import MONTHS, assert_one_line_error, random_month, write_trips
 from sklearn.feature_extraction import DictVectorizer
 
+import common
+import preprocess_data
 from preprocess_data import (
     fit_vectorizer,
     preprocess,
     read_dataframe,
     run_data_prep,
     vectorize,
+    write_outputs,
 )
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
@@ -163,3 +169,121 @@ def test_dashed_option_aliases(raw_dir: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert len(list(dest.glob("*.pkl"))) == 4
+
+
+def prep(raw_dir: Path, dest: Path, *extra: str):
+    args = ["--raw_data_path", str(raw_dir), "--dest_path", str(dest), *extra]
+    return CliRunner().invoke(run_data_prep, args)
+
+
+def test_missing_raw_folder_says_make_data(run_script, tmp_path: Path) -> None:
+    result = run_script("preprocess_data.py", "--raw_data_path", str(tmp_path / "nowhere"))
+    assert_one_line_error(result, str(tmp_path / "nowhere"), "make data")
+    assert not (tmp_path / "output").exists()
+
+
+def test_every_missing_month_file_is_named(raw_dir: Path, tmp_path: Path) -> None:
+    for month in MONTHS[1:]:
+        (raw_dir / f"green_tripdata_{month}.parquet").unlink()
+    message = assert_one_line_error(prep(raw_dir, tmp_path / "out"), "make data")
+    assert "green_tripdata_2023-02.parquet" in message
+    assert "green_tripdata_2023-03.parquet" in message
+    assert "green_tripdata_2023-01.parquet" not in message
+    assert not (tmp_path / "out").exists()
+
+
+def cut_in_half(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # a download that broke off halfway
+
+
+def zero_the_middle(path: Path) -> None:
+    data = path.read_bytes()
+    middle = len(data) // 2
+    path.write_bytes(data[:middle] + bytes(64) + data[middle + 64 :])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        cut_in_half,
+        zero_the_middle,
+        lambda path: path.write_text("<html>Access denied</html>"),
+        lambda path: path.write_bytes(b""),
+    ],
+    ids=["truncated", "corrupt-middle", "html", "empty"],
+)
+def test_damaged_file_is_named(raw_dir: Path, tmp_path: Path, damage) -> None:
+    path = raw_dir / "green_tripdata_2023-02.parquet"
+    random_month(path, 5000, seed=1)  # several data pages, so the middle is data, not metadata
+    damage(path)
+    assert_one_line_error(prep(raw_dir, tmp_path / "out"), str(path), "make data")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_columns_are_named(raw_dir: Path, tmp_path: Path) -> None:
+    path = raw_dir / "green_tripdata_2023-01.parquet"
+    pd.read_parquet(path).drop(columns=["trip_distance", "DOLocationID"]).to_parquet(path)
+    message = assert_one_line_error(prep(raw_dir, tmp_path / "out"), str(path), "--dataset")
+    assert "DOLocationID, trip_distance" in message
+
+
+def test_month_without_a_1_to_60_minute_trip(raw_dir: Path, tmp_path: Path) -> None:
+    path = write_trips(raw_dir / "green_tripdata_2023-03.parquet", [0.5, 61, 300], [1] * 3, [2] * 3)
+    assert_one_line_error(prep(raw_dir, tmp_path / "out"), str(path), "1 to 60 minutes")
+
+
+def test_yellow_month_with_green_option_is_explained(raw_dir: Path, tmp_path: Path) -> None:
+    for month in MONTHS:
+        random_month(raw_dir / f"green_tripdata_{month}.parquet", 50, seed=0, prefix="tpep")
+    assert_one_line_error(prep(raw_dir, tmp_path / "out"), "lpep_pickup_datetime", "--dataset")
+
+
+@pytest.mark.parametrize("where", ["is-a-file", "under-a-file", "read-only"])
+def test_dest_path_not_writable(raw_dir: Path, tmp_path: Path, where: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    dest = {"is-a-file": blocker, "under-a-file": blocker / "output"}.get(where)
+    if where == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes to read-only folders; the file variants cover this as root")
+        dest = tmp_path / "read-only"
+        dest.mkdir(mode=0o555)
+    assert_one_line_error(prep(raw_dir, dest), str(dest), "--dest_path")
+    assert blocker.read_text() == "not a folder"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk-full", "ctrl-c"],
+)
+def test_failure_halfway_keeps_the_previous_output(
+    prepared_dir: Path, raw_dir: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    before = snapshot(prepared_dir)
+    assert sorted(before) == ["dv.pkl", "test.pkl", "train.pkl", "val.pkl"]
+    random_month(raw_dir / "green_tripdata_2023-01.parquet", 300, seed=99)  # new data, new files
+    results = preprocess(raw_dir, "green", SPLITS)
+    written = []
+
+    def failing_dump(obj, path) -> None:
+        if len(written) == 2:
+            raise failure
+        common.dump_pickle(obj, path)
+        written.append(path)
+
+    monkeypatch.setattr(preprocess_data, "dump_pickle", failing_dump)
+    with pytest.raises((click.ClickException, KeyboardInterrupt)):
+        write_outputs(results, prepared_dir)
+    assert len(written) == 2  # two new files were written to the scratch folder...
+    assert snapshot(prepared_dir) == before  # ...and none of them reached output/, no scratch left
+
+    monkeypatch.setattr(preprocess_data, "dump_pickle", common.dump_pickle)
+    write_outputs(results, prepared_dir)
+    after = snapshot(prepared_dir)
+    assert sorted(after) == sorted(before) and after["train.pkl"] != before["train.pkl"]

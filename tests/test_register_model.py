@@ -8,23 +8,25 @@ import sys
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 import sklearn
 from click.testing import CliRunner
-from conftest import MONTHS
+from conftest import MONTHS, assert_one_line_error, write_trips
 from mlflow.tracking import MlflowClient
 
-from common import load_dataset, rmse
+from answers import q5_best_rmse, q6_champion_test_rmse
+from common import HPO_EXPERIMENT_NAME, SEARCH_TAG, load_dataset, rmse
 from hpo import run_hpo
-from preprocess_data import read_dataframe
+from preprocess_data import read_dataframe, run_data_prep
 from register_model import CHAMPION_ALIAS, EXPERIMENT_NAME, run_register_model
 from trip_model import PYFUNC_ARTIFACT, RAW_COLUMNS
 
 MODEL_NAME = "test-model"
 
 
-def register(prepared_dir: Path, *extra: str):
-    raw_dir = prepared_dir.parent / "data"  # the raw_dir fixture the pickles were made from
+def register(prepared_dir: Path, *extra: str, raw_dir: Path | None = None):
+    raw_dir = raw_dir or prepared_dir.parent / "data"  # the raw_dir the pickles were made from
     args = ["--data_path", str(prepared_dir), "--raw_data_path", str(raw_dir)]
     args += ["--model_name", MODEL_NAME, *extra]
     return CliRunner().invoke(run_register_model, args)
@@ -162,3 +164,91 @@ def test_before_any_hpo_run_says_q5_comes_first(prepared_dir: Path, mlflow_serve
     assert result.exit_code == 1
     assert "random-forest-hyperopt" in result.output
     assert "hpo.py first" in result.output
+
+
+def test_missing_output_folder_says_preprocess_first(tmp_path: Path) -> None:
+    result = register(tmp_path / "output")
+    assert_one_line_error(result, str(tmp_path / "output"), "preprocess_data.py first")
+
+
+def test_failed_deleted_and_running_runs_are_never_picked(
+    prepared_dir: Path, mlflow_server
+) -> None:
+    hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "3"])
+    assert hpo.exit_code == 0, hpo.output
+    client = MlflowClient(mlflow_server.uri)
+    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT_NAME).experiment_id
+    good = {r.info.run_id: r for r in client.search_runs([experiment_id], "metrics.rmse >= 0")}
+    (search_id,) = {run.data.tags[SEARCH_TAG] for run in good.values()}
+
+    def fake_trial(search: str, status: str | None, deleted: bool = False) -> None:
+        run = client.create_run(experiment_id, tags={SEARCH_TAG: search})
+        client.log_metric(run.info.run_id, "rmse", 0.001)  # better than any real trial
+        if status:
+            client.set_terminated(run.info.run_id, status)
+        if deleted:
+            client.delete_run(run.info.run_id)
+
+    fake_trial(search_id, "FAILED")
+    fake_trial(search_id, None)  # a crashed trial left RUNNING
+    fake_trial(search_id, "FINISHED", deleted=True)
+    fake_trial("a-newer-search", "FINISHED", deleted=True)  # newest, but deleted
+
+    result = register(prepared_dir, "--top_n", "5")
+    assert result.exit_code == 0, result.output
+    assert "Only 3 finished hyperopt runs: using those." in result.stderr
+    best_models = client.get_experiment_by_name(EXPERIMENT_NAME).experiment_id
+    picked = {run.data.tags["hpo_run_id"] for run in client.search_runs([best_models])}
+    assert picked == set(good)
+    best_rmse = min(run.data.metrics["rmse"] for run in good.values())
+    assert q5_best_rmse() == f"{best_rmse:.3f}"
+
+
+def test_rerun_with_new_data_answers_from_the_newest_search(
+    prepared_dir: Path, raw_dir: Path, mlflow_server
+) -> None:
+    # First invocation on easy data (duration = 3 min per mile): trials with a tiny RMSE.
+    easy = raw_dir.parent / "easy"
+    easy.mkdir()
+    distances = np.linspace(0.5, 15, 400)
+    for month in MONTHS:
+        write_trips(easy / f"green_tripdata_{month}.parquet", distances * 3, [1] * 400, [2] * 400)
+    prep = CliRunner().invoke(
+        run_data_prep, ["--raw_data_path", str(easy), "--dest_path", str(prepared_dir)]
+    )
+    assert prep.exit_code == 0, prep.output
+    for step, source in enumerate((easy, raw_dir)):
+        if step == 1:  # second invocation: the usual, noisier data into the same output/
+            prep = CliRunner().invoke(
+                run_data_prep, ["--raw_data_path", str(raw_dir), "--dest_path", str(prepared_dir)]
+            )
+            assert prep.exit_code == 0, prep.output
+        hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "3"])
+        assert hpo.exit_code == 0, hpo.output
+        result = register(prepared_dir, "--top_n", "2", raw_dir=source)
+        assert result.exit_code == 0, result.output
+
+    client = MlflowClient(mlflow_server.uri)
+    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT_NAME).experiment_id
+    trials = client.search_runs(
+        [experiment_id], "metrics.rmse >= 0", order_by=["attributes.start_time ASC"]
+    )
+    first, second = trials[:3], trials[3:]
+    assert len(second) == 3
+    assert {run.data.tags[SEARCH_TAG] for run in second}.isdisjoint(
+        {run.data.tags[SEARCH_TAG] for run in first}
+    )
+    newest_best = min(run.data.metrics["rmse"] for run in second)
+    assert min(run.data.metrics["rmse"] for run in first) < newest_best  # older runs look better
+    assert q5_best_rmse() == f"{newest_best:.3f}"
+
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert champion.version == "2"
+    assert CHAMPION_ALIAS not in client.get_model_version(MODEL_NAME, "1").aliases
+    hpo_run_id = client.get_run(champion.run_id).data.tags["hpo_run_id"]
+    assert hpo_run_id in {run.info.run_id for run in second}
+    X_test, y_test = load_dataset(prepared_dir, "test")
+    forest = mlflow.sklearn.load_model(f"runs:/{champion.run_id}/model")
+    assert q6_champion_test_rmse(str(raw_dir), MODEL_NAME) == (
+        f"{rmse(y_test, forest.predict(X_test)):.3f}"
+    )

@@ -191,3 +191,53 @@ def test_stale_pid_file_is_removed_and_nothing_else_stopped(tmp_path: Path) -> N
         assert not (tmp_path / "server.pid").exists()
     finally:
         bystander.kill()
+
+
+def make_server(tmp_path: Path, target: str, port: int) -> subprocess.CompletedProcess:
+    """`make server` / `make server-stop` on a private port, database and pid file."""
+    env = {
+        **os.environ,
+        "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "SERVER_PID_FILE": str(tmp_path / "server.pid"),
+        "SERVER_LOG": str(tmp_path / "server.log"),
+    }
+    # -o install: this interpreter's environment is the venv, whatever its folder is called.
+    command = ["make", "-C", str(ROOT), "-o", "install", target, f"VENV={sys.prefix}"]
+    return subprocess.run(
+        [*command, f"PORT={port}"], env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_make_server_twice_reuses_the_server_on_loopback(tmp_path: Path) -> None:
+    port = free_port()
+    try:
+        first = make_server(tmp_path, "server", port)
+        assert first.returncode == 0, first.stderr
+        pid = int((tmp_path / "server.pid").read_text())
+        second = make_server(tmp_path, "server", port)
+        assert second.returncode == 0, second.stderr
+        assert "already running" in second.stderr
+        assert int((tmp_path / "server.pid").read_text()) == pid
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert command[command.index(b"--host") + 1] == b"127.0.0.1"  # not the whole network
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
+    finally:
+        stopped = make_server(tmp_path, "server-stop", port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not process_group_alive(pid)
+
+
+def test_stale_pid_file_does_not_block_start(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (tmp_path / "server.pid").write_text(str(gone.pid))
+    port = free_port()
+    try:
+        started = server_sh(tmp_path, "start", port)
+        assert started.returncode == 0, started.stderr
+        assert "stale pid file" in started.stderr
+        assert int((tmp_path / "server.pid").read_text()) != gone.pid
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
+    finally:
+        server_sh(tmp_path, "stop", port)

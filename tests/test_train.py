@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import mlflow
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
+from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
 from common import keep_sparse, load_dataset, rmse
@@ -72,3 +74,33 @@ def test_train_leaves_no_autolog_behind(prepared_dir: Path, mlflow_server) -> No
         run_train, ["--data_path", str(prepared_dir), "--tracking_uri", mlflow_server.uri]
     )
     assert autologging_is_disabled("sklearn")
+
+
+def test_missing_output_folder_says_preprocess_first(tmp_path: Path) -> None:
+    result = CliRunner().invoke(run_train, ["--data_path", str(tmp_path / "output")])
+    assert_one_line_error(result, str(tmp_path / "output"), "preprocess_data.py first")
+
+
+def test_incomplete_output_names_the_missing_file(prepared_dir: Path) -> None:
+    (prepared_dir / "val.pkl").unlink()
+    result = CliRunner().invoke(run_train, ["--data_path", str(prepared_dir)])
+    message = assert_one_line_error(result, "val.pkl", "preprocess_data.py first")
+    assert "train.pkl" not in message
+
+
+def test_damaged_pickle_says_preprocess_again(prepared_dir: Path, mlflow_server) -> None:
+    path = prepared_dir / "train.pkl"
+    path.write_bytes(path.read_bytes()[:100])
+    result = CliRunner().invoke(run_train, ["--data_path", str(prepared_dir)])
+    assert_one_line_error(result, str(path), "preprocess_data.py again")
+
+
+def test_unreachable_server_fails_in_seconds_with_one_line(prepared_dir: Path, run_script) -> None:
+    uri = f"http://student:s3cret@127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    result = run_script("train.py", "--data_path", str(prepared_dir), "--tracking_uri", uri)
+    elapsed = time.monotonic() - started
+    shown_uri = uri.replace("s3cret", "***")
+    assert_one_line_error(result, shown_uri, "make server")
+    assert "s3cret" not in result.stderr + result.stdout  # no password in any message
+    assert elapsed < 20, f"took {elapsed:.1f} s"  # interpreter start-up included
