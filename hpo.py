@@ -32,13 +32,13 @@ import mlflow
 import numpy as np
 from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, fmin, hp, tpe
 from hyperopt.pyll import scope
-from sklearn.ensemble import RandomForestRegressor
 
 import plots
 from common import (
     HPO_EXPERIMENT_NAME,
     SEARCH_TAG,
     check_outputs,
+    fit_forest,
     load_dataset,
     log_sklearn_model,
     rmse,
@@ -53,7 +53,6 @@ SEARCH_SPACE = {
     "min_samples_leaf": scope.int(hp.quniform("min_samples_leaf", 1, 4, 1)),
     "random_state": 42,
 }
-N_JOBS = -1  # every core; the fitted forest is the same whatever the number of jobs
 SUMMARY_TAG = "hpo.summary"
 TRIALS_PLOT = "validation_rmse_per_trial.png"
 DEFAULT_SPARK_MASTER = "local[*]"
@@ -86,8 +85,7 @@ def make_objective(data_path: str, search_id: str):
     X_val, y_val = load_dataset(data_path, "val")
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
-        rf = RandomForestRegressor(**params, n_jobs=N_JOBS)
-        rf.fit(X_train, y_train)
+        rf = fit_forest(X_train, y_train, **params)
         val_rmse = rmse(y_val, rf.predict(X_val))
         # The run is opened only once the fit is done, so a crash never leaves one RUNNING.
         log_trial(params, val_rmse, rf, search_id)

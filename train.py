@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import click
 import mlflow
-from sklearn.ensemble import RandomForestRegressor
 
 from common import (
     check_outputs,
+    fit_forest,
     keep_sparse,
     load_dataset,
     log_sklearn_model,
@@ -24,7 +24,7 @@ from common import (
 )
 
 EXPERIMENT_NAME = "random-forest-train"
-RF_PARAMS = {"max_depth": 10, "random_state": 0, "n_jobs": -1}
+RF_PARAMS = {"max_depth": 10, "random_state": 0}
 
 
 def train_and_log(data_path: str) -> tuple[str, float]:
@@ -41,8 +41,7 @@ def train_and_log(data_path: str) -> tuple[str, float]:
     try:
         mlflow.set_experiment(EXPERIMENT_NAME)
         with mlflow.start_run() as run:
-            rf = RandomForestRegressor(**RF_PARAMS)
-            rf.fit(keep_sparse(X_train), y_train)
+            rf = fit_forest(keep_sparse(X_train), y_train, **RF_PARAMS)
             val_rmse = rmse(y_val, rf.predict(X_val))
             mlflow.log_metric("val_rmse", val_rmse)
             signature = mlflow.models.infer_signature(X_train[:5], y_train[:5])

@@ -27,7 +27,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import load_dataset, rmse
+from common import fit_forest, load_dataset, rmse
 from hpo import SEARCH_SPACE
 from train import RF_PARAMS
 
@@ -47,9 +47,9 @@ class Stopwatch:
         elapsed = time.perf_counter() - start
         self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + elapsed
 
-    def fit(self, model: RandomForestRegressor, X: Any, y: Any) -> RandomForestRegressor:
+    def fit(self, X: Any, y: Any, n_jobs: int, **params: Any) -> RandomForestRegressor:
         start = time.perf_counter()
-        model.fit(X, y)
+        model = fit_forest(X, y, n_jobs, **params)  # as the scripts do
         self.add(start)
         for tree in model.estimators_:  # the fitted trees, to compare fits across n_jobs
             for part in (tree.tree_.feature, tree.tree_.threshold, tree.tree_.value):
@@ -70,13 +70,13 @@ def run_baseline(data_path: str, n_jobs: int, num_trials: int, seed: int) -> dic
     watch = Stopwatch()
 
     watch.stage = "train.py"
-    forest = watch.fit(RandomForestRegressor(**{**RF_PARAMS, "n_jobs": n_jobs}), X_train, y_train)
+    forest = watch.fit(X_train, y_train, n_jobs, **RF_PARAMS)
     train_rmse = rmse(y_val, watch.predict(forest, X_val))
 
     trial_models: list[tuple[float, RandomForestRegressor]] = []
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
-        model = watch.fit(RandomForestRegressor(**params, n_jobs=n_jobs), X_train, y_train)
+        model = watch.fit(X_train, y_train, n_jobs, **params)
         loss = rmse(y_val, watch.predict(model, X_val))
         trial_models.append((loss, model))
         return {"loss": loss, "status": STATUS_OK}

@@ -245,3 +245,17 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
     for run in (untagged, in_progress):
         assert client.get_run(run.info.run_id).info.status == "RUNNING"
+
+
+def test_forests_fit_on_every_core_and_predict_bit_identically(prepared_dir: Path) -> None:
+    from sklearn.ensemble import RandomForestRegressor
+
+    from common import fit_forest, load_dataset
+
+    X_train, y_train = load_dataset(prepared_dir, "train")
+    X_val, _ = load_dataset(prepared_dir, "val")
+    params = {"n_estimators": 40, "max_depth": 8, "random_state": 42}
+    forest = fit_forest(X_train, y_train, n_jobs=-1, **params)
+    single = RandomForestRegressor(n_jobs=1, **params).fit(X_train, y_train)
+    assert forest.get_params()["n_jobs"] == 1  # what it predicts with, and is logged with
+    assert forest.predict(X_val).tobytes() == single.predict(X_val).tobytes()
