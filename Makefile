@@ -110,8 +110,9 @@ test: install ## Lint and run the tests (end-to-end test uses TAXI_DATA_DIR, def
 	$(VENV)/bin/ruff format --check .
 	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest
 
-e2e: install ## Only the end-to-end test on the real data (TAXI_DATA_DIR); CI runs it with MLFLOW=3
-	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest tests/test_end_to_end.py
+e2e: install ## Only the end-to-end tests on the real data (TAXI_DATA_DIR; PYTEST_ARGS="-k ...")
+	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest tests/test_end_to_end.py $(PYTEST_ARGS)
+
 bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (output/bench.json)
 	$(PYTHON) bench/bench.py --raw_data_path $(TAXI_DATA_DIR) $(BENCH_ARGS)
 
