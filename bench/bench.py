@@ -259,7 +259,7 @@ def table(report: dict[str, Any]) -> str:
             f"n_jobs=1 {jobs['n_jobs_1_s']:.1f} s, n_jobs=-1 {jobs['n_jobs_all_s']:.1f} s "
             f"(x{jobs['speedup']:.2f})",
             f"  fitted trees bit-identical: {jobs['same_forests']}; predictions bit-identical: "
-            f"{jobs['same_predictions']} (parallel predict sums the trees in completion order); "
+            f"{jobs['same_predictions']} (forests fit on all cores, predict on one); "
             f"RMSEs equal to 4 decimals: {jobs['same_rmse_4dp']}",
         ]
     answers = e2e["answers"]
