@@ -17,6 +17,7 @@ import click
 from common import (
     DATASET_FILES,
     check_outputs,
+    data_path_option,
     get_experiment_id,
     newest_search,
     rmse,
@@ -132,13 +133,7 @@ def answer(
     multiple=True,
     help="Question number to answer (repeatable); default: all six as a table.",
 )
-@click.option(
-    "--data_path",
-    "--data-path",
-    default="output",
-    show_default=True,
-    help="Folder with the pickles written by preprocess_data.py.",
-)
+@data_path_option
 @click.option(
     "--raw_data_path",
     "--raw-data-path",

@@ -121,6 +121,14 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+data_path_option = click.option(
+    "--data_path",
+    "--data-path",
+    default="output",
+    show_default=True,
+    help="Folder with the pickles written by preprocess_data.py.",
+)
+
 tracking_uri_option = click.option(
     "--tracking_uri",
     "--tracking-uri",

@@ -38,6 +38,7 @@ from common import (
     HPO_EXPERIMENT_NAME,
     SEARCH_TAG,
     check_outputs,
+    data_path_option,
     fit_forest,
     load_dataset,
     log_sklearn_model,
@@ -224,13 +225,7 @@ def run_optimization(
 
 
 @click.command()
-@click.option(
-    "--data_path",
-    "--data-path",
-    default="output",
-    show_default=True,
-    help="Folder with the pickles written by preprocess_data.py.",
-)
+@data_path_option
 @click.option(
     "--num_trials",
     "--num-trials",

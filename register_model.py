@@ -34,6 +34,7 @@ import plots
 from common import (
     MODEL_ARTIFACT,
     check_outputs,
+    data_path_option,
     load_dataset,
     load_pickle,
     log_sklearn_model,
@@ -178,13 +179,7 @@ def run_register(
 
 
 @click.command()
-@click.option(
-    "--data_path",
-    "--data-path",
-    default="output",
-    show_default=True,
-    help="Folder with the pickles written by preprocess_data.py.",
-)
+@data_path_option
 @click.option(
     "--raw_data_path",
     "--raw-data-path",

@@ -14,6 +14,7 @@ import mlflow
 
 from common import (
     check_outputs,
+    data_path_option,
     fit_forest,
     keep_sparse,
     load_dataset,
@@ -52,13 +53,7 @@ def train_and_log(data_path: str) -> tuple[str, float]:
 
 
 @click.command()
-@click.option(
-    "--data_path",
-    "--data-path",
-    default="output",
-    show_default=True,
-    help="Folder with the pickles written by preprocess_data.py.",
-)
+@data_path_option
 @tracking_uri_option
 def run_train(data_path: str, tracking_uri: str) -> None:
     """Train the baseline random forest with autologging and print its validation RMSE."""
