@@ -187,6 +187,19 @@ def tracking(tracking_uri: str) -> Iterator[None]:
         raise click.ClickException(redact(message, tracking_uri)) from None
 
 
+def set_experiment(name: str) -> Any:
+    """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once.
+
+    When another client creates the experiment between MLflow's lookup and its create,
+    `mlflow.set_experiment` (2.22) returns the experiment without making it the active
+    one, and the runs land in "Default". Setting it again by id always makes it active.
+    """
+    import mlflow
+
+    experiment = mlflow.set_experiment(name)
+    return mlflow.set_experiment(experiment_id=experiment.experiment_id)
+
+
 def get_experiment_id(name: str) -> str | None:
     from mlflow.tracking import MlflowClient
 

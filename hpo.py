@@ -43,6 +43,7 @@ from common import (
     load_dataset,
     log_sklearn_model,
     rmse,
+    set_experiment,
     tracking,
     tracking_uri_option,
 )
@@ -206,7 +207,7 @@ def run_optimization(
     """
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
-    experiment = mlflow.set_experiment(HPO_EXPERIMENT_NAME)
+    experiment = set_experiment(HPO_EXPERIMENT_NAME)
     fail_orphaned_trials(experiment.experiment_id)
     if spark_parallelism:
         trials = run_on_spark(objective, num_trials, seed, spark_parallelism, spark_master)

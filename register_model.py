@@ -40,6 +40,7 @@ from common import (
     log_sklearn_model,
     newest_search,
     rmse,
+    set_experiment,
     sklearn_requirements,
     tracking,
     tracking_uri_option,
@@ -167,7 +168,7 @@ def run_register(
     hpo_runs = top_hpo_runs(top_n)
     if len(hpo_runs) < top_n:
         click.echo(f"Only {len(hpo_runs)} finished hyperopt runs: using those.", err=True)
-    mlflow.set_experiment(EXPERIMENT_NAME)
+    set_experiment(EXPERIMENT_NAME)
     candidates = []
     with click.progressbar(
         hpo_runs, label="Scoring top models", file=click.get_text_stream("stderr")

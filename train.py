@@ -20,6 +20,7 @@ from common import (
     load_dataset,
     log_sklearn_model,
     rmse,
+    set_experiment,
     tracking,
     tracking_uri_option,
 )
@@ -40,7 +41,7 @@ def train_and_log(data_path: str) -> tuple[str, float]:
     # and the signature autolog gives it (float64 tensors), the rest stays autologged.
     mlflow.sklearn.autolog(log_datasets=False, log_models=False, silent=True)
     try:
-        mlflow.set_experiment(EXPERIMENT_NAME)
+        set_experiment(EXPERIMENT_NAME)
         with mlflow.start_run() as run:
             rf = fit_forest(keep_sparse(X_train), y_train, **RF_PARAMS)
             val_rmse = rmse(y_val, rf.predict(X_val))

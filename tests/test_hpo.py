@@ -259,3 +259,25 @@ def test_forests_fit_on_every_core_and_predict_bit_identically(prepared_dir: Pat
     single = RandomForestRegressor(n_jobs=1, **params).fit(X_train, y_train)
     assert forest.get_params()["n_jobs"] == 1  # what it predicts with, and is logged with
     assert forest.predict(X_val).tobytes() == single.predict(X_val).tobytes()
+
+
+def test_experiment_created_by_another_client_meanwhile_still_gets_the_runs(
+    mlflow_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind lost parallel runs: the lookup misses, another client creates it."""
+    from mlflow.tracking import MlflowClient as Client
+
+    from common import set_experiment
+
+    experiment_id = MlflowClient(mlflow_server.uri).create_experiment(HPO_EXPERIMENT_NAME)
+    lookup = Client.get_experiment_by_name
+    misses = iter([True])  # MLflow's first lookup runs before the other client's create
+
+    def racing_lookup(self, name):
+        return None if next(misses, False) else lookup(self, name)
+
+    monkeypatch.setattr(Client, "get_experiment_by_name", racing_lookup)
+    set_experiment(HPO_EXPERIMENT_NAME)
+    with mlflow.start_run() as run:
+        pass
+    assert run.info.experiment_id == experiment_id
