@@ -138,6 +138,11 @@ tracking_uri_option = click.option(
 )
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def redact(text: str, uri: str) -> str:
     """`text` with the password of `uri` (as in http://user:password@host) replaced by ***."""
     password = urlsplit(uri).password
@@ -178,8 +183,7 @@ def tracking(tracking_uri: str) -> Iterator[None]:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     except (MlflowException, requests.RequestException) as exc:
-        lines = str(exc).strip().splitlines() or [type(exc).__name__]
-        detail = redact(lines[0], tracking_uri)[:300]
+        detail = redact(first_line(exc), tracking_uri)[:300]
         message = (
             f"the MLflow tracking server at {tracking_uri} failed: {detail} "
             "(is it still running? `make server`)"

@@ -39,6 +39,7 @@ from common import (
     SEARCH_TAG,
     check_outputs,
     data_path_option,
+    first_line,
     fit_forest,
     load_dataset,
     log_sklearn_model,
@@ -149,9 +150,8 @@ def spark_trials(parallelism: int, master: str) -> Iterator[Trials]:
     try:
         spark = SparkSession.builder.master(master).appName("hpo").getOrCreate()
     except Exception as exc:  # no Java, bad master URL, cluster down: all one line for the user
-        lines = str(exc).strip().splitlines() or [type(exc).__name__]
         raise click.ClickException(
-            f"cannot start Spark on master {master!r}: {lines[0][:300]} "
+            f"cannot start Spark on master {master!r}: {first_line(exc)[:300]} "
             "(needs Java 17+; check --spark_master / $SPARK_MASTER)"
         ) from None
     try:

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common import rmse, tracking, tracking_uri_option
+from common import first_line, rmse, tracking, tracking_uri_option
 from preprocess_data import TARGET, TIMESTAMP_PREFIX, read_dataframe
 from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
 from trip_model import RAW_COLUMNS
@@ -41,9 +41,8 @@ def load_model(model_uri: str):
     try:
         return mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise click.ClickException(
-            f"cannot load {model_uri}: {first_line} "
+            f"cannot load {model_uri}: {first_line(exc)[:300]} "
             "(register the champion with `make q6`, or pass --model_uri)."
         ) from None
 
@@ -54,7 +53,7 @@ def read_trips(path: Path) -> pd.DataFrame:
         names = pq.read_schema(path).names
     except (pa.ArrowException, OSError) as exc:
         raise click.ClickException(
-            f"{path} is not a readable parquet file ({str(exc).splitlines()[0]})."
+            f"{path} is not a readable parquet file ({first_line(exc)})."
         ) from None
     missing = [name for name in RAW_COLUMNS if name not in names]
     if missing:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sklearn.feature_extraction import DictVectorizer
 
-from common import DATASET_FILES, atomic_dir_write, dump_pickle
+from common import DATASET_FILES, atomic_dir_write, dump_pickle, first_line
 
 MIN_MINUTES, MAX_MINUTES = 1, 60
 LOCATION_COLUMNS = ("PULocationID", "DOLocationID")
@@ -66,7 +66,7 @@ def read_dataframe(path: Path, dataset: str = "green") -> pd.DataFrame:
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise click.ClickException(
-            f"{path} is not a readable parquet file ({str(exc).splitlines()[0]}): "
+            f"{path} is not a readable parquet file ({first_line(exc)}): "
             "delete it and run `make data` again."
         ) from None
 
