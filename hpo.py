@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import speedups  # noqa: F401  (first: 1.5 s less start-up and exit, see speedups.py)
+
 import click
 import mlflow
 import numpy as np

@@ -20,6 +20,8 @@ import re
 import sys
 from pathlib import Path
 
+import speedups  # noqa: F401  (first: 1.5 s less start-up and exit, see speedups.py)
+
 import click
 import numpy as np
 import pandas as pd

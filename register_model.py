@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import speedups  # noqa: F401  (first: 1.5 s less start-up and exit, see speedups.py)
+
 import click
 import mlflow
 from mlflow.entities import Run, ViewType

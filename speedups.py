@@ -1,0 +1,54 @@
+"""Import this first, before mlflow: it takes about 1.5 s off every script's start and exit.
+
+Measured here (README, "Performance"), a script that uses MLflow, scikit-learn and hyperopt
+spends about 2 s importing them and 0.7 s exiting, against seconds of real work. Two causes:
+
+* `import mlflow` on 2.22 (not on 3.x) imports `databricks.sdk.errors.platform` through its
+  Unity Catalog registry store. Python first runs the package's `databricks/sdk/__init__.py`,
+  which imports every service module of the SDK: half of `import mlflow`, for an SDK we never
+  use.
+  `defer_package` registers such a package so that its submodules import as usual while its
+  own `__init__` runs only when code first asks the package for an attribute (`from
+  databricks.sdk import WorkspaceClient`): code that does use the SDK still gets all of it.
+* At exit, Python's garbage collector walks every object those libraries created, several
+  times over. `gc.freeze()` as the last exit handler (after MLflow's own, which end the runs)
+  moves them out of its reach; the operating system frees the memory anyway.
+
+Nothing else changes: no result depends on either.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import importlib.util
+import sys
+from typing import Any
+
+DEFERRED_PACKAGE = "databricks.sdk"
+
+
+def defer_package(name: str) -> bool:
+    """Put package `name` in `sys.modules` with its `__init__` not yet run; True if done."""
+    if name in sys.modules:
+        return False
+    try:
+        spec = importlib.util.find_spec(name)
+    except ImportError:
+        return False
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return False
+    module = importlib.util.module_from_spec(spec)  # has __path__: submodules import as usual
+
+    def load_on_first_use(attribute: str) -> Any:  # PEP 562: only for attributes not yet set
+        del module.__getattr__
+        spec.loader.exec_module(module)
+        return getattr(module, attribute)
+
+    module.__getattr__ = load_on_first_use
+    sys.modules[name] = module
+    return True
+
+
+defer_package(DEFERRED_PACKAGE)
+atexit.register(gc.freeze)  # registered first, so it runs last
