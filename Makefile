@@ -96,7 +96,9 @@ q6: install server ## Q6: register the best model; test RMSE of models:/...@cham
 answers: install ## Print the six answers as a table, read back from files, server and registry
 	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
 
-all: q1 q2 q3 q4 q5 q6 answers ## Run the whole homework (Q1-Q6) and print the answers
+all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
+	$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR)
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
 	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet

@@ -25,6 +25,17 @@ def test_homework_answers_from_real_runs(taxi_data_dir: Path, tmp_path: Path, ru
         server.stop()
 
 
+def test_same_answers_from_one_process(taxi_data_dir: Path, tmp_path: Path, run_script) -> None:
+    """`make all`'s way: pipeline.py runs the four scripts' commands in one interpreter."""
+    server = start_server(tmp_path / "server")
+    try:
+        run_homework_and_check_answers(
+            server.uri, taxi_data_dir, tmp_path, run_script, one_process=True
+        )
+    finally:
+        server.stop()
+
+
 def test_same_answers_on_postgresql_with_proxied_artifacts(
     taxi_data_dir: Path, tmp_path: Path, run_script, postgres_uri: str
 ) -> None:
@@ -55,27 +66,36 @@ def test_same_answers_on_postgresql_with_proxied_artifacts(
 
 
 def run_homework_and_check_answers(
-    uri: str, taxi_data_dir: Path, tmp_path: Path, run_script
+    uri: str, taxi_data_dir: Path, tmp_path: Path, run_script, one_process: bool = False
 ) -> None:
-    """All four scripts on the real data through the server at `uri`; the course's answers."""
+    """All four scripts on the real data through the server at `uri`; the course's answers.
+
+    One script after the other as the course runs them, or with `one_process` all four
+    in one interpreter (pipeline.py).
+    """
     env = {"MLFLOW_TRACKING_URI": uri}
     output = tmp_path / "output"
-
-    step = run_script(
-        "preprocess_data.py", "--raw_data_path", str(taxi_data_dir), "--dest_path", str(output)
-    )
-    assert step.returncode == 0, step.stderr
+    paths = ("--raw_data_path", str(taxi_data_dir), "--dest_path", str(output))
+    if one_process:
+        step = run_script("pipeline.py", *paths, env=env)
+        assert step.returncode == 0, step.stderr[-3000:]
+        assert step.stdout.splitlines()[2:] == [
+            "best validation RMSE: 5.3354",
+            "test RMSE: 5.5674",
+        ]
+    else:
+        step = run_script("preprocess_data.py", *paths)
+        assert step.returncode == 0, step.stderr
+        raw = ("--raw_data_path", str(taxi_data_dir))
+        for script, extra in (("train.py", ()), ("hpo.py", ()), ("register_model.py", raw)):
+            step = run_script(script, "--data_path", str(output), *extra, env=env)
+            assert step.returncode == 0, f"{script}: {step.stderr[-3000:]}"
     assert sorted(p.name for p in output.iterdir()) == [
         "dv.pkl",
         "test.pkl",
         "train.pkl",
         "val.pkl",
     ]
-
-    raw = ("--raw_data_path", str(taxi_data_dir))
-    for script, extra in (("train.py", ()), ("hpo.py", ()), ("register_model.py", raw)):
-        step = run_script(script, "--data_path", str(output), *extra, env=env)
-        assert step.returncode == 0, f"{script}: {step.stderr[-3000:]}"
 
     client = MlflowClient(uri)
     train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT_NAME)

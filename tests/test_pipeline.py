@@ -1,0 +1,88 @@
+"""pipeline.py: the four scripts' commands in one process, against a real MLflow server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import assert_one_line_error, free_port
+from mlflow.tracking import MlflowClient
+
+from common import DATASET_FILES, HPO_EXPERIMENT_NAME
+from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
+from register_model import EXPERIMENT_NAME as BEST_MODELS_EXPERIMENT_NAME
+from train import EXPERIMENT_NAME as TRAIN_EXPERIMENT_NAME
+
+
+def finished_runs(client: MlflowClient, experiment_name: str, filter_string: str = "") -> list:
+    experiment = client.get_experiment_by_name(experiment_name)
+    runs = client.search_runs([experiment.experiment_id], filter_string)
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    return runs
+
+
+def test_one_process_does_what_the_four_scripts_do(
+    raw_dir: Path, tmp_path: Path, mlflow_server, run_script
+) -> None:
+    output = tmp_path / "output"
+    args = ("--raw_data_path", str(raw_dir), "--dest_path", str(output))
+    result = run_script("pipeline.py", *args, "--num_trials", "3", "--top_n", "2")
+    assert result.returncode == 0, result.stderr
+
+    # Each script's result line, in order, and nothing else on stdout.
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Wrote 4 files to {output}/"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "validation RMSE",
+        "best validation RMSE",
+        "test RMSE",
+    ]
+    assert sorted(path.name for path in output.iterdir()) == sorted(DATASET_FILES)
+    for number, script in enumerate(
+        ("preprocess_data.py", "train.py", "hpo.py", "register_model.py"), start=1
+    ):
+        assert f"[{number}/4] {script} done in " in result.stderr
+
+    # What the server holds: train.py's autologged run, 3 trials, 2 candidates, the champion.
+    client = MlflowClient(mlflow_server.uri)
+    (train_run,) = finished_runs(client, TRAIN_EXPERIMENT_NAME)
+    assert train_run.data.params["min_samples_split"] == "2"
+    assert f"{train_run.data.metrics['val_rmse']:.4f}" == lines[1].split()[-1]
+    trials = finished_runs(client, HPO_EXPERIMENT_NAME, "metrics.rmse >= 0")
+    assert len(trials) == 3
+    best = min(run.data.metrics["rmse"] for run in trials)
+    assert f"{best:.4f}" == lines[2].split()[-1]
+    candidates = finished_runs(client, BEST_MODELS_EXPERIMENT_NAME)
+    assert len(candidates) == 2
+    champion = client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION_ALIAS)
+    (champion_run,) = [run for run in candidates if run.info.run_id == champion.run_id]
+    assert f"{champion_run.data.metrics['test_rmse']:.4f}" == lines[3].split()[-1]
+
+
+def test_server_down_stops_it_before_any_work(raw_dir: Path, tmp_path: Path, run_script) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    output = tmp_path / "output"
+    result = run_script(
+        "pipeline.py",
+        *("--raw_data_path", str(raw_dir), "--dest_path", str(output)),
+        env={"MLFLOW_TRACKING_URI": uri},
+    )
+    assert_one_line_error(result, uri, "make server")
+    assert not output.exists()
+
+
+def test_a_failing_step_is_one_line_and_stops_the_rest(
+    tmp_path: Path, mlflow_server, run_script
+) -> None:
+    output = tmp_path / "output"
+    missing = tmp_path / "no-data"
+    result = run_script("pipeline.py", "--raw_data_path", str(missing), "--dest_path", str(output))
+    assert_one_line_error(result, str(missing), "make data")
+    assert "[2/4]" not in result.stderr
+    assert not output.exists()
+    assert MlflowClient(mlflow_server.uri).get_experiment_by_name(TRAIN_EXPERIMENT_NAME) is None
+
+
+def test_bad_option_is_a_usage_error(run_script) -> None:
+    result = run_script("pipeline.py", "--num_trials", "0")
+    assert result.returncode == 2
+    assert "--num_trials" in result.stderr and "Traceback" not in result.stderr
