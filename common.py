@@ -7,6 +7,7 @@ scripts themselves never check a version.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import sys
@@ -287,7 +288,11 @@ def keep_sparse(X: Any) -> SparseOnly:
 
 def sklearn_requirements(*extra: str) -> list[str]:
     """Pinned requirements for a logged model, read from this environment (no slow inference)."""
-    from importlib.metadata import version
-
     packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle", *extra)
-    return [f"{name}=={version(name)}" for name in packages]
+    return [f"{name}=={installed_version(name)}" for name in packages]
+
+
+@functools.cache
+def installed_version(package: str) -> str:
+    """The installed version of `package`, read once: each read parses its metadata files."""
+    return version(package)
