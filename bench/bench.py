@@ -340,7 +340,7 @@ def load_average() -> str:
 )
 @click.option(
     "--repeats",
-    default=2,
+    default=3,
     show_default=True,
     type=click.IntRange(min=1),
     help="End-to-end runs (pipeline + baseline each); medians are reported.",
