@@ -68,6 +68,12 @@ def test_defer_package_leaves_missing_imported_and_plain_modules_alone(name: str
     assert sys.modules.get(name) is before
 
 
+def test_collections_are_rarer() -> None:
+    result = python("import gc, speedups; print(*gc.get_threshold())")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["50000", "10", "10"]
+
+
 def test_the_heap_is_frozen_after_every_later_exit_handler() -> None:
     result = python(
         """
