@@ -258,6 +258,13 @@ def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
     return mlflow.sklearn.log_model(model, **model_name(MODEL_ARTIFACT), **kwargs)
 
 
+def matrix_signature(X: Any, y: Any) -> Any:
+    """The signature of a forest on the vectorised matrix (float64 tensors), from five rows."""
+    from mlflow.models import infer_signature
+
+    return infer_signature(X[:5], y[:5])
+
+
 def model_name(name: str) -> dict[str, str]:
     """The keyword that names a logged model: MLflow 3 renamed `artifact_path=` to `name=`
     (and `name=` is a TypeError on 2.x)."""

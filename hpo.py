@@ -45,6 +45,7 @@ from common import (
     fit_forest,
     load_dataset,
     log_sklearn_model,
+    matrix_signature,
     rmse,
     set_experiment,
     tracking,
@@ -65,12 +66,14 @@ SHIPPED_MODULES = ("common.py", "plots.py", "hpo.py")  # sent to the Spark worke
 ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a crash
 
 
-def log_trial(params: dict[str, Any], val_rmse: float, model: Any, search_id: str) -> str:
+def log_trial(
+    params: dict[str, Any], val_rmse: float, model: Any, search_id: str, signature: Any = None
+) -> str:
     """Record one finished trial as one run: its params, `rmse` and model. Returns the run id."""
     with mlflow.start_run(tags={SEARCH_TAG: search_id}) as run:
         mlflow.log_params(params)
         mlflow.log_metric("rmse", val_rmse)
-        log_sklearn_model(model)
+        log_sklearn_model(model, signature=signature)
     return run.info.run_id
 
 
@@ -88,12 +91,13 @@ def make_objective(data_path: str, search_id: str):
     """The function hyperopt minimises: fit, score on validation data, log the trial."""
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
+    signature = matrix_signature(X_train, y_train)
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         rf = fit_forest(X_train, y_train, **params)
         val_rmse = rmse(y_val, rf.predict(X_val))
         # The run is opened only once the fit is done, so a crash never leaves one RUNNING.
-        log_trial(params, val_rmse, rf, search_id)
+        log_trial(params, val_rmse, rf, search_id, signature)
         return {"loss": val_rmse, "status": STATUS_OK}
 
     return objective

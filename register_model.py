@@ -40,6 +40,7 @@ from common import (
     load_dataset,
     load_pickle,
     log_sklearn_model,
+    matrix_signature,
     newest_search,
     rmse,
     set_experiment,
@@ -86,7 +87,7 @@ def evaluate_and_log(hpo_run: Run, datasets: dict[str, tuple[Any, Any]]) -> Cand
     with mlflow.start_run(tags={"hpo_run_id": hpo_run.info.run_id}) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(scores)
-        log_sklearn_model(model)
+        log_sklearn_model(model, signature=matrix_signature(*datasets["val"]))
     return Candidate(
         hpo_run.info.run_id, run.info.run_id, scores["val_rmse"], scores["test_rmse"], params
     )

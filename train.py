@@ -21,6 +21,7 @@ from common import (
     keep_sparse,
     load_dataset,
     log_sklearn_model,
+    matrix_signature,
     rmse,
     set_experiment,
     tracking,
@@ -48,8 +49,7 @@ def train_and_log(data_path: str) -> tuple[str, float]:
             rf = fit_forest(keep_sparse(X_train), y_train, **RF_PARAMS)
             val_rmse = rmse(y_val, rf.predict(X_val))
             mlflow.log_metric("val_rmse", val_rmse)
-            signature = mlflow.models.infer_signature(X_train[:5], y_train[:5])
-            log_sklearn_model(rf, signature=signature)
+            log_sklearn_model(rf, signature=matrix_signature(X_train, y_train))
     finally:
         mlflow.sklearn.autolog(disable=True)  # leave no patched scikit-learn behind
     return run.info.run_id, val_rmse

@@ -71,6 +71,10 @@ def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_serve
     model = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     X_val, y_val = load_dataset(prepared_dir, "val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(run.data.metrics["rmse"], rel=1e-12)
+    # Logged with the signature of the vectorised matrix, as train.py's model.
+    info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+    spec = info.signature.inputs.to_dict()[0]["tensor-spec"]
+    assert list(spec["shape"]) == [-1, X_val.shape[1]]
 
 
 def test_same_seed_same_trials(prepared_dir: Path, mlflow_server) -> None:

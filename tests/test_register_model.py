@@ -67,6 +67,9 @@ def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_serve
         forest = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
         forest_rmse = rmse(y_test, forest.predict(X_test))
         assert forest_rmse == pytest.approx(run.data.metrics["test_rmse"], rel=1e-12)
+        info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+        spec = info.signature.inputs.to_dict()[0]["tensor-spec"]
+        assert list(spec["shape"]) == [-1, X_test.shape[1]]
 
 
 def raw_test_trips(prepared_dir: Path):
