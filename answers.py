@@ -22,6 +22,7 @@ from common import (
     data_path_option,
     get_experiment_id,
     newest_search,
+    raw_data_path_option,
     rmse,
     tracking,
     tracking_uri_option,
@@ -136,13 +137,7 @@ def answer(
     help="Question number to answer (repeatable); default: all six as a table.",
 )
 @data_path_option
-@click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default="data",
-    show_default=True,
-    help="Folder with the raw trip files (Q6 scores the champion on its test month).",
-)
+@raw_data_path_option("Folder with the raw trip files (Q6 scores the champion on its test month).")
 @click.option(
     "--pid_file",
     "--pid-file",

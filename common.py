@@ -12,7 +12,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,32 @@ data_path_option = click.option(
     show_default=True,
     help="Folder with the pickles written by preprocess_data.py.",
 )
+
+num_trials_option = click.option(
+    "--num_trials",
+    "--num-trials",
+    default=15,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of parameter settings hyperopt evaluates.",
+)
+
+top_n_option = click.option(
+    "--top_n",
+    "--top-n",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many of the best hyperopt runs to evaluate on the test month.",
+)
+
+
+def raw_data_path_option(help: str) -> Callable[[Any], Any]:
+    """The `--raw_data_path` option (default `data`), with a help text saying what is read."""
+    return click.option(
+        "--raw_data_path", "--raw-data-path", default="data", show_default=True, help=help
+    )
+
 
 tracking_uri_option = click.option(
     "--tracking_uri",

@@ -46,6 +46,7 @@ from common import (
     load_dataset,
     log_sklearn_model,
     matrix_signature,
+    num_trials_option,
     rmse,
     set_experiment,
     tracking,
@@ -233,14 +234,7 @@ def run_optimization(
 
 @click.command()
 @data_path_option
-@click.option(
-    "--num_trials",
-    "--num-trials",
-    default=15,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Number of parameter settings hyperopt evaluates.",
-)
+@num_trials_option
 @click.option(
     "--seed",
     default=42,

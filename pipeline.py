@@ -21,7 +21,13 @@ import hpo
 import preprocess_data
 import register_model
 import train
-from common import connect, tracking_uri_option
+from common import (
+    connect,
+    num_trials_option,
+    raw_data_path_option,
+    top_n_option,
+    tracking_uri_option,
+)
 
 
 def run_step(script: str, command: click.Command, args: list[str]) -> float:
@@ -51,13 +57,7 @@ def homework_steps(
 
 
 @click.command()
-@click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default="data",
-    show_default=True,
-    help="Folder with the raw green_tripdata_2023-0{1,2,3}.parquet files.",
-)
+@raw_data_path_option("Folder with the raw green_tripdata_2023-0{1,2,3}.parquet files.")
 @click.option(
     "--dest_path",
     "--dest-path",
@@ -65,22 +65,8 @@ def homework_steps(
     show_default=True,
     help="Folder for the four pickles: preprocessing writes them, the other steps read them.",
 )
-@click.option(
-    "--num_trials",
-    "--num-trials",
-    default=15,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Number of parameter settings hyperopt evaluates (hpo.py).",
-)
-@click.option(
-    "--top_n",
-    "--top-n",
-    default=5,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="How many of the best hyperopt runs register_model.py scores on the test month.",
-)
+@num_trials_option
+@top_n_option
 @tracking_uri_option
 def run_pipeline(
     raw_data_path: str, dest_path: str, num_trials: int, top_n: int, tracking_uri: str

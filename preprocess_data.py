@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sklearn.feature_extraction import DictVectorizer
 
-from common import DATASET_FILES, atomic_dir_write, dump_pickle, first_line
+from common import DATASET_FILES, atomic_dir_write, dump_pickle, first_line, raw_data_path_option
 
 MIN_MINUTES, MAX_MINUTES = 1, 60
 LOCATION_COLUMNS = ("PULocationID", "DOLocationID")
@@ -196,13 +196,7 @@ def check_month(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 @click.command()
-@click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default="data",
-    show_default=True,
-    help="Folder with the raw {dataset}_tripdata_YYYY-MM.parquet files.",
-)
+@raw_data_path_option("Folder with the raw {dataset}_tripdata_YYYY-MM.parquet files.")
 @click.option(
     "--dest_path",
     "--dest-path",

@@ -42,9 +42,11 @@ from common import (
     log_sklearn_model,
     matrix_signature,
     newest_search,
+    raw_data_path_option,
     rmse,
     set_experiment,
     sklearn_requirements,
+    top_n_option,
     tracking,
     tracking_uri_option,
 )
@@ -184,21 +186,10 @@ def run_register(
 
 @click.command()
 @data_path_option
-@click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default="data",
-    show_default=True,
-    help="Folder with the raw trip files; the test month recorded in dv.pkl is read from it.",
+@raw_data_path_option(
+    "Folder with the raw trip files; the test month recorded in dv.pkl is read from it."
 )
-@click.option(
-    "--top_n",
-    "--top-n",
-    default=5,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="How many of the best hyperopt runs to evaluate on the test month.",
-)
+@top_n_option
 @click.option(
     "--model_name",
     "--model-name",
