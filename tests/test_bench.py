@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pyarrow.parquet as pq
+import pytest
 
-from bench.bench import replicate, table
+from bench.bench import replicate, same_answers, table
 
 
 def report(ratio: float, train_mb: float, wall_15x: float) -> dict:
@@ -22,12 +24,7 @@ def report(ratio: float, train_mb: float, wall_15x: float) -> dict:
             "baseline_peak_mb": 250.0,
             "ratio_four_processes": ratio + 0.1,
             "ratio": ratio,
-            "answers": {
-                "best_val_rmse": "5.3354",
-                "test_rmse": "5.5674",
-                "one_process_best_val_rmse": "5.3354",
-                "one_process_test_rmse": "5.5674",
-            },
+            "answers": {"best_val_rmse": "5.3354", "test_rmse": "5.5674"},
         },
         "preprocess_scaling": [
             {"factor": 1, "trips": 1000, "wall_s": 1.0, "peak_mb": 200.0},
@@ -74,3 +71,19 @@ def test_replicate_repeats_each_month(raw_dir: Path, tmp_path: Path) -> None:
         n = original.num_rows
         assert copy.num_rows == 3 * n
         assert all(copy.slice(i * n, n).equals(original) for i in range(3))
+
+
+def pipeline_run(best: str, test: str) -> dict:
+    stdout = {
+        "hpo.py": f"best validation RMSE: {best}",
+        "register_model.py": f"test RMSE: {test}",
+    }
+    one = "\n".join(["Wrote 4 files to output/", "validation RMSE: 5.4", *stdout.values()]) + "\n"
+    return {"stages": {k: {"stdout": v} for k, v in stdout.items()}, "one": {"stdout": one}}
+
+
+def test_answers_must_agree_across_repeats_and_modes() -> None:
+    runs = [pipeline_run("5.3354", "5.5674"), pipeline_run("5.3354", "5.5674")]
+    assert same_answers(runs) == {"best_val_rmse": "5.3354", "test_rmse": "5.5674"}
+    with pytest.raises(click.ClickException, match="different answers"):
+        same_answers([*runs, pipeline_run("5.3354", "5.5675")])
