@@ -2,8 +2,8 @@
 
 The four scripts stay standalone, as in the course. This runs the same four commands with
 the same options, one after the other, in one interpreter: MLflow, scikit-learn, pandas,
-hyperopt and matplotlib are imported once instead of once per script, which saves 1-2 s per
-step (see the README's "Performance"). `make all` uses it.
+hyperopt and matplotlib are imported once instead of once per script, which saves 1 to 2.5 s
+per step (see the README's "Performance"). `make all` uses it.
 
 Each step prints what its script prints (its result on stdout) and then, on stderr, how long
 it took. A tracking server that is down stops the pipeline before any work is done.

@@ -81,7 +81,9 @@ def top_hpo_runs(top_n: int) -> list[Run]:
     )
 
 
-def evaluate_and_log(hpo_run: Run, datasets: dict[str, tuple[Any, Any]]) -> Candidate:
+def evaluate_and_log(
+    hpo_run: Run, datasets: dict[str, tuple[Any, Any]], signature: Any = None
+) -> Candidate:
     """Score one hyperopt run's model on validation and test data and log it as a new run."""
     model = mlflow.sklearn.load_model(f"runs:/{hpo_run.info.run_id}/{MODEL_ARTIFACT}")
     scores = {f"{name}_rmse": rmse(y, model.predict(X)) for name, (X, y) in datasets.items()}
@@ -89,7 +91,7 @@ def evaluate_and_log(hpo_run: Run, datasets: dict[str, tuple[Any, Any]]) -> Cand
     with mlflow.start_run(tags={"hpo_run_id": hpo_run.info.run_id}) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(scores)
-        log_sklearn_model(model, signature=matrix_signature(*datasets["val"]))
+        log_sklearn_model(model, signature=signature)
     return Candidate(
         hpo_run.info.run_id, run.info.run_id, scores["val_rmse"], scores["test_rmse"], params
     )
@@ -174,12 +176,13 @@ def run_register(
     if len(hpo_runs) < top_n:
         click.echo(f"Only {len(hpo_runs)} finished hyperopt runs: using those.", err=True)
     set_experiment(EXPERIMENT_NAME)
+    signature = matrix_signature(*datasets["val"])
     candidates = []
     with click.progressbar(
         hpo_runs, label="Scoring top models", file=click.get_text_stream("stderr")
     ) as bar:
         for hpo_run in bar:
-            candidates.append(evaluate_and_log(hpo_run, datasets))
+            candidates.append(evaluate_and_log(hpo_run, datasets, signature))
     best = min(candidates, key=lambda candidate: candidate.test_rmse)
     return best, publish(best, dv, trip_data, trips, model_name)
 
