@@ -25,6 +25,9 @@ MODEL_NAME      ?= nyc-green-taxi-duration-rf
 MODEL_URI       ?= models:/$(MODEL_NAME)@champion
 MODEL_PORT      ?=
 TEST_MONTH_FILE := $(DATA_DIR)/green_tripdata_$(lastword $(MONTHS)).parquet
+VERBOSE         ?=
+# VERBOSE=1: MLflow's own log lines and run links too (passwords masked)
+LOG_FLAGS       := $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
 export MLFLOW_TRACKING_URI := $(TRACKING_URI)
 SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
@@ -34,11 +37,11 @@ export ARTIFACTS_DESTINATION ?=
 SPARK_PARALLELISM ?= 2
 ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) --question
 
-.PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test e2e bench lint format clean
-.PHONY: predict serve-model
+.PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
+.PHONY: bench lint format docs clean predict serve-model
 
 help: ## Show this help
-	@echo "Usage: make TARGET [PORT=5000] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
+	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
@@ -75,29 +78,29 @@ q2: install data ## Q2: preprocess the data; number of files written
 	@$(ANSWER) 2
 
 q3: install server ## Q3: train with autolog; min_samples_split read back from the server
-	$(PYTHON) train.py --data_path $(OUTPUT_DIR)
+	$(PYTHON) train.py --data_path $(OUTPUT_DIR) $(LOG_FLAGS)
 	@$(ANSWER) 3
 
 q4: server ## Q4: the flag the server needs beside the backend store, from its command line
 	@$(ANSWER) 4
 
 q5: install server ## Q5: hyperopt search; best validation RMSE read back from the server
-	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR)
+	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR) $(LOG_FLAGS)
 	@$(ANSWER) 5
 
 q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PARALLELISM, SPARK_MASTER)
-	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR) --spark_parallelism $(SPARK_PARALLELISM)
+	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR) --spark_parallelism $(SPARK_PARALLELISM) $(LOG_FLAGS)
 	@$(ANSWER) 5
 
 q6: install server ## Q6: register the best model; test RMSE of models:/...@champion
-	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
+	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
 	@$(ANSWER) 6
 
 answers: install ## Print the six answers as a table, read back from files, server and registry
 	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
 
 all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
-	$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR)
+	@$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR) $(LOG_FLAGS)
 	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
@@ -107,16 +110,19 @@ serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invoc
 	@MLFLOW=$(VENV)/bin/mlflow MODEL_URI=$(MODEL_URI) HOST=$(HOST) MODEL_PORT=$(MODEL_PORT) \
 		scripts/serve_model.sh
 
-test: install ## Lint and run the tests (end-to-end test uses TAXI_DATA_DIR, default data/)
+test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR, default data/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest
 
+test-fast: install ## The tests that need neither a server nor the real data (under a minute)
+	$(VENV)/bin/pytest -m "not server and not real_data"
+
 e2e: install ## Only the end-to-end tests on the real data (TAXI_DATA_DIR; PYTEST_ARGS="-k ...")
 	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest tests/test_end_to_end.py $(PYTEST_ARGS)
 
-bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (output/bench.json)
-	$(PYTHON) bench/bench.py --raw_data_path $(TAXI_DATA_DIR) $(BENCH_ARGS)
+bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (bench/results.json)
+	$(PYTHON) -m bench.bench --raw_data_path $(TAXI_DATA_DIR) $(BENCH_ARGS)
 
 lint: install ## Lint only
 	$(VENV)/bin/ruff check .
@@ -126,5 +132,8 @@ format: install ## Format the code with ruff
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+docs: install ## Write docs/cli.md from each script's --help
+	$(PYTHON) scripts/cli_docs.py --write docs/cli.md
+
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/ and .venv)
-	rm -rf $(OUTPUT_DIR)/*.pkl artifacts mlruns mlflow.db mlflow-server.log
+	rm -rf $(OUTPUT_DIR)/*.pkl $(OUTPUT_DIR)/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet

@@ -4,33 +4,37 @@ Nothing here is typed in: Q1 asks the installed package, Q2 counts the files in
 `--data_path`, Q3 and Q5 ask the tracking server, Q4 reads the running server's
 command line, and Q6 loads the registered champion and scores it on the raw trips of
 the test month its version tags name (read from `--raw_data_path`, 1-60 minute trips).
+The full table ends with where to see each answer in the MLflow UI.
 """
 
 from __future__ import annotations
 
-import contextlib
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
-
-import speedups  # noqa: F401  (first: less garbage collection, see speedups.py)
+from urllib.parse import quote
 
 import click
 
-from common import (
-    DATASET_FILES,
-    check_outputs,
-    data_path_option,
-    get_experiment_id,
-    newest_search,
-    raw_data_path_option,
-    rmse,
-    tracking,
-    tracking_uri_option,
+from cli import data_path_option, raw_data_path_option, reporting, tracking_uri_option
+from config import (
+    BEST_MODELS_EXPERIMENT,
+    CHAMPION_ALIAS,
+    HPO_EXPERIMENT,
+    MODEL_NAME,
+    SERVER_PID_FILE,
+    TRAIN_EXPERIMENT,
 )
-from preprocess_data import TARGET, read_dataframe, tripdata_path
-from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
-from train import EXPERIMENT_NAME as TRAIN_EXPERIMENT_NAME
-from trip_model import RAW_COLUMNS
+from errors import UserError
+from forest import rmse
+from tracking import (
+    champion_version,
+    connect,
+    experiment_id,
+    load_pyfunc,
+    newest_search,
+    redact,
+)
 
 QUESTIONS = {
     1: "MLflow version",
@@ -40,6 +44,7 @@ QUESTIONS = {
     5: "best validation RMSE of the hyperopt runs",
     6: "test RMSE of the registered champion",
 }
+SERVER_QUESTIONS = (3, 5, 6)
 ARTIFACT_FLAGS = ("--default-artifact-root", "--artifacts-destination")
 
 
@@ -48,66 +53,74 @@ def q1_mlflow_version() -> str:
 
 
 def q2_files_written(data_path: str) -> str:
-    return str(sum((Path(data_path) / name).is_file() for name in DATASET_FILES))
+    folder = Path(data_path)
+    if not folder.is_dir():
+        raise UserError(f"{folder}/ does not exist: run preprocess_data.py first (make q2).")
+    return str(sum(path.is_file() for path in folder.iterdir()))
 
 
 def q3_min_samples_split() -> str:
     from mlflow.tracking import MlflowClient
 
-    experiment_id = get_experiment_id(TRAIN_EXPERIMENT_NAME)
-    runs = experiment_id and MlflowClient().search_runs(
-        [experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    train_experiment_id = experiment_id(TRAIN_EXPERIMENT)
+    runs = train_experiment_id and MlflowClient().search_runs(
+        [train_experiment_id], order_by=["attributes.start_time DESC"], max_results=1
     )
     if not runs:
-        raise click.ClickException(f"no run in {TRAIN_EXPERIMENT_NAME!r}: run train.py (make q3).")
+        raise UserError(f"no run in {TRAIN_EXPERIMENT!r}: run train.py (make q3).")
     return runs[0].data.params["min_samples_split"]
 
 
-def server_command_line(pid_file: str) -> list[str]:
+def server_command_line(pid_file: str) -> str:
+    """The whole command line of the server in `pid_file` (`ps -ww`, on Linux and macOS alike)."""
     try:
-        pid = Path(pid_file).read_text().strip()
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
-    except OSError:
-        raise click.ClickException(
-            f"no running server recorded in {pid_file}: start it with `make server`."
-        ) from None
+        pid = int(Path(pid_file).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        raise UserError(f"no server recorded in {pid_file}: start it with `make server`.") from None
+    done = subprocess.run(
+        ["ps", "-ww", "-p", str(pid), "-o", "command="], capture_output=True, text=True
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise UserError(
+            f"the server recorded in {pid_file} (pid {pid}) is not running: `make server`."
+        )
+    return done.stdout.strip()
 
 
 def q4_artifact_flag(pid_file: str) -> str:
     command = server_command_line(pid_file)
-    flags = [arg.lstrip("-") for arg in command if arg in ARTIFACT_FLAGS]
-    click.echo(f"  server command: {' '.join(command)}", err=True)
+    flags = [word.lstrip("-") for word in command.split() if word in ARTIFACT_FLAGS]
     if not flags:
-        raise click.ClickException("the running server was started without an artifact flag.")
+        raise UserError("the running server was started without an artifact flag.")
     return flags[0]
 
 
 def q5_best_rmse() -> str:
     from mlflow.tracking import MlflowClient
 
-    experiment_id, filter_string = newest_search()
+    hpo_experiment_id, filter_string = newest_search()
     best = MlflowClient().search_runs(
-        [experiment_id], filter_string, order_by=["metrics.rmse ASC"], max_results=1
+        [hpo_experiment_id], filter_string, order_by=["metrics.rmse ASC"], max_results=1
     )[0]
     return f"{best.data.metrics['rmse']:.3f}"
 
 
 def q6_champion_test_rmse(raw_data_path: str, model_name: str) -> str:
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    from features import RAW_COLUMNS, TARGET
+    from trips import read_trips, tripdata_path
 
-    version = MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-    dataset, month = (version.tags.get(f"data.{key}") for key in ("dataset", "test_month"))
+    champion = champion_version(model_name)
+    dataset, month = (champion.tags.get(f"data.{key}") for key in ("dataset", "test_month"))
     if not (dataset and month):
-        raise click.ClickException(
-            f"{model_name} version {version.version} has no data.test_month tag: "
+        raise UserError(
+            f"{model_name} version {champion.version} has no data.test_month tag: "
             "run register_model.py again (make q6)."
         )
     path = tripdata_path(raw_data_path, dataset, month)
     if not path.is_file():
-        raise click.ClickException(f"missing {path}: pass --raw_data_path (make data).")
-    trips = read_dataframe(path, dataset)
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
+        raise UserError(f"missing {path}: pass --raw_data_path (make data).")
+    trips = read_trips(path, dataset)
+    model = load_pyfunc(f"models:/{model_name}@{CHAMPION_ALIAS}")
     return f"{rmse(trips[TARGET], model.predict(trips[RAW_COLUMNS])):.3f}"
 
 
@@ -127,6 +140,18 @@ def answer(
     return q6_champion_test_rmse(raw_data_path, model_name)
 
 
+def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
+    """Where the answers are in the MLflow UI: the three experiments and the registered model."""
+    base = tracking_uri.rstrip("/")
+    links = {}
+    for name in (TRAIN_EXPERIMENT, HPO_EXPERIMENT, BEST_MODELS_EXPERIMENT):
+        found = experiment_id(name)
+        if found:
+            links[name] = f"{base}/#/experiments/{found}"
+    links[model_name] = f"{base}/#/models/{quote(model_name)}"
+    return links
+
+
 @click.command()
 @click.option(
     "--question",
@@ -141,14 +166,14 @@ def answer(
 @click.option(
     "--pid_file",
     "--pid-file",
-    default="mlflow-server.pid",
+    default=SERVER_PID_FILE,
     show_default=True,
     help="Pid file of the server started by `make server` (Q4).",
 )
 @click.option(
     "--model_name",
     "--model-name",
-    default=DEFAULT_MODEL_NAME,
+    default=MODEL_NAME,
     show_default=True,
     help="Registered model name (Q6).",
 )
@@ -163,11 +188,12 @@ def run_answers(
 ) -> None:
     """Print the homework answers, each read back from the files, server and registry."""
     questions = questions or tuple(QUESTIONS)
-    if 2 in questions:
-        check_outputs(data_path)
-    needs_server = any(question in (3, 5, 6) for question in questions)
-    with tracking(tracking_uri) if needs_server else contextlib.nullcontext():
+    needs_server = any(question in SERVER_QUESTIONS for question in questions)
+    with reporting(tracking_uri if needs_server else ""):
+        if needs_server:
+            connect(tracking_uri)
         results = {q: answer(q, data_path, raw_data_path, pid_file, model_name) for q in questions}
+        links = ui_links(tracking_uri, model_name) if len(results) == len(QUESTIONS) else {}
     if len(results) == 1:
         ((question, value),) = results.items()
         click.echo(f"Q{question} {QUESTIONS[question]}: {value}")
@@ -176,6 +202,11 @@ def run_answers(
     click.echo(f"{'':3} {'question':<{width}}  answer")
     for question, value in results.items():
         click.echo(f"Q{question}  {QUESTIONS[question]:<{width}}  {value}")
+    if links:
+        click.echo("\nIn the MLflow UI:")
+        width = max(len(name) for name in links)
+        for name, url in links.items():
+            click.echo(f"  {name:<{width}}  {redact(url, tracking_uri)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Tune the random forest with hyperopt and log every trial to MLflow (question 5).
 
-Runs hyperopt's TPE over the course's search space for `--num_trials` trials.
-Each trial fits a forest on `train.pkl`, scores it on `val.pkl` and becomes one
+Runs hyperopt's TPE over the course's search space (search.py) for `--num_trials`
+trials. Each trial fits a forest on `train.pkl`, scores it on `val.pkl` and becomes one
 MLflow run in the experiment `random-forest-hyperopt` with its parameters, the
 validation `rmse` and the fitted model (so register_model.py need not refit it).
 All trials of one invocation share the tag `hpo.search_id`. No autologging.
@@ -23,47 +23,28 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import speedups  # noqa: F401  (first: less garbage collection, see speedups.py)
-
 import click
-import mlflow
-import numpy as np
-from hyperopt import JOB_STATE_DONE, STATUS_OK, Trials, fmin, hp, tpe
-from hyperopt.pyll import scope
 
-import plots
-from common import (
-    HPO_EXPERIMENT_NAME,
-    SEARCH_TAG,
-    check_outputs,
+from cli import (
+    Chatter,
     data_path_option,
-    first_line,
-    fit_forest,
-    load_dataset,
-    log_sklearn_model,
-    matrix_signature,
     num_trials_option,
-    rmse,
-    set_experiment,
-    tracking,
+    reporting,
     tracking_uri_option,
+    verbose_option,
 )
+from config import HPO_EXPERIMENT, SEARCH_TAG, SEED, SUMMARY_TAG
+from errors import UserError, first_line
+from forest import fit_forest, rmse
+from pickles import check_outputs, load_dataset
+from tracking import connect, log_sklearn_model, matrix_signature, set_experiment
 
-SEARCH_SPACE = {
-    "max_depth": scope.int(hp.quniform("max_depth", 1, 20, 1)),
-    "n_estimators": scope.int(hp.quniform("n_estimators", 10, 50, 1)),
-    "min_samples_split": scope.int(hp.quniform("min_samples_split", 2, 10, 1)),
-    "min_samples_leaf": scope.int(hp.quniform("min_samples_leaf", 1, 4, 1)),
-    "random_state": 42,
-}
-SUMMARY_TAG = "hpo.summary"
 TRIALS_PLOT = "validation_rmse_per_trial.png"
 DEFAULT_SPARK_MASTER = "local[*]"
-SHIPPED_MODULES = ("common.py", "plots.py", "speedups.py", "hpo.py")  # sent to the Spark workers
 ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a crash
 
 
@@ -71,6 +52,8 @@ def log_trial(
     params: dict[str, Any], val_rmse: float, model: Any, search_id: str, signature: Any = None
 ) -> str:
     """Record one finished trial as one run: its params, `rmse` and model. Returns the run id."""
+    import mlflow
+
     with mlflow.start_run(tags={SEARCH_TAG: search_id}) as run:
         mlflow.log_params(params)
         mlflow.log_metric("rmse", val_rmse)
@@ -80,6 +63,10 @@ def log_trial(
 
 def log_summary(losses: list[float], search_id: str) -> str:
     """Log the search's plot in a run without `rmse` (not a trial); returns the run id."""
+    import mlflow
+
+    import plots
+
     tags = {SEARCH_TAG: search_id, SUMMARY_TAG: "true"}
     with mlflow.start_run(run_name=f"hpo-summary-{search_id[:8]}", tags=tags) as run:
         mlflow.log_params({"num_trials": len(losses)})
@@ -88,8 +75,10 @@ def log_summary(losses: list[float], search_id: str) -> str:
     return run.info.run_id
 
 
-def make_objective(data_path: str, search_id: str):
+def make_objective(data_path: str, search_id: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The function hyperopt minimises: fit, score on validation data, log the trial."""
+    from hyperopt import STATUS_OK
+
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
     signature = matrix_signature(X_train, y_train)
@@ -126,78 +115,65 @@ def fail_orphaned_trials(experiment_id: str) -> int:
     return len(orphans)
 
 
-def make_remote_objective(objective, tracking_uri: str, experiment_id: str):
+def make_remote_objective(
+    objective: Callable[[dict[str, Any]], Any], tracking_uri: str, experiment_id: str, verbose: bool
+) -> Callable[[dict[str, Any]], Any]:
     """Wrap `objective` for a Spark worker, a fresh process that knows nothing of the driver.
 
-    It connects to the driver's tracking server and experiment itself, and sends MLflow's
-    chatter to stderr (a worker's stdout may be the driver's, which carries only results).
+    It connects to the driver's tracking server and experiment itself, and keeps MLflow's
+    chatter off its stdout (a worker's stdout may be the driver's, which carries only results).
     """
 
     def remote_objective(params: dict[str, Any]) -> dict[str, Any]:
+        import mlflow
+
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment_id=experiment_id)
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(Chatter(sys.stderr if verbose else None, tracking_uri)):
             return objective(params)
 
     return remote_objective
 
 
 @contextlib.contextmanager
-def spark_trials(parallelism: int, master: str) -> Iterator[Trials]:
+def spark_trials(parallelism: int, master: str) -> Iterator[Any]:
     """hyperopt's `SparkTrials` on `master`, its workers running this very interpreter."""
     try:
         from hyperopt.spark import SparkTrials
         from pyspark.sql import SparkSession
     except ImportError:
-        raise click.ClickException(
-            "--spark_parallelism needs pyspark: run `make install-spark`."
-        ) from None
+        raise UserError("--spark_parallelism needs pyspark: run `make install-spark`.") from None
     # Without this the workers take the system's python, which lacks hyperopt and MLflow.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         spark = SparkSession.builder.master(master).appName("hpo").getOrCreate()
     except Exception as exc:  # no Java, bad master URL, cluster down: all one line for the user
-        raise click.ClickException(
+        raise UserError(
             f"cannot start Spark on master {master!r}: {first_line(exc)[:300]} "
             "(needs Java 17+; check --spark_master / $SPARK_MASTER)"
         ) from None
     try:
         spark.sparkContext.setLogLevel("ERROR")
-        for name in SHIPPED_MODULES:  # the trials import them on the workers
-            spark.sparkContext.addPyFile(str(Path(__file__).with_name(name)))
+        # The trials import the homework's modules on the workers: ship them all (small files).
+        for path in sorted(Path(__file__).parent.glob("*.py")):
+            spark.sparkContext.addPyFile(str(path))
         yield SparkTrials(parallelism=parallelism, spark_session=spark)
     finally:
         spark.stop()
 
 
-def check_all_done(trials: Trials) -> None:
+def check_all_done(trials: Any) -> None:
     """Fail with one line if a trial failed on a Spark worker (SparkTrials only records it)."""
+    from hyperopt import JOB_STATE_DONE
+
     every = trials._dynamic_trials  # failed trials too: `trials.trials` leaves them out
     failed = [trial for trial in every if trial["state"] != JOB_STATE_DONE]
     if failed:
         error = failed[0]["misc"].get("error", ("", "cancelled"))[1].strip().splitlines()
-        raise click.ClickException(
+        raise UserError(
             f"{len(failed)} of {len(every)} trials failed on Spark, the first with: "
             f"{(error or ['?'])[-1][:300]}"
         )
-
-
-def run_on_spark(objective, num_trials: int, seed: int, parallelism: int, master: str) -> Trials:
-    """The same TPE search with up to `parallelism` trials at a time as Spark tasks."""
-    experiment_id = mlflow.get_experiment_by_name(HPO_EXPERIMENT_NAME).experiment_id
-    remote = make_remote_objective(objective, mlflow.get_tracking_uri(), experiment_id)
-    with spark_trials(parallelism, master) as trials:
-        fmin(
-            fn=remote,
-            space=SEARCH_SPACE,
-            algo=tpe.suggest,
-            max_evals=num_trials,
-            trials=trials,
-            rstate=np.random.default_rng(seed),
-            return_argmin=False,  # a search whose trials all failed still reaches check_all_done
-        )
-    check_all_done(trials)
-    return trials
 
 
 def run_optimization(
@@ -206,28 +182,32 @@ def run_optimization(
     seed: int,
     spark_parallelism: int = 0,
     spark_master: str = DEFAULT_SPARK_MASTER,
-) -> tuple[str, Trials]:
+    verbose: bool = False,
+) -> tuple[str, Any]:
     """Run the TPE search; return its search id and the hyperopt trials.
 
     `spark_parallelism` 0 runs the trials one after the other here; N > 0 runs up to N at
     a time as Spark tasks on `spark_master`.
     """
+    import mlflow
+    from hyperopt import Trials
+
+    from search import minimize
+
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
-    experiment = set_experiment(HPO_EXPERIMENT_NAME)
+    experiment = set_experiment(HPO_EXPERIMENT)
     fail_orphaned_trials(experiment.experiment_id)
     if spark_parallelism:
-        trials = run_on_spark(objective, num_trials, seed, spark_parallelism, spark_master)
+        remote = make_remote_objective(
+            objective, mlflow.get_tracking_uri(), experiment.experiment_id, verbose
+        )
+        with spark_trials(spark_parallelism, spark_master) as trials:
+            minimize(remote, num_trials, seed, trials)
+        check_all_done(trials)
     else:
         trials = Trials()
-        fmin(
-            fn=objective,
-            space=SEARCH_SPACE,
-            algo=tpe.suggest,
-            max_evals=num_trials,
-            trials=trials,
-            rstate=np.random.default_rng(seed),
-        )
+        minimize(objective, num_trials, seed, trials)
     log_summary(trials.losses(), search_id)
     return search_id, trials
 
@@ -237,7 +217,7 @@ def run_optimization(
 @num_trials_option
 @click.option(
     "--seed",
-    default=42,
+    default=SEED,
     show_default=True,
     type=int,
     help="Seed of hyperopt's random generator (42 reproduces the course's answer).",
@@ -259,6 +239,7 @@ def run_optimization(
     help="Spark master URL for --spark_parallelism, e.g. spark://host:7077.",
 )
 @tracking_uri_option
+@verbose_option
 def run_hpo(
     data_path: str,
     num_trials: int,
@@ -266,19 +247,22 @@ def run_hpo(
     spark_parallelism: int,
     spark_master: str,
     tracking_uri: str,
+    verbose: bool,
 ) -> None:
     """Search random-forest hyperparameters with hyperopt and print the best validation RMSE."""
-    click.echo(f"Hyperopt: {num_trials} trials, logging to {HPO_EXPERIMENT_NAME!r}", err=True)
-    if spark_parallelism:
-        click.echo(f"  up to {spark_parallelism} at a time on Spark {spark_master}", err=True)
-    check_outputs(data_path)
-    with tracking(tracking_uri):
-        search_id, trials = run_optimization(
-            data_path, num_trials, seed, spark_parallelism, spark_master
+    where = f" (up to {spark_parallelism} at a time on Spark {spark_master})"
+    click.echo(
+        f"Hyperopt: {num_trials} trials{where if spark_parallelism else ''}, "
+        f"logging to {HPO_EXPERIMENT!r}",
+        err=True,
+    )
+    with reporting(tracking_uri, verbose):
+        check_outputs(data_path)
+        connect(tracking_uri, verbose)
+        _, trials = run_optimization(
+            data_path, num_trials, seed, spark_parallelism, spark_master, verbose
         )
-    best = min(trials.losses())
-    click.echo(f"Search {search_id}: {len(trials)} trials logged", err=True)
-    click.echo(f"best validation RMSE: {best:.4f}")
+    click.echo(f"best validation RMSE: {min(trials.losses()):.4f}")
 
 
 if __name__ == "__main__":

@@ -2,18 +2,17 @@
 
 The four scripts stay standalone, as in the course. This runs the same four commands with
 the same options, one after the other, in one interpreter: MLflow, scikit-learn, pandas,
-hyperopt and matplotlib are imported once instead of once per script, which saves 1 to 2.5 s
-per step (see the README's "Performance"). `make all` uses it.
+hyperopt and matplotlib are imported once instead of once per script (see
+docs/performance.md). `make all` uses it.
 
-Each step prints what its script prints (its result on stdout) and then, on stderr, how long
-it took. A tracking server that is down stops the pipeline before any work is done.
+Each step prints what its script prints (its result on stdout); the last line, on stderr,
+says how long each step took. A tracking server that is down stops the pipeline before
+any work is done.
 """
 
 from __future__ import annotations
 
 import time
-
-import speedups  # noqa: F401  (first: less garbage collection, see speedups.py)
 
 import click
 
@@ -21,13 +20,16 @@ import hpo
 import preprocess_data
 import register_model
 import train
-from common import (
-    connect,
+from cli import (
     num_trials_option,
     raw_data_path_option,
+    reporting,
     top_n_option,
     tracking_uri_option,
+    verbose_option,
 )
+from config import DATA_PATH, DATASET, MONTHS
+from tracking import connect
 
 
 def run_step(script: str, command: click.Command, args: list[str]) -> float:
@@ -38,10 +40,15 @@ def run_step(script: str, command: click.Command, args: list[str]) -> float:
 
 
 def homework_steps(
-    raw_data_path: str, dest_path: str, num_trials: int, top_n: int, tracking_uri: str
+    raw_data_path: str,
+    dest_path: str,
+    num_trials: int,
+    top_n: int,
+    tracking_uri: str,
+    verbose: bool,
 ) -> list[tuple[str, click.Command, list[str]]]:
     """The four scripts, their commands and their command lines, in the order they run."""
-    tracking = ["--tracking_uri", tracking_uri]
+    tracking = ["--tracking_uri", tracking_uri, *(["--verbose"] if verbose else [])]
     data = ["--data_path", dest_path]
     raw = ["--raw_data_path", raw_data_path]
     return [
@@ -57,30 +64,35 @@ def homework_steps(
 
 
 @click.command()
-@raw_data_path_option("Folder with the raw green_tripdata_2023-0{1,2,3}.parquet files.")
+@raw_data_path_option(
+    f"Folder with the raw {DATASET}_tripdata_{{{','.join(MONTHS.values())}}}.parquet files."
+)
 @click.option(
     "--dest_path",
     "--dest-path",
-    default="output",
+    default=DATA_PATH,
     show_default=True,
     help="Folder for the four pickles: preprocessing writes them, the other steps read them.",
 )
 @num_trials_option
 @top_n_option
 @tracking_uri_option
+@verbose_option
 def run_pipeline(
-    raw_data_path: str, dest_path: str, num_trials: int, top_n: int, tracking_uri: str
+    raw_data_path: str,
+    dest_path: str,
+    num_trials: int,
+    top_n: int,
+    tracking_uri: str,
+    verbose: bool,
 ) -> None:
     """Run preprocess_data.py, train.py, hpo.py and register_model.py in one process."""
-    connect(tracking_uri)  # a server that is down fails here, before any work
-    steps = homework_steps(raw_data_path, dest_path, num_trials, top_n, tracking_uri)
-    total = 0.0
-    for number, (script, command, args) in enumerate(steps, start=1):
-        click.echo(f"[{number}/{len(steps)}] {script}", err=True)
-        seconds = run_step(script, command, args)
-        click.echo(f"[{number}/{len(steps)}] {script} done in {seconds:.1f} s", err=True)
-        total += seconds
-    click.echo(f"All {len(steps)} steps done in {total:.1f} s", err=True)
+    with reporting(tracking_uri, verbose):
+        connect(tracking_uri, verbose)  # a server that is down fails here, before any work
+    steps = homework_steps(raw_data_path, dest_path, num_trials, top_n, tracking_uri, verbose)
+    seconds = {script: run_step(script, command, args) for script, command, args in steps}
+    each = ", ".join(f"{script} {elapsed:.1f} s" for script, elapsed in seconds.items())
+    click.echo(f"Done in {sum(seconds.values()):.1f} s: {each}", err=True)
 
 
 if __name__ == "__main__":

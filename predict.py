@@ -13,61 +13,45 @@ self-contained pyfunc register_model.py registers: raw trips in, minutes out) an
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-
-import speedups  # noqa: F401  (first: less garbage collection, see speedups.py)
+from typing import Any
 
 import click
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from common import first_line, rmse, tracking, tracking_uri_option
-from preprocess_data import TARGET, TIMESTAMP_PREFIX, read_dataframe
-from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
-from trip_model import RAW_COLUMNS
+from cli import reporting, tracking_uri_option, verbose_option
+from config import CHAMPION_ALIAS, DATASET, MODEL_NAME, MONTHS, RAW_DATA_PATH
+from errors import UserError
+from forest import rmse
+from tracking import connect, load_pyfunc
 
-DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION_ALIAS}"
-DEFAULT_INPUT = "data/green_tripdata_2023-03.parquet"
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"
 PREDICTION = "predicted_duration"
 TRIP_OPTIONS = ("pu", "do", "distance")
 
 
-def load_model(model_uri: str):
-    """Load the pyfunc; a missing model or alias is one clear line."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return mlflow.pyfunc.load_model(model_uri)
-    except (MlflowException, OSError) as exc:
-        raise click.ClickException(
-            f"cannot load {model_uri}: {first_line(exc)[:300]} "
-            "(register the champion with `make q6`, or pass --model_uri)."
-        ) from None
-
-
-def read_trips(path: Path) -> pd.DataFrame:
+def read_input(path: Path) -> Any:
     """The trips of a TLC file; with pickup/drop-off times, 1-60 minute trips and `duration`."""
-    try:
-        names = pq.read_schema(path).names
-    except (pa.ArrowException, OSError) as exc:
-        raise click.ClickException(
-            f"{path} is not a readable parquet file ({first_line(exc)})."
-        ) from None
+    import pyarrow.parquet as pq
+
+    from features import RAW_COLUMNS, TARGET
+    from trips import TIMESTAMP_PREFIX, read_trips, schema_names, timestamp_columns
+
+    names = schema_names(path)
     missing = [name for name in RAW_COLUMNS if name not in names]
     if missing:
-        raise click.ClickException(f"{path} lacks the column(s) {', '.join(missing)}.")
-    for dataset, prefix in TIMESTAMP_PREFIX.items():
-        if {f"{prefix}_pickup_datetime", f"{prefix}_dropoff_datetime"} <= set(names):
-            return read_dataframe(path, dataset)[[*RAW_COLUMNS, TARGET]]
+        raise UserError(f"{path} lacks the column(s) {', '.join(missing)}.")
+    for dataset in TIMESTAMP_PREFIX:
+        if set(timestamp_columns(dataset)) <= set(names):
+            return read_trips(path, dataset)[[*RAW_COLUMNS, TARGET]]
     return pq.read_table(path, columns=RAW_COLUMNS).to_pandas()
 
 
-def predict_file(model, trips: pd.DataFrame, output_path: Path) -> pd.DataFrame:
+def predict_file(model: Any, trips: Any, output_path: Path) -> Any:
     """Add `predicted_duration` to the trips and write them to `output_path`."""
+    from features import RAW_COLUMNS
+
     trips[PREDICTION] = model.predict(trips[RAW_COLUMNS])
     scratch = output_path.with_name(f".{output_path.name}.tmp")
     try:
@@ -76,13 +60,22 @@ def predict_file(model, trips: pd.DataFrame, output_path: Path) -> pd.DataFrame:
         os.replace(scratch, output_path)  # never a half-written output file
     except OSError as exc:
         scratch.unlink(missing_ok=True)
-        raise click.ClickException(
+        raise UserError(
             f"cannot write {output_path} ({exc.strerror}): pick a writable --output."
         ) from None
     return trips
 
 
-def predict_trip(model, pu: int, do: int, distance: float) -> float:
+def actual_rmse(trips: Any) -> float | None:
+    """The RMSE of the predictions, if the trips have their actual durations."""
+    from features import TARGET
+
+    return rmse(trips[TARGET], trips[PREDICTION]) if TARGET in trips else None
+
+
+def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
+    import pandas as pd
+
     trip = pd.DataFrame({"PULocationID": [pu], "DOLocationID": [do], "trip_distance": [distance]})
     return float(model.predict(trip)[0])
 
@@ -117,6 +110,7 @@ def predict_trip(model, pu: int, do: int, distance: float) -> float:
     "--distance", type=click.FloatRange(min=0), help="Trip distance in miles of one trip."
 )
 @tracking_uri_option
+@verbose_option
 def run_predict(
     model_uri: str,
     input_path: Path,
@@ -125,6 +119,7 @@ def run_predict(
     do: int | None,
     distance: float | None,
     tracking_uri: str,
+    verbose: bool,
 ) -> None:
     """Predict trip durations in minutes for a trip file or for one trip."""
     trip = {"pu": pu, "do": do, "distance": distance}
@@ -132,26 +127,25 @@ def run_predict(
     if given and len(given) < len(TRIP_OPTIONS):
         missing = ", ".join(f"--{name}" for name in TRIP_OPTIONS if name not in given)
         raise click.UsageError(f"one trip needs --pu, --do and --distance: add {missing}.")
-    if not given:
-        if not input_path.is_file():
-            raise click.BadParameter(
-                f"{input_path} does not exist (make data).", param_hint="--input"
-            )
-        trips = read_trips(input_path)
+    if not given and not input_path.is_file():
+        raise click.BadParameter(f"{input_path} does not exist (make data).", param_hint="--input")
 
-    with tracking(tracking_uri):
+    with reporting(tracking_uri, verbose):
+        trips = None if given else read_input(input_path)
+        connect(tracking_uri, verbose)
         click.echo(f"Loading {model_uri}", err=True)
-        model = load_model(model_uri)
+        model = load_pyfunc(model_uri)
         if given:
             minutes = predict_trip(model, pu, do, distance)
         else:
             trips = predict_file(model, trips, output_path)
+            score = actual_rmse(trips)
     if given:
         click.echo(f"predicted duration: {minutes:.2f} minutes")
         return
-    click.echo(f"Wrote {len(trips)} predictions to {output_path}", file=sys.stdout)
-    if TARGET in trips:
-        click.echo(f"RMSE on {len(trips)} trips: {rmse(trips[TARGET], trips[PREDICTION]):.4f}")
+    click.echo(f"Wrote {len(trips)} predictions to {output_path}")
+    if score is not None:
+        click.echo(f"RMSE on {len(trips)} trips: {score:.4f}")
 
 
 if __name__ == "__main__":

@@ -9,42 +9,32 @@ them `min_samples_split`, the answer to question 3.
 
 from __future__ import annotations
 
-import speedups  # noqa: F401  (first: less garbage collection, see speedups.py)
-
 import click
-import mlflow
 
-from common import (
-    check_outputs,
-    data_path_option,
-    fit_forest,
-    keep_sparse,
-    load_dataset,
-    log_sklearn_model,
-    matrix_signature,
-    rmse,
-    set_experiment,
-    tracking,
-    tracking_uri_option,
-)
+from cli import data_path_option, reporting, tracking_uri_option, verbose_option
+from config import TRAIN_EXPERIMENT
+from forest import fit_forest, rmse
+from pickles import check_outputs, load_dataset
+from tracking import connect, keep_sparse, log_sklearn_model, matrix_signature, set_experiment
 
-EXPERIMENT_NAME = "random-forest-train"
 RF_PARAMS = {"max_depth": 10, "random_state": 0}
 
 
 def train_and_log(data_path: str) -> tuple[str, float]:
     """Fit the forest in an autologged run; return the run id and validation RMSE."""
+    import mlflow
+
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
 
     # No dataset logging: it would turn the sparse matrix dense (gigabytes). log_datasets=False
-    # stops it on MLflow 2.x; keep_sparse (see common.py) on 3.x, which ignores that flag.
+    # stops it on MLflow 2.x; keep_sparse (see tracking.py) on 3.x, which ignores that flag.
     # log_models=False: autolog would infer the model's pip requirements by loading it again
     # in a fresh interpreter (seconds); the model is logged below with pinned requirements
     # and the signature autolog gives it (float64 tensors), the rest stays autologged.
     mlflow.sklearn.autolog(log_datasets=False, log_models=False, silent=True)
     try:
-        set_experiment(EXPERIMENT_NAME)
+        set_experiment(TRAIN_EXPERIMENT)
         with mlflow.start_run() as run:
             rf = fit_forest(keep_sparse(X_train), y_train, **RF_PARAMS)
             val_rmse = rmse(y_val, rf.predict(X_val))
@@ -58,13 +48,14 @@ def train_and_log(data_path: str) -> tuple[str, float]:
 @click.command()
 @data_path_option
 @tracking_uri_option
-def run_train(data_path: str, tracking_uri: str) -> None:
+@verbose_option
+def run_train(data_path: str, tracking_uri: str, verbose: bool) -> None:
     """Train the baseline random forest with autologging and print its validation RMSE."""
     click.echo(f"Training RandomForestRegressor{RF_PARAMS} with autolog", err=True)
-    check_outputs(data_path)
-    with tracking(tracking_uri):
-        run_id, val_rmse = train_and_log(data_path)
-    click.echo(f"Run {run_id} in experiment {EXPERIMENT_NAME!r}", err=True)
+    with reporting(tracking_uri, verbose):
+        check_outputs(data_path)
+        connect(tracking_uri, verbose)
+        _, val_rmse = train_and_log(data_path)
     click.echo(f"validation RMSE: {val_rmse:.4f}")
 
 

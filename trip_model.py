@@ -3,13 +3,12 @@
 The hyperopt forest takes the vectorised matrix, so on its own it needs `output/dv.pkl`
 from the machine that preprocessed the data. `TripDurationModel` is a pyfunc that holds
 the fitted DictVectorizer and the forest and builds the features itself with
-`preprocess_data.vectorize`, the code that built the training matrices.
+`features.vectorize`, the code that built the training matrices.
 
-Design: register_model.py keeps logging the bare forest as `model` in every run of
-`random-forest-best-models` (the course's `runs:/<id>/model` still loads a scikit-learn
-forest), and logs this pyfunc beside it, in the champion's run, as `trip_duration_model`;
-that one is registered. Its own code (`trip_model.py`, `preprocess_data.py`, `common.py`) is
-logged with it (`code_paths`), so it loads anywhere the tracking server is reachable.
+register_model.py logs it in the champion's run as `trip_duration_model`, beside the bare
+forest (`model`, the course's `runs:/<id>/model`), and registers it. It ships only the code
+it runs, this file and features.py (`CODE_PATHS`), so it loads anywhere the tracking server
+is reachable, and loading it imports nothing of the homework's command-line side.
 """
 
 from __future__ import annotations
@@ -21,17 +20,11 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from common import model_name, sklearn_requirements
-from preprocess_data import LOCATION_COLUMNS, NUMERICAL, vectorize
+from features import RAW_COLUMNS, RAW_DTYPES, vectorize
 
-PYFUNC_ARTIFACT = "trip_duration_model"
-RAW_COLUMNS = [*LOCATION_COLUMNS, NUMERICAL]
-RAW_DTYPES = {"PULocationID": "int64", "DOLocationID": "int64", NUMERICAL: "float64"}
-CODE_PATHS = [
-    str(Path(__file__).with_name(name))
-    for name in ("trip_model.py", "preprocess_data.py", "common.py")
-]
-EXTRA_PACKAGES = ("pandas", "pyarrow", "click")
+CODE_PATHS = [str(Path(__file__).with_name(name)) for name in ("trip_model.py", "features.py")]
+REQUIREMENTS = ("pandas",)  # beside mlflow, scikit-learn, scipy, numpy and cloudpickle
+MLFLOW_TYPES = {"int64": "long", "float64": "double"}
 
 
 class TripDurationModel(mlflow.pyfunc.PythonModel):
@@ -50,17 +43,14 @@ def raw_trips(df: pd.DataFrame) -> pd.DataFrame:
     return df[RAW_COLUMNS].astype(RAW_DTYPES)
 
 
-def log_trip_model(model: TripDurationModel, example: pd.DataFrame) -> Any:
-    """Log the pyfunc in the active run with signature and input example; return its ModelInfo."""
-    from mlflow.models import infer_signature
+def signature() -> Any:
+    """Raw trips in (the zone ids as integers, the distance as a float), minutes out.
 
-    example = raw_trips(example)
-    signature = infer_signature(example, model.predict(None, example))
-    return mlflow.pyfunc.log_model(
-        **model_name(PYFUNC_ARTIFACT),
-        python_model=model,
-        code_paths=CODE_PATHS,
-        signature=signature,
-        input_example=example,
-        pip_requirements=sklearn_requirements(*EXTRA_PACKAGES),
-    )
+    Declared rather than inferred from an example: inference warns about integer columns.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    inputs = Schema([ColSpec(MLFLOW_TYPES[RAW_DTYPES[name]], name) for name in RAW_COLUMNS])
+    outputs = Schema([TensorSpec(np.dtype("float64"), (-1,))])
+    return ModelSignature(inputs=inputs, outputs=outputs)

@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
-from hyperopt import STATUS_OK, Trials, fmin, tpe
+from hyperopt import STATUS_OK, Trials
 from sklearn.ensemble import RandomForestRegressor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common import fit_forest, load_dataset, rmse
-from hpo import SEARCH_SPACE
+from config import DATA_PATH, NUM_TRIALS, SEED, TOP_N
+from forest import fit_forest, rmse
+from pickles import load_dataset
+from search import minimize
 from train import RF_PARAMS
-
-TOP_N = 5
 
 
 class Stopwatch:
@@ -82,15 +78,7 @@ def run_baseline(data_path: str, n_jobs: int, num_trials: int, seed: int) -> dic
         return {"loss": loss, "status": STATUS_OK}
 
     watch.stage = "hpo.py"
-    fmin(
-        fn=objective,
-        space=SEARCH_SPACE,
-        algo=tpe.suggest,
-        max_evals=num_trials,
-        trials=Trials(),
-        rstate=np.random.default_rng(seed),
-        show_progressbar=False,
-    )
+    minimize(objective, num_trials, seed, Trials(), show_progressbar=False)
     top = sorted(trial_models, key=lambda pair: pair[0])[:TOP_N]
     watch.stage = "register_model.py"
     test_rmses = []
@@ -109,10 +97,10 @@ def run_baseline(data_path: str, n_jobs: int, num_trials: int, seed: int) -> dic
 
 
 @click.command()
-@click.option("--data_path", default="output", show_default=True, help="Folder with the pickles.")
+@click.option("--data_path", default=DATA_PATH, show_default=True, help="Folder with the pickles.")
 @click.option("--n_jobs", default=-1, show_default=True, help="n_jobs of every forest.")
-@click.option("--num_trials", default=15, show_default=True, help="Hyperopt trials.")
-@click.option("--seed", default=42, show_default=True, help="Hyperopt seed (as hpo.py).")
+@click.option("--num_trials", default=NUM_TRIALS, show_default=True, help="Hyperopt trials.")
+@click.option("--seed", default=SEED, show_default=True, help="Hyperopt seed (as hpo.py).")
 def main(data_path: str, n_jobs: int, num_trials: int, seed: int) -> None:
     """Time the homework's model fits and predictions with scikit-learn alone."""
     click.echo(json.dumps(run_baseline(data_path, n_jobs, num_trials, seed)))

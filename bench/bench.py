@@ -11,7 +11,7 @@ month file repeated N times), and checks that n_jobs=-1 gives bit-identical
 predictions to n_jobs=1 and what it saves.
 
 Prints one table (medians over the repeats) and writes everything to
-`output/bench.json`. Targets (issue 3): end to end <= 1.25 x baseline (checked
+`bench/results.json`. Targets (issue 3): end to end <= 1.25 x baseline (checked
 on the one-process pipeline; the four-process ratio is shown beside it), every
 process <= 1 GB; preprocessing 15x (3.1 M trips) <= 4 s and 1 GB, 50x
 (~10 M trips) <= 15 s and 3 GB.
@@ -23,14 +23,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +36,13 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROOT = Path(__file__).resolve().parent.parent
+from config import DATASET, MONTHS
+from servers import ROOT, start_server
+from trips import tripdata_path
+
 PYTHON = sys.executable
-MONTHS = ("2023-01", "2023-02", "2023-03")
 STAGES = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")
-STEP_DONE = re.compile(r"^\[\d+/\d+\] (\S+) done in ([\d.]+) s$", re.MULTILINE)  # pipeline.py
+STEP_SECONDS = re.compile(r"(\S+\.py) ([\d.]+) s")  # pipeline.py's last line: "Done in ..."
 FACTORS = (1, 5, 15, 50)
 E2E_RATIO_TARGET = 1.25
 PROCESS_MB_TARGET = 1024
@@ -108,39 +108,12 @@ def replicate(raw_dir: Path, dest: Path, factor: int) -> int:
     """Write each month file of `raw_dir` repeated `factor` times into `dest`; return rows."""
     dest.mkdir(parents=True, exist_ok=True)
     rows = 0
-    for month in MONTHS:
-        name = f"green_tripdata_{month}.parquet"
-        table = pq.read_table(raw_dir / name)
-        pq.write_table(pa.concat_tables([table] * factor), dest / name)
+    for month in MONTHS.values():
+        source = tripdata_path(raw_dir, DATASET, month)
+        table = pq.read_table(source)
+        pq.write_table(pa.concat_tables([table] * factor), dest / source.name)
         rows += table.num_rows * factor
     return rows
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def mlflow_server(folder: Path) -> Iterator[str]:
-    """Start scripts/server.sh's server with its store in `folder`; yield its URI; stop it."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MLFLOW": str(Path(PYTHON).parent / "mlflow"),
-        "PORT": str(port),
-        "BACKEND_STORE_URI": f"sqlite:///{folder / 'mlflow.db'}",
-        "ARTIFACT_ROOT": str(folder / "artifacts"),
-        "SERVER_PID_FILE": str(folder / "server.pid"),
-        "SERVER_LOG": str(folder / "server.log"),
-    }
-    server = [str(ROOT / "scripts" / "server.sh")]
-    subprocess.run([*server, "start"], env=env, check=True)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        subprocess.run([*server, "stop"], env=env, check=False)
 
 
 # ---------------------------------------------------------------- the three measurements
@@ -168,7 +141,8 @@ def run_one_process(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     args = ["pipeline.py", "--raw_data_path", str(raw_dir), "--dest_path", str(out_dir)]
     result = measure(args, env)
-    result["steps_s"] = {script: float(s) for script, s in STEP_DONE.findall(result["stderr"])}
+    last_line = result["stderr"].strip().splitlines()[-1]
+    result["steps_s"] = {script: float(s) for script, s in STEP_SECONDS.findall(last_line)}
     if sorted(result["steps_s"]) != sorted(STAGES):
         raise click.ClickException(
             f"pipeline.py did not report its four steps:\n{result['stderr']}"
@@ -181,7 +155,7 @@ def run_one_process(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
 
 
 def run_baseline(out_dir: Path, n_jobs: int = -1, num_trials: int = 15) -> dict[str, Any]:
-    args = ["bench/baseline.py", "--data_path", str(out_dir)]
+    args = ["-m", "bench.baseline", "--data_path", str(out_dir)]
     result = measure([*args, "--n_jobs", str(n_jobs), "--num_trials", str(num_trials)])
     result.update(json.loads(result.pop("stdout")))
     click.echo(
@@ -199,7 +173,9 @@ def end_to_end(raw_dir: Path, work: Path, repeats: int) -> dict[str, Any]:
     """
     out_dir = work / "output"
     runs = []
-    with mlflow_server(work / "server") as uri:
+    server = start_server(work / "server")
+    uri = server.uri
+    try:
         for repeat in range(1, repeats + 1):
             click.echo(f"End to end, repeat {repeat}/{repeats}", err=True)
             stages = run_stages(raw_dir, out_dir, uri)
@@ -207,6 +183,8 @@ def end_to_end(raw_dir: Path, work: Path, repeats: int) -> dict[str, Any]:
             baseline = run_baseline(out_dir)
             total = sum(stage["wall_s"] for stage in stages.values())
             runs.append({"stages": stages, "one": one, "baseline": baseline, "total_s": total})
+    finally:
+        server.stop()
     answers = same_answers(runs)
     stage_medians = {
         stage: {
@@ -383,7 +361,7 @@ def load_average() -> str:
 )
 @click.option(
     "--output",
-    default="output/bench.json",
+    default="bench/results.json",
     show_default=True,
     help="Where to write the results as JSON.",
 )
@@ -397,7 +375,7 @@ def main(
 ) -> None:
     """Time the homework's stages against scikit-learn alone; print a table, write JSON."""
     raw_dir = Path(raw_data_path).resolve()
-    missing = [m for m in MONTHS if not (raw_dir / f"green_tripdata_{m}.parquet").is_file()]
+    missing = [m for m in MONTHS.values() if not tripdata_path(raw_dir, DATASET, m).is_file()]
     if missing:
         raise click.ClickException(
             f"{raw_dir}/ lacks the green taxi files for {', '.join(missing)}: "

@@ -6,14 +6,14 @@
 #
 # Settings come from the environment (the Makefile passes them):
 #   MLFLOW               mlflow executable                   (default: .venv/bin/mlflow)
-#   MODEL_URI            model to serve  (default: models:/nyc-green-taxi-duration-rf@champion)
+#   MODEL_URI            model to serve, e.g. models:/<name>@champion (required)
 #   HOST                 loopback address to listen on       (default: 127.0.0.1)
 #   MODEL_PORT           port                                (default: a free one)
 #   MLFLOW_TRACKING_URI  tracking server holding the registry
 set -euo pipefail
 
 MLFLOW=${MLFLOW:-.venv/bin/mlflow}
-MODEL_URI=${MODEL_URI:-models:/nyc-green-taxi-duration-rf@champion}
+MODEL_URI=${MODEL_URI:?set MODEL_URI, e.g. models:/<name>@champion (make serve-model sets it)}
 HOST=${HOST:-127.0.0.1}
 BIN_DIR=$(cd "$(dirname "$MLFLOW")" && pwd)
 PYTHON="$BIN_DIR/python"

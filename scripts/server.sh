@@ -32,13 +32,16 @@ say() { echo "$*" >&2; }
 # Hide the password of a URI such as postgresql://user:secret@host/db in anything we print.
 mask() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#g'; }
 
+# The whole command line of process $1 (-ww: never cut), or nothing if it is gone; `ps` works
+# on Linux and macOS alike.
+command_of() { ps -ww -p "$1" -o command= 2>/dev/null; }
+
 # The pid in the pid file if that process is still an mlflow server we started, else nothing.
 our_pid() {
     [[ -f $SERVER_PID_FILE ]] || return 0
-    local pid
+    local pid command
     pid=$(<"$SERVER_PID_FILE")
-    if [[ $pid =~ ^[0-9]+$ ]] && [[ -r /proc/$pid/cmdline ]] &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'mlflow.* server'; then
+    if [[ $pid =~ ^[0-9]+$ ]] && command=$(command_of "$pid") && [[ $command == *mlflow*server* ]]; then
         echo "$pid"
     else
         say "Removing stale pid file $SERVER_PID_FILE (process ${pid:-?} is gone)."
@@ -47,7 +50,7 @@ our_pid() {
 }
 
 # True if process $1 runs this $MLFLOW: a 3.x client cannot talk to a 2.x server, nor the reverse.
-runs_our_mlflow() { tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$MLFLOW"; }
+runs_our_mlflow() { [[ " $(command_of "$1") " == *" $MLFLOW "* ]]; }
 
 port_in_use() { (exec 3<>"/dev/tcp/${HOST}/${PORT}") 2>/dev/null; }
 
@@ -90,8 +93,10 @@ start() {
         export MLFLOW_BACKEND_STORE_URI=$BACKEND_STORE_URI
         store=()
     fi
-    # setsid: the server gets a process group of its own, so stop can end its workers too.
-    setsid "$MLFLOW" server \
+    # A session (and process group) of its own, so stop can end its workers too; through
+    # Python's os.setsid because setsid(1) is Linux-only.
+    "$(dirname "$MLFLOW")/python" -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$MLFLOW" server \
         "${store[@]}" "${artifacts[@]}" \
         --host "$HOST" --port "$PORT" >"$SERVER_LOG" 2>&1 </dev/null &
     pid=$!

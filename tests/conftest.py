@@ -1,4 +1,9 @@
-"""Shared fixtures: small generated trip files, a real MLflow server, the real taxi data."""
+"""Shared fixtures: small generated trip files, a real MLflow server, the real taxi data.
+
+Tests that start a server or read the real files carry the markers `server` and
+`real_data` (`make test-fast` leaves them out); the fixtures below that do either add
+their marker themselves (see pytest_collection_modifyitems).
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,35 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from config import DATASET
+from config import MONTHS as MONTH_OF
+from servers import ROOT, Server, free_port, start_server
+from trips import tripdata_path
 
-MONTHS = ("2023-01", "2023-02", "2023-03")
-REAL_FILES = tuple(f"green_tripdata_{month}.parquet" for month in MONTHS)
+MONTHS = tuple(MONTH_OF.values())  # train, validation, test
+FIXTURE_MARKERS = {
+    "mlflow_server": "server",
+    "postgres_uri": "server",
+    "taxi_data_dir": "real_data",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use a server or the real data through a fixture."""
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 def write_trips(
@@ -89,82 +103,6 @@ def prepared_dir(raw_dir: Path, tmp_path: Path) -> Path:
     months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
     write_outputs(preprocess(raw_dir, "green", months), dest)
     return dest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    uri: str
-    process: subprocess.Popen
-    folder: Path
-
-    def stop(self) -> None:
-        """Stop the server and its workers (its whole process group)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def start_server(
-    folder: Path,
-    port: int | None = None,
-    backend_store_uri: str | None = None,
-    proxied_artifacts: bool = False,
-) -> Server:
-    """Start a real `mlflow server` and wait for /health.
-
-    Backend store: `backend_store_uri`, default a SQLite file in `folder`. Artifacts go to
-    `folder/artifacts`: a default artifact root the clients write to directly or, with
-    `proxied_artifacts`, a destination the server alone touches and serves over HTTP.
-    """
-    port = port or free_port()
-    folder.mkdir(parents=True, exist_ok=True)
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - kept open for the server's life
-    artifacts = str(folder / "artifacts")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            backend_store_uri or f"sqlite:///{folder / 'mlflow.db'}",
-            *(
-                ["--artifacts-destination", artifacts, "--serve-artifacts"]
-                if proxied_artifacts
-                else ["--default-artifact-root", artifacts]
-            ),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    server = Server(f"http://127.0.0.1:{port}", process, folder)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}"
-            )
-        try:
-            if requests.get(f"{server.uri}/health", timeout=1).ok:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    server.stop()
-    raise RuntimeError("mlflow server did not answer /health within 90 s")
 
 
 def postgres_bindir() -> Path | None:
@@ -277,7 +215,8 @@ def taxi_data_dir() -> Path:
     Missing data skips the test on a laptop but fails it under CI: it never skips silently there.
     """
     folder = Path(os.environ.get("TAXI_DATA_DIR", ROOT / "data")).resolve()
-    missing = [name for name in REAL_FILES if not (folder / name).is_file()]
+    names = [tripdata_path(folder, DATASET, month).name for month in MONTHS]
+    missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         message = f"real taxi data missing in {folder}: {', '.join(missing)} (run `make data`)"
         if os.environ.get("CI"):

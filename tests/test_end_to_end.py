@@ -10,11 +10,14 @@ import sqlalchemy
 from conftest import start_server
 from mlflow.tracking import MlflowClient
 
-from common import HPO_EXPERIMENT_NAME, load_dataset, rmse
-from preprocess_data import read_dataframe
-from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
-from train import EXPERIMENT_NAME as TRAIN_EXPERIMENT_NAME
-from trip_model import RAW_COLUMNS
+from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, TRAIN_EXPERIMENT
+from features import RAW_COLUMNS
+from forest import rmse
+from pickles import load_dataset
+from trips import read_trips
+
+pytestmark = pytest.mark.server
+NOISE = ("INFO", "View run", "View experiment", "Warning", "warn")
 
 
 def test_homework_answers_from_real_runs(taxi_data_dir: Path, tmp_path: Path, run_script) -> None:
@@ -46,7 +49,7 @@ def test_same_answers_on_postgresql_with_proxied_artifacts(
     try:
         run_homework_and_check_answers(server.uri, taxi_data_dir, tmp_path, run_script)
         client = MlflowClient(server.uri)
-        experiment = client.get_experiment_by_name(HPO_EXPERIMENT_NAME)
+        experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
         assert experiment.artifact_location.startswith("mlflow-artifacts:")
         (best,) = client.search_runs(
             [experiment.experiment_id], order_by=["metrics.rmse ASC"], max_results=1
@@ -83,6 +86,9 @@ def run_homework_and_check_answers(
             "best validation RMSE: 5.3354",
             "test RMSE: 5.5674",
         ]
+        # Quiet: no MLflow INFO lines, run links or warnings between the steps' own lines.
+        noisy = [line for line in step.stderr.splitlines() if any(n in line for n in NOISE)]
+        assert noisy == [], step.stderr
     else:
         step = run_script("preprocess_data.py", *paths)
         assert step.returncode == 0, step.stderr
@@ -98,11 +104,11 @@ def run_homework_and_check_answers(
     ]
 
     client = MlflowClient(uri)
-    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT_NAME)
+    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
     (train_run,) = client.search_runs([train_experiment.experiment_id])
     assert train_run.data.params["min_samples_split"] == "2"
 
-    hpo_experiment = client.get_experiment_by_name(HPO_EXPERIMENT_NAME)
+    hpo_experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
     trials = client.search_runs(
         [hpo_experiment.experiment_id], "metrics.rmse >= 0", order_by=["metrics.rmse ASC"]
     )
@@ -110,13 +116,13 @@ def run_homework_and_check_answers(
     assert {run.info.status for run in trials} == {"FINISHED"}
     assert trials[0].data.metrics["rmse"] == pytest.approx(5.3354, abs=1e-4)
 
-    version = client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION_ALIAS)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert version.version == "1"
     assert CHAMPION_ALIAS in version.aliases
     mlflow.set_tracking_uri(uri)
     # The champion takes the raw March trips (1-60 minutes) and gives the Q6 answer ...
-    model = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION_ALIAS}")
-    trips = read_dataframe(taxi_data_dir / "green_tripdata_2023-03.parquet")
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    trips = read_trips(taxi_data_dir / "green_tripdata_2023-03.parquet")
     assert rmse(trips["duration"], model.predict(trips[RAW_COLUMNS])) == pytest.approx(
         5.5674, abs=1e-4
     )

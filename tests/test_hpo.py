@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,11 +23,10 @@ from conftest import (
 from mlflow.tracking import MlflowClient
 
 import plots
-from common import HPO_EXPERIMENT_NAME, SEARCH_TAG
-from hpo import SEARCH_SPACE, SUMMARY_TAG, TRIALS_PLOT, run_hpo
+from config import HPO_EXPERIMENT, SEARCH_TAG, SUMMARY_TAG, TRAIN_EXPERIMENT
+from hpo import TRIALS_PLOT, run_hpo
 from preprocess_data import preprocess, write_outputs
 from register_model import top_hpo_runs
-from train import EXPERIMENT_NAME as TRAIN_EXPERIMENT_NAME
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
@@ -36,7 +34,7 @@ PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", 
 def hpo_runs(uri: str, trials_only: bool = True):
     """The trial runs (those with `rmse`), best first; with trials_only=False every run."""
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name(HPO_EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
     filter_string = "metrics.rmse >= 0" if trials_only else ""
     return client.search_runs(
         [experiment.experiment_id], filter_string, order_by=["metrics.rmse ASC"]
@@ -62,7 +60,8 @@ def test_each_trial_is_one_run(prepared_dir: Path, mlflow_server) -> None:
 
 
 def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_server) -> None:
-    from common import load_dataset, rmse
+    from forest import rmse
+    from pickles import load_dataset
 
     CliRunner().invoke(
         run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"], catch_exceptions=False
@@ -89,11 +88,6 @@ def test_same_seed_same_trials(prepared_dir: Path, mlflow_server) -> None:
         )
     first, second = searches.values()
     assert sorted(first) == sorted(second)
-
-
-def test_search_space_is_the_courses() -> None:
-    assert set(SEARCH_SPACE) == PARAMS
-    assert SEARCH_SPACE["random_state"] == 42
 
 
 def test_summary_run_has_the_plot_and_q6_still_sees_only_trials(
@@ -150,6 +144,7 @@ def start_hpo(data_path: Path, uri: str, *extra: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.server
 def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
     raw = tmp_path / "data"
     raw.mkdir()
@@ -160,7 +155,6 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
     write_outputs(preprocess(raw, "green", months), data)
 
     server = start_server(tmp_path / "server")
-    port = int(server.uri.rsplit(":", 1)[1])
     # Seed 3 draws deep forests first (max_depth 14, 17, 16), so each trial fits for seconds.
     search = start_hpo(data, server.uri, "--num_trials", "10", "--seed", "3")
     try:
@@ -173,8 +167,7 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
             if runs and all(run.info.status == "FINISHED" for run in runs):
                 finished = [run.info.run_id for run in runs]
             time.sleep(0.1)
-        os.killpg(server.process.pid, signal.SIGKILL)  # a crash, not a clean stop
-        server.process.wait()
+        server.kill()  # a crash, not a clean stop
         killed = time.monotonic()
         _, stderr = search.communicate(timeout=300)
         elapsed = time.monotonic() - killed
@@ -188,7 +181,7 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
     assert server.uri in error and "make server" in error
     assert elapsed < 60, f"hpo.py took {elapsed:.0f} s to give up"
 
-    restarted = start_server(tmp_path / "server", port)  # same SQLite file, same port
+    restarted = start_server(tmp_path / "server", server.port)  # same SQLite file, same port
     try:
         client = MlflowClient(restarted.uri)
         runs = {run.info.run_id: run for run in client.search_runs(experiment_ids(client))}
@@ -200,7 +193,7 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
 
 
 def experiment_ids(client: MlflowClient) -> list[str]:
-    experiment = client.get_experiment_by_name(HPO_EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
     return [experiment.experiment_id] if experiment else []
 
 
@@ -228,7 +221,7 @@ def test_train_and_hpo_in_parallel_lose_no_run(prepared_dir: Path, mlflow_server
     assert {run.info.status for run in runs} == {"FINISHED"}
     assert sorted(Counter(run.data.tags[SEARCH_TAG] for run in runs).values()) == [8, 8]
     client = MlflowClient(mlflow_server.uri)
-    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT_NAME)
+    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
     (train_run,) = client.search_runs([train_experiment.experiment_id])
     assert train_run.info.status == "FINISHED"
 
@@ -237,7 +230,7 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
     prepared_dir: Path, mlflow_server
 ) -> None:
     client = MlflowClient(mlflow_server.uri)
-    experiment_id = client.create_experiment(HPO_EXPERIMENT_NAME)
+    experiment_id = client.create_experiment(HPO_EXPERIMENT)
     an_hour_ago = int((time.time() - 3600) * 1000)
     tags = {SEARCH_TAG: "crashed-search"}
     orphan = client.create_run(experiment_id, start_time=an_hour_ago, tags=tags)
@@ -254,7 +247,8 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
 def test_forests_fit_on_every_core_and_predict_bit_identically(prepared_dir: Path) -> None:
     from sklearn.ensemble import RandomForestRegressor
 
-    from common import fit_forest, load_dataset
+    from forest import fit_forest
+    from pickles import load_dataset
 
     X_train, y_train = load_dataset(prepared_dir, "train")
     X_val, _ = load_dataset(prepared_dir, "val")
@@ -271,9 +265,9 @@ def test_experiment_created_by_another_client_meanwhile_still_gets_the_runs(
     """The race behind lost parallel runs: the lookup misses, another client creates it."""
     from mlflow.tracking import MlflowClient as Client
 
-    from common import set_experiment
+    from tracking import set_experiment
 
-    experiment_id = MlflowClient(mlflow_server.uri).create_experiment(HPO_EXPERIMENT_NAME)
+    experiment_id = MlflowClient(mlflow_server.uri).create_experiment(HPO_EXPERIMENT)
     lookup = Client.get_experiment_by_name
     misses = iter([True])  # MLflow's first lookup runs before the other client's create
 
@@ -281,7 +275,7 @@ def test_experiment_created_by_another_client_meanwhile_still_gets_the_runs(
         return None if next(misses, False) else lookup(self, name)
 
     monkeypatch.setattr(Client, "get_experiment_by_name", racing_lookup)
-    set_experiment(HPO_EXPERIMENT_NAME)
+    set_experiment(HPO_EXPERIMENT)
     with mlflow.start_run() as run:
         pass
     assert run.info.experiment_id == experiment_id

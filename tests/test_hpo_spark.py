@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
-from common import HPO_EXPERIMENT_NAME, SEARCH_TAG, load_dataset, rmse
+from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
+from errors import UserError
+from forest import rmse
 from hpo import run_hpo
-from register_model import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
+from pickles import load_dataset
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
@@ -51,7 +53,7 @@ def test_every_spark_trial_is_one_run_and_register_model_works(
     assert result.returncode == 0, result.stderr[-3000:]
 
     client = MlflowClient(mlflow_server.uri)
-    experiment = client.get_experiment_by_name(HPO_EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
     trials = client.search_runs(
         [experiment.experiment_id], "metrics.rmse >= 0", order_by=["metrics.rmse ASC"]
     )
@@ -79,7 +81,7 @@ def test_every_spark_trial_is_one_run_and_register_model_works(
         "register_model.py", *data, "--raw_data_path", str(raw_dir), "--top_n", "2"
     )
     assert registered.returncode == 0, registered.stderr[-3000:]
-    version = client.get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION_ALIAS)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     champion_source = client.get_run(version.run_id).data.tags["hpo_run_id"]
     assert champion_source in {run.info.run_id for run in trials[:2]}
 
@@ -102,12 +104,11 @@ def test_without_pyspark_says_how_to_install(
     result = CliRunner().invoke(run_hpo, args)
     assert result.exit_code == 1
     assert "needs pyspark: run `make install-spark`" in result.output
-    experiment = MlflowClient().get_experiment_by_name(HPO_EXPERIMENT_NAME)
+    experiment = MlflowClient().get_experiment_by_name(HPO_EXPERIMENT)
     assert MlflowClient().search_runs([experiment.experiment_id]) == []
 
 
 def test_failed_trials_fail_the_search_in_one_line() -> None:
-    import click
     import numpy as np
     from hyperopt import Trials, fmin, hp, rand
 
@@ -128,8 +129,8 @@ def test_failed_trials_fail_the_search_in_one_line() -> None:
         return_argmin=False,
         show_progressbar=False,
     )
-    with pytest.raises(click.ClickException) as failure:
+    with pytest.raises(UserError) as failure:
         check_all_done(trials)
-    assert failure.value.message == (
+    assert str(failure.value) == (
         "3 of 3 trials failed on Spark, the first with: tracking server went away"
     )

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import click
 import mlflow
 import pandas as pd
 import pytest
@@ -19,11 +18,13 @@ from click.testing import CliRunner
 from conftest import MONTHS, ROOT, write_trips
 from mlflow.tracking import MlflowClient
 
-from common import rmse
+from config import CHAMPION_ALIAS
+from errors import UserError
+from features import RAW_COLUMNS
+from forest import rmse
 from hpo import run_hpo
-from predict import read_trips
-from register_model import CHAMPION_ALIAS, run_register_model
-from trip_model import RAW_COLUMNS
+from predict import read_input
+from register_model import run_register_model
 
 MODEL_NAME = "predict-test-model"
 MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
@@ -42,7 +43,7 @@ def register_champion(prepared_dir: Path) -> Path:
 
 def test_read_trips_with_times_keeps_1_to_60_minutes(tmp_path: Path) -> None:
     path = write_trips(tmp_path / "t.parquet", [0.5, 10, 61, 30], [1, 2, 3, 4], [5, 6, 7, 8])
-    trips = read_trips(path)
+    trips = read_input(path)
     assert list(trips.columns) == [*RAW_COLUMNS, "duration"]
     assert trips["duration"].tolist() == [10.0, 30.0]
 
@@ -52,7 +53,7 @@ def test_read_trips_without_times_keeps_every_trip(tmp_path: Path) -> None:
     pd.DataFrame(
         {"PULocationID": [1, 2], "DOLocationID": [3, 4], "trip_distance": [1.0, 2.0]}
     ).to_parquet(path)
-    assert read_trips(path).to_dict("list") == {
+    assert read_input(path).to_dict("list") == {
         "PULocationID": [1, 2],
         "DOLocationID": [3, 4],
         "trip_distance": [1.0, 2.0],
@@ -62,8 +63,8 @@ def test_read_trips_without_times_keeps_every_trip(tmp_path: Path) -> None:
 def test_read_trips_names_missing_columns(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pd.DataFrame({"PULocationID": [1]}).to_parquet(path)
-    with pytest.raises(click.ClickException, match=r"lacks the column.*DOLocationID"):
-        read_trips(path)
+    with pytest.raises(UserError, match=r"lacks the column.*DOLocationID"):
+        read_input(path)
 
 
 def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script, tmp_path) -> None:
@@ -76,7 +77,7 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
 
     written = pd.read_parquet(output)
     assert list(written.columns) == [*RAW_COLUMNS, "duration", "predicted_duration"]
-    assert len(written) == len(read_trips(test_month))
+    assert len(written) == len(read_input(test_month))
     version = MlflowClient(mlflow_server.uri).get_model_version_by_alias(MODEL_NAME, "champion")
     file_rmse = rmse(written["duration"], written["predicted_duration"])
     assert file_rmse == pytest.approx(float(version.tags["test_rmse"]), abs=1e-6)

@@ -1,4 +1,4 @@
-"""preprocess_data.py: features, filter, four files, and sameness with the plain DictVectorizer."""
+"""preprocess_data.py: the vectorizer fitted on the training month, four files or none."""
 
 from __future__ import annotations
 
@@ -7,62 +7,18 @@ import os
 import pickle
 from pathlib import Path
 
-import click
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import MONTHS, assert_one_line_error, random_month, write_trips
-from sklearn.feature_extraction import DictVectorizer
 
-import common
+import pickles
 import preprocess_data
-from preprocess_data import (
-    fit_vectorizer,
-    preprocess,
-    read_dataframe,
-    run_data_prep,
-    vectorize,
-    write_outputs,
-)
+from errors import UserError
+from preprocess_data import preprocess, run_data_prep, write_outputs
+from trips import read_trips
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
-
-
-def course_reference(path: Path, dv: DictVectorizer, fit: bool, prefix: str = "lpep"):
-    """The course's own row-by-row preprocessing, kept here as the reference to match."""
-    df = pd.read_parquet(path)
-    df["duration"] = df[f"{prefix}_dropoff_datetime"] - df[f"{prefix}_pickup_datetime"]
-    df.duration = df.duration.apply(lambda td: td.total_seconds() / 60)
-    df = df[(df.duration >= 1) & (df.duration <= 60)].copy()
-    df[["PULocationID", "DOLocationID"]] = df[["PULocationID", "DOLocationID"]].astype(str)
-    df["PU_DO"] = df["PULocationID"] + "_" + df["DOLocationID"]
-    dicts = df[["PU_DO", "trip_distance"]].to_dict(orient="records")
-    X = dv.fit_transform(dicts) if fit else dv.transform(dicts)
-    return X, df.duration.values
-
-
-def assert_same_matrix(actual, expected) -> None:
-    assert actual.shape == expected.shape
-    assert actual.dtype == expected.dtype
-    for part in ("data", "indices", "indptr"):
-        np.testing.assert_array_equal(getattr(actual, part), getattr(expected, part))
-
-
-def test_duration_filter_keeps_1_to_60_minutes_inclusive(tmp_path: Path) -> None:
-    minutes = [0.5, 0.99, 1.0, 30.0, 60.0, 60.01, 125.0]
-    path = write_trips(tmp_path / "t.parquet", minutes, [1] * 7, [2] * 7)
-    df = read_dataframe(path)
-    assert df["duration"].tolist() == [1.0, 30.0, 60.0]
-
-
-def test_features_are_pu_do_and_trip_distance(tmp_path: Path) -> None:
-    path = write_trips(tmp_path / "t.parquet", [10, 20, 30], [43, 43, 7], [151, 43, 7], [1.5, 0, 3])
-    df = read_dataframe(path)
-    dv = fit_vectorizer(df)
-    assert dv.feature_names_ == ["PU_DO=43_151", "PU_DO=43_43", "PU_DO=7_7", "trip_distance"]
-    X = vectorize(df, dv)
-    np.testing.assert_array_equal(X.toarray(), [[1, 0, 0, 1.5], [0, 1, 0, 0], [0, 0, 1, 3]])
 
 
 def test_vectorizer_is_fitted_on_training_month_only(raw_dir: Path) -> None:
@@ -70,7 +26,7 @@ def test_vectorizer_is_fitted_on_training_month_only(raw_dir: Path) -> None:
     results = preprocess(raw_dir, "green", SPLITS)
     dv = results["dv"]
     assert "PU_DO=200_201" not in dv.vocabulary_
-    train = read_dataframe(raw_dir / "green_tripdata_2023-01.parquet")
+    train = read_trips(raw_dir / "green_tripdata_2023-01.parquet")
     expected = {
         f"PU_DO={a}_{b}" for a, b in zip(train.PULocationID, train.DOLocationID, strict=True)
     }
@@ -85,38 +41,6 @@ def test_unseen_zone_pairs_only_keep_trip_distance(raw_dir: Path) -> None:
     assert row == {"trip_distance": 4.0}
     assert X_test.shape[1] == len(results["dv"].feature_names_)
     assert y_test.tolist() == [10.0, 12.0]
-
-
-def test_same_result_as_course_dictvectorizer_on_generated_data(raw_dir: Path) -> None:
-    results = preprocess(raw_dir, "green", SPLITS)
-    dv = DictVectorizer()
-    for i, (name, month) in enumerate(SPLITS.items()):
-        X_ref, y_ref = course_reference(raw_dir / f"green_tripdata_{month}.parquet", dv, i == 0)
-        X, y = results[name]
-        assert_same_matrix(X, X_ref)
-        np.testing.assert_array_equal(y, y_ref)
-    assert results["dv"].feature_names_ == dv.feature_names_
-    assert results["dv"].vocabulary_ == dv.vocabulary_
-
-
-def test_same_result_as_course_dictvectorizer_on_real_data(taxi_data_dir: Path) -> None:
-    results = preprocess(taxi_data_dir, "green", SPLITS)
-    dv = DictVectorizer()
-    for i, (name, month) in enumerate(SPLITS.items()):
-        path = taxi_data_dir / f"green_tripdata_{month}.parquet"
-        X_ref, y_ref = course_reference(path, dv, fit=i == 0)
-        assert_same_matrix(results[name][0], X_ref)
-        np.testing.assert_array_equal(results[name][1], y_ref)
-    assert results["dv"].feature_names_ == dv.feature_names_
-    assert results["dv"].vocabulary_ == dv.vocabulary_
-
-
-def test_yellow_files_use_tpep_timestamps(tmp_path: Path) -> None:
-    for month in MONTHS:
-        path = tmp_path / f"yellow_tripdata_{month}.parquet"
-        write_trips(path, [5, 70, 15], [1, 2, 3], [4, 5, 6], prefix="tpep")
-    results = preprocess(tmp_path, "yellow", SPLITS)
-    assert results["train"][1].tolist() == [5.0, 15.0]
 
 
 def test_cli_writes_exactly_four_files(raw_dir: Path, tmp_path: Path) -> None:
@@ -274,16 +198,16 @@ def test_failure_halfway_keeps_the_previous_output(
     def failing_dump(obj, path) -> None:
         if len(written) == 2:
             raise failure
-        common.dump_pickle(obj, path)
+        pickles.dump_pickle(obj, path)
         written.append(path)
 
     monkeypatch.setattr(preprocess_data, "dump_pickle", failing_dump)
-    with pytest.raises((click.ClickException, KeyboardInterrupt)):
+    with pytest.raises((UserError, KeyboardInterrupt)):
         write_outputs(results, prepared_dir)
     assert len(written) == 2  # two new files were written to the scratch folder...
     assert snapshot(prepared_dir) == before  # ...and none of them reached output/, no scratch left
 
-    monkeypatch.setattr(preprocess_data, "dump_pickle", common.dump_pickle)
+    monkeypatch.setattr(preprocess_data, "dump_pickle", pickles.dump_pickle)
     write_outputs(results, prepared_dir)
     after = snapshot(prepared_dir)
     assert sorted(after) == sorted(before) and after["train.pkl"] != before["train.pkl"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,11 +17,20 @@ from conftest import MONTHS, assert_one_line_error, write_trips
 from mlflow.tracking import MlflowClient
 
 from answers import q5_best_rmse, q6_champion_test_rmse
-from common import HPO_EXPERIMENT_NAME, SEARCH_TAG, load_dataset, rmse
+from config import (
+    BEST_MODELS_EXPERIMENT,
+    CHAMPION_ALIAS,
+    HPO_EXPERIMENT,
+    PYFUNC_ARTIFACT,
+    SEARCH_TAG,
+)
+from features import RAW_COLUMNS
+from forest import rmse
 from hpo import run_hpo
-from preprocess_data import read_dataframe, run_data_prep
-from register_model import CHAMPION_ALIAS, EXPERIMENT_NAME, run_register_model
-from trip_model import PYFUNC_ARTIFACT, RAW_COLUMNS
+from pickles import load_dataset
+from preprocess_data import run_data_prep
+from register_model import run_register_model
+from trips import read_trips
 
 MODEL_NAME = "test-model"
 
@@ -43,7 +53,7 @@ def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_serve
     assert result.exit_code == 0, result.output
 
     client = MlflowClient(mlflow_server.uri)
-    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], order_by=["metrics.test_rmse ASC"])
     assert len(runs) == 3
     for run in runs:
@@ -73,7 +83,7 @@ def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_serve
 
 
 def raw_test_trips(prepared_dir: Path):
-    return read_dataframe(prepared_dir.parent / "data" / f"green_tripdata_{MONTHS[2]}.parquet")
+    return read_trips(prepared_dir.parent / "data" / f"green_tripdata_{MONTHS[2]}.parquet")
 
 
 def test_champion_version_is_documented(prepared_dir: Path, mlflow_server) -> None:
@@ -110,8 +120,31 @@ def test_champion_version_is_documented(prepared_dir: Path, mlflow_server) -> No
     assert Path(png).read_bytes().startswith(b"\x89PNG")
 
 
+LOAD_ELSEWHERE = """
+import importlib.util, json, os, sys
+import mlflow, pandas as pd
+assert importlib.util.find_spec("preprocess_data") is None, "repo on the path"
+trips = pd.read_parquet("../trips.parquet")
+environment, modules = dict(os.environ), set(sys.modules)
+path = mlflow.artifacts.download_artifacts("models:/{name}@{alias}", dst_path="model")
+model = mlflow.pyfunc.load_model(path)
+predictions = model.predict(trips)
+print(json.dumps({{
+    "predictions": predictions.tolist(),
+    "code": sorted(os.listdir(os.path.join(path, "code"))),
+    "requirements": open(os.path.join(path, "requirements.txt")).read().split(),
+    "environment_changed": sorted(set(os.environ.items()) ^ set(environment.items())),
+    "loaded": sorted(set(sys.modules) - modules),
+}}))
+"""
+
+
 def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_path) -> None:
-    """Only the tracking server is needed: a fresh interpreter outside the repo loads it."""
+    """Only the tracking server is needed: a fresh interpreter outside the repo loads it.
+
+    The model ships only the code it runs (trip_model.py, features.py); loading it brings no
+    command-line package along and changes no environment variable of the loading process.
+    """
     hpo_args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
     assert CliRunner().invoke(run_hpo, hpo_args).exit_code == 0
     assert register(prepared_dir).exit_code == 0
@@ -119,22 +152,23 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     trips[RAW_COLUMNS].to_parquet(tmp_path / "trips.parquet")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = (
-        "import importlib.util, mlflow, pandas as pd\n"
-        "assert importlib.util.find_spec('preprocess_data') is None, 'repo on the path'\n"
-        f"model = mlflow.pyfunc.load_model('models:/{MODEL_NAME}@{CHAMPION_ALIAS}')\n"
-        "trips = pd.read_parquet('../trips.parquet')\n"
-        "print(','.join(repr(float(x)) for x in model.predict(trips)))\n"
-    )
+    code = LOAD_ELSEWHERE.format(name=MODEL_NAME, alias=CHAMPION_ALIAS)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    predicted = [float(x) for x in done.stdout.strip().split(",")]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded["code"] == ["features.py", "trip_model.py"]
+    assert not any(line.startswith("click") for line in loaded["requirements"])
+    assert loaded["environment_changed"] == []
+    assert {"trip_model", "features"} <= set(loaded["loaded"])
+    homework_cli = {"click", "cli", "config", "tracking", "preprocess_data", "pyarrow"}
+    assert homework_cli.isdisjoint(loaded["loaded"])
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
-    assert predicted == pytest.approx(model.predict(trips[RAW_COLUMNS]).tolist(), rel=1e-12)
+    expected = model.predict(trips[RAW_COLUMNS]).tolist()
+    assert loaded["predictions"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_fewer_runs_than_top_n_uses_those(prepared_dir: Path, mlflow_server) -> None:
@@ -180,7 +214,7 @@ def test_failed_deleted_and_running_runs_are_never_picked(
     hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "3"])
     assert hpo.exit_code == 0, hpo.output
     client = MlflowClient(mlflow_server.uri)
-    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT_NAME).experiment_id
+    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
     good = {r.info.run_id: r for r in client.search_runs([experiment_id], "metrics.rmse >= 0")}
     (search_id,) = {run.data.tags[SEARCH_TAG] for run in good.values()}
 
@@ -200,7 +234,7 @@ def test_failed_deleted_and_running_runs_are_never_picked(
     result = register(prepared_dir, "--top_n", "5")
     assert result.exit_code == 0, result.output
     assert "Only 3 finished hyperopt runs: using those." in result.stderr
-    best_models = client.get_experiment_by_name(EXPERIMENT_NAME).experiment_id
+    best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
     picked = {run.data.tags["hpo_run_id"] for run in client.search_runs([best_models])}
     assert picked == set(good)
     best_rmse = min(run.data.metrics["rmse"] for run in good.values())
@@ -232,7 +266,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
         assert result.exit_code == 0, result.output
 
     client = MlflowClient(mlflow_server.uri)
-    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT_NAME).experiment_id
+    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
     trials = client.search_runs(
         [experiment_id], "metrics.rmse >= 0", order_by=["attributes.start_time ASC"]
     )

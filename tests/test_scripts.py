@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pytest
 import requests
 from conftest import ROOT, free_port, write_trips
 from mlflow.tracking import MlflowClient
+
+from servers import server_env
 
 
 def download(dest: Path, url: str, *names: str) -> subprocess.CompletedProcess:
@@ -58,16 +61,7 @@ MLFLOW = Path(sys.executable).parent / "mlflow"
 def server_sh(
     tmp_path: Path, command: str, port: int, mlflow: Path = MLFLOW, **settings: str
 ) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "MLFLOW": str(mlflow),
-        "PORT": str(port),
-        "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
-        "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "SERVER_PID_FILE": str(tmp_path / "server.pid"),
-        "SERVER_LOG": str(tmp_path / "server.log"),
-        **settings,
-    }
+    env = {**server_env(tmp_path, port), "MLFLOW": str(mlflow), **settings}
     return subprocess.run(
         [str(ROOT / "scripts/server.sh"), command], env=env, capture_output=True, text=True
     )
@@ -81,6 +75,7 @@ def process_group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.server
 def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) -> None:
     port = free_port()
     started = server_sh(tmp_path, "start", port)
@@ -111,10 +106,18 @@ def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) ->
 
 def server_arguments(pid: int) -> list[str]:
     """What follows `server` on the command line of the process `pid`."""
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+    command = command_line(pid).split()
     return command[command.index("server") + 1 :]
 
 
+def command_line(pid: int) -> str:
+    done = subprocess.run(
+        ["ps", "-ww", "-p", str(pid), "-o", "command="], capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.server
 def test_server_on_postgresql_with_proxied_artifacts_keeps_the_password_hidden(
     tmp_path: Path, postgres_uri: str
 ) -> None:
@@ -209,6 +212,7 @@ def make_server(tmp_path: Path, target: str, port: int) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.server
 def test_make_server_twice_reuses_the_server_on_loopback(tmp_path: Path) -> None:
     port = free_port()
     try:
@@ -219,8 +223,8 @@ def test_make_server_twice_reuses_the_server_on_loopback(tmp_path: Path) -> None
         assert second.returncode == 0, second.stderr
         assert "already running" in second.stderr
         assert int((tmp_path / "server.pid").read_text()) == pid
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        assert command[command.index(b"--host") + 1] == b"127.0.0.1"  # not the whole network
+        command = command_line(pid).split()
+        assert command[command.index("--host") + 1] == "127.0.0.1"  # not the whole network
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
     finally:
         stopped = make_server(tmp_path, "server-stop", port)
@@ -228,6 +232,7 @@ def test_make_server_twice_reuses_the_server_on_loopback(tmp_path: Path) -> None
     assert not process_group_alive(pid)
 
 
+@pytest.mark.server
 def test_stale_pid_file_does_not_block_start(tmp_path: Path) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()

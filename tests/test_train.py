@@ -13,8 +13,11 @@ from click.testing import CliRunner
 from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
-from common import keep_sparse, load_dataset, rmse
-from train import EXPERIMENT_NAME, run_train
+from config import TRAIN_EXPERIMENT
+from forest import rmse
+from pickles import load_dataset
+from tracking import keep_sparse
+from train import run_train
 
 
 def test_train_logs_one_autologged_run(prepared_dir: Path, mlflow_server) -> None:
@@ -23,7 +26,7 @@ def test_train_logs_one_autologged_run(prepared_dir: Path, mlflow_server) -> Non
     )
     assert result.exit_code == 0, result.output
     client = MlflowClient(mlflow_server.uri)
-    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     params = run.data.params
@@ -70,10 +73,11 @@ def test_keep_sparse_shares_the_arrays_and_refuses_to_densify(prepared_dir: Path
 def test_train_leaves_no_autolog_behind(prepared_dir: Path, mlflow_server) -> None:
     from mlflow.utils.autologging_utils import autologging_is_disabled
 
-    CliRunner().invoke(
+    result = CliRunner().invoke(
         run_train, ["--data_path", str(prepared_dir), "--tracking_uri", mlflow_server.uri]
     )
-    assert autologging_is_disabled("sklearn")
+    assert result.exit_code == 0, result.output  # autolog was on for a whole run ...
+    assert autologging_is_disabled("sklearn")  # ... and is off again
 
 
 def test_missing_output_folder_says_preprocess_first(tmp_path: Path) -> None:

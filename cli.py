@@ -1,0 +1,118 @@
+"""What every command shares: its options, its quiet output and its one-line errors.
+
+The options keep the course's names (`--data_path`, `--raw_data_path`, `--num_trials`,
+`--top_n`), with dashed aliases. `reporting` wraps a command's work: MLflow's chatter stays
+off stdout (which carries only results) and every known failure becomes one `Error:` line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
+
+import click
+
+from config import DATA_PATH, NUM_TRIALS, RAW_DATA_PATH, TOP_N, TRACKING_URI
+from errors import UserError
+from tracking import describe_failure, redact
+
+DEBUG_VARIABLE = "HOMEWORK_DEBUG"  # set to 1 for the whole traceback of an error
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or TRACKING_URI
+
+
+data_path_option = click.option(
+    "--data_path",
+    "--data-path",
+    default=DATA_PATH,
+    show_default=True,
+    help="Folder with the pickles written by preprocess_data.py.",
+)
+
+num_trials_option = click.option(
+    "--num_trials",
+    "--num-trials",
+    default=NUM_TRIALS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of parameter settings hyperopt evaluates.",
+)
+
+top_n_option = click.option(
+    "--top_n",
+    "--top-n",
+    default=TOP_N,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many of the best hyperopt runs to evaluate on the test month.",
+)
+
+tracking_uri_option = click.option(
+    "--tracking_uri",
+    "--tracking-uri",
+    default=default_tracking_uri,
+    show_default="$MLFLOW_TRACKING_URI or " + TRACKING_URI,
+    help="MLflow tracking server to log to.",
+)
+
+verbose_option = click.option(
+    "--verbose",
+    is_flag=True,
+    help="Also show MLflow's own log lines and run links (on stderr, passwords masked).",
+)
+
+
+def raw_data_path_option(help: str) -> Callable[[Any], Any]:
+    """The `--raw_data_path` option, with a help text saying what is read from it."""
+    return click.option(
+        "--raw_data_path", "--raw-data-path", default=RAW_DATA_PATH, show_default=True, help=help
+    )
+
+
+class Chatter(io.TextIOBase):
+    """Stands in for stdout while MLflow works: to `target` with passwords masked, or nowhere."""
+
+    def __init__(self, target: TextIO | None, tracking_uri: str) -> None:
+        self.target = target
+        self.tracking_uri = tracking_uri
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.target is not None:
+            self.target.write(redact(text, self.tracking_uri))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.target is not None:
+            self.target.flush()
+
+
+@contextlib.contextmanager
+def reporting(tracking_uri: str = "", verbose: bool = False) -> Iterator[None]:
+    """Run a command's work with MLflow's stdout chatter hidden and errors as one line.
+
+    MLflow prints "View run ..." links on stdout: they go to stderr with `verbose`, else
+    nowhere. A UserError, or an error of MLflow or the tracking server (told by its cause,
+    see tracking.describe_failure), becomes one `Error: ...` line, the password of
+    `tracking_uri` masked; HOMEWORK_DEBUG=1 shows the whole traceback instead.
+    """
+    chatter = Chatter(sys.stderr if verbose else None, tracking_uri)
+    try:
+        with contextlib.redirect_stdout(chatter):
+            yield
+    except Exception as exc:
+        if isinstance(exc, UserError):
+            message = str(exc)
+        else:
+            message = describe_failure(exc, tracking_uri) if tracking_uri else None
+        if message is None or os.environ.get(DEBUG_VARIABLE):
+            raise
+        raise click.ClickException(redact(message, tracking_uri)) from None

@@ -1,0 +1,37 @@
+"""Every name and default the homework uses, defined once.
+
+The Makefile and the shell scripts repeat a few of them (months, model name, port, pid
+file); tests/test_config.py checks that they agree with this file.
+"""
+
+from __future__ import annotations
+
+# The data: NYC TLC trip records, one parquet file per month.
+DATASET = "green"
+MONTHS = {"train": "2023-01", "val": "2023-02", "test": "2023-03"}
+RAW_DATA_PATH = "data"
+
+# What preprocess_data.py writes (and the other scripts read) in DATA_PATH.
+DATA_PATH = "output"
+DATASET_FILES = ("dv.pkl", "train.pkl", "val.pkl", "test.pkl")
+
+# The tracking server `make server` starts, and what the scripts log to it.
+TRACKING_URI = "http://127.0.0.1:5000"
+SERVER_PID_FILE = "mlflow-server.pid"
+TRAIN_EXPERIMENT = "random-forest-train"
+HPO_EXPERIMENT = "random-forest-hyperopt"
+BEST_MODELS_EXPERIMENT = "random-forest-best-models"
+SEARCH_TAG = "hpo.search_id"  # shared by the trials (and summary run) of one hpo.py search
+SUMMARY_TAG = "hpo.summary"  # the search's summary run, which is not a trial
+HPO_RUN_TAG = "hpo_run_id"  # on a best-models run: the trial its model comes from
+MODEL_ARTIFACT = "model"  # the bare forest in every run (the course's runs:/<id>/model)
+PYFUNC_ARTIFACT = "trip_duration_model"  # the self-contained champion (trip_model.py)
+
+# The model registry.
+MODEL_NAME = "nyc-green-taxi-duration-rf"
+CHAMPION_ALIAS = "champion"
+
+# The search.
+NUM_TRIALS = 15
+TOP_N = 5
+SEED = 42

@@ -1,0 +1,93 @@
+"""The four pickles preprocess_data.py writes to the data folder, and how they are read back.
+
+`dv.pkl` holds the fitted DictVectorizer, `train.pkl`, `val.pkl` and `test.pkl` each a
+tuple `(X, y)`: a CSR matrix of the features and the durations in minutes. They are
+written all four or none (`atomic_dir_write`).
+
+Unpickling runs code: these functions only ever read what preprocess_data.py wrote, and
+the data folder is the user's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from config import DATASET_FILES
+from errors import UserError, first_line
+
+RUN_PREPROCESSING = "run preprocess_data.py first (make q2)"
+
+
+def dump_pickle(obj: Any, path: str | Path) -> None:
+    with open(path, "wb") as f_out:
+        pickle.dump(obj, f_out)
+
+
+def load_pickle(path: str | Path) -> Any:
+    with open(path, "rb") as f_in:
+        return pickle.load(f_in)
+
+
+@contextlib.contextmanager
+def atomic_dir_write(dest: Path) -> Iterator[Path]:
+    """Yield a scratch folder beside `dest`; move its files into `dest` only if the block succeeds.
+
+    A failure halfway leaves what `dest` held before untouched.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=dest) as scratch:
+        yield Path(scratch)
+        for path in sorted(Path(scratch).iterdir()):
+            os.replace(path, dest / path.name)
+
+
+def check_outputs(data_path: str | Path, names: tuple[str, ...] = DATASET_FILES) -> None:
+    """Fail with one clear line if preprocessing has not written its files yet."""
+    data_path = Path(data_path)
+    if not data_path.is_dir():
+        raise UserError(f"{data_path}/ does not exist: {RUN_PREPROCESSING}.")
+    missing = [name for name in names if not (data_path / name).is_file()]
+    if missing:
+        raise UserError(f"{data_path}/ lacks {', '.join(missing)}: {RUN_PREPROCESSING}.")
+
+
+def load_checked(path: Path, looks_right: Any) -> Any:
+    """Unpickle one of our files; a damaged or foreign one is a UserError naming it."""
+    check_outputs(path.parent, (path.name,))
+    try:
+        obj = load_pickle(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise UserError(
+            f"{path} is damaged ({first_line(exc)}): run preprocess_data.py again (make q2)."
+        ) from None
+    if not looks_right(obj):
+        raise UserError(
+            f"{path} does not hold what preprocess_data.py writes ({type(obj).__name__}): "
+            "run preprocess_data.py again (make q2)."
+        )
+    return obj
+
+
+def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
+    """Load one `(X, y)` pickle written by preprocess_data.py, e.g. name='train'."""
+
+    def is_x_y(obj: Any) -> bool:
+        return (
+            isinstance(obj, tuple)
+            and len(obj) == 2
+            and all(hasattr(part, "shape") for part in obj)
+            and obj[0].shape[0] == obj[1].shape[0]
+        )
+
+    return load_checked(Path(data_path) / f"{name}.pkl", is_x_y)
+
+
+def load_vectorizer(data_path: str | Path) -> Any:
+    """The fitted DictVectorizer of `dv.pkl`, with the data months it records."""
+    return load_checked(Path(data_path) / "dv.pkl", lambda obj: hasattr(obj, "trip_data_"))

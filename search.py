@@ -1,0 +1,63 @@
+"""The hyperopt search: the course's space and the one `fmin` call.
+
+hpo.py runs it with MLflow around each trial, bench/baseline.py with scikit-learn alone;
+both call `minimize`, so the benchmark compares the same search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from hyperopt import Trials, fmin, hp, tpe
+from hyperopt.pyll import scope
+from tqdm import tqdm
+
+SEARCH_SPACE = {
+    "max_depth": scope.int(hp.quniform("max_depth", 1, 20, 1)),
+    "n_estimators": scope.int(hp.quniform("n_estimators", 10, 50, 1)),
+    "min_samples_split": scope.int(hp.quniform("min_samples_split", 2, 10, 1)),
+    "min_samples_leaf": scope.int(hp.quniform("min_samples_leaf", 1, 4, 1)),
+    "random_state": 42,
+}
+
+
+@contextlib.contextmanager
+def progress_bar(initial: int, total: int) -> Iterator[tqdm]:
+    """hyperopt's trial bar, on stderr whatever stands in for stdout meanwhile."""
+    with tqdm(
+        total=total,
+        initial=initial,
+        unit="trial",
+        postfix={"best loss": "?"},
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
+        yield bar
+
+
+def minimize(
+    objective: Callable[[dict[str, Any]], Any],
+    num_trials: int,
+    seed: int,
+    trials: Trials,
+    show_progressbar: bool = True,
+) -> None:
+    """Run TPE over SEARCH_SPACE for `num_trials` trials; the results are in `trials`.
+
+    Every trial is recorded, failed ones too: a search whose trials all failed still
+    returns, so the caller can report them.
+    """
+    fmin(
+        fn=objective,
+        space=SEARCH_SPACE,
+        algo=tpe.suggest,
+        max_evals=num_trials,
+        trials=trials,
+        rstate=np.random.default_rng(seed),
+        return_argmin=False,
+        show_progressbar=progress_bar if show_progressbar else False,
+    )

@@ -1,0 +1,67 @@
+"""answers.py: each answer read back from files, processes and the server; errors by cause."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, assert_one_line_error
+
+
+def answers(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "answers.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_q2_counts_the_files_really_in_the_folder(prepared_dir: Path) -> None:
+    assert answers("-q", "2", "--data_path", str(prepared_dir)).stdout.endswith(": 4\n")
+    (prepared_dir / "notes.txt").write_text("not ours")
+    result = answers("-q", "2", "--data_path", str(prepared_dir))
+    assert result.stdout == "Q2 files written by preprocess_data.py: 5\n"
+
+
+def test_q4_reads_the_server_command_line_without_proc(tmp_path: Path) -> None:
+    """Q4 asks `ps` (Linux and macOS) for the command line of the pid in the pid file."""
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "--artifacts-destination", "x"]
+    )
+    try:
+        (tmp_path / "server.pid").write_text(f"{stand_in.pid}\n")
+        result = answers("-q", "4", "--pid_file", str(tmp_path / "server.pid"))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "Q4 flag needed beside --backend-store-uri: artifacts-destination\n"
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    gone = answers("-q", "4", "--pid_file", str(tmp_path / "server.pid"))
+    assert_one_line_error(gone, f"pid {stand_in.pid}", "is not running", "make server")
+    missing = answers("-q", "4", "--pid_file", str(tmp_path / "nothing.pid"))
+    assert_one_line_error(missing, "nothing.pid", "make server")
+
+
+@pytest.mark.parametrize(
+    ("question", "fragments"),
+    [
+        ("3", ("random-forest-train", "make q3")),
+        ("5", ("random-forest-hyperopt", "make q5")),
+        ("6", ("no version of the registered model", "@champion", "make q6")),
+    ],
+)
+def test_a_missing_step_names_what_to_run(mlflow_server, question: str, fragments) -> None:
+    """The server is fine: the message says what is missing, not that the server failed."""
+    error = assert_one_line_error(answers("-q", question), *fragments)
+    assert "still running" not in error and "failed" not in error
+
+
+def test_a_failing_server_is_told_apart_from_a_missing_run(mlflow_server) -> None:
+    """A real 5xx: the server runs but its database is damaged (the same file, overwritten)."""
+    (mlflow_server.folder / "mlflow.db").write_bytes(b"not a database" * 1000)
+    error = assert_one_line_error(answers("-q", "3"), mlflow_server.uri, "failed", "log")
+    assert "make q3" not in error

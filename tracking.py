@@ -1,0 +1,271 @@
+"""Everything that talks to MLflow: the connection, its errors, run queries and model logging.
+
+Everything that differs between MLflow versions is decided here, once (`MLFLOW_3`), so
+the scripts never check a version. MLflow itself is imported inside the functions: the
+scripts answer `--help` at once and Ctrl-C never lands in an import.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from importlib.metadata import version
+from typing import Any
+from urllib.parse import urlsplit
+
+from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_ARTIFACT, SEARCH_TAG
+from errors import UserError, first_line
+
+# 2.22 by default, 3.x with `make ... MLFLOW=3`.
+MLFLOW_3 = int(version("mlflow").split(".")[0]) >= 3
+# Fail fast when the tracking server is down: a couple of quick retries, not minutes of back-off.
+HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+# ---------------------------------------------------------------- the connection
+
+
+def redact(text: str, uri: str) -> str:
+    """`text` with the password of `uri` (as in http://user:password@host) replaced by ***."""
+    password = urlsplit(uri).password
+    return text.replace(f":{password}@", ":***@") if password else text
+
+
+def connect(tracking_uri: str, verbose: bool = False) -> None:
+    """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
+
+    MLflow's own INFO lines are shown only when `verbose`.
+    """
+    for name, value in HTTP_SETTINGS.items():
+        os.environ.setdefault(name, value)
+    import mlflow
+    import requests
+
+    logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri)
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        requests.get(tracking_uri.rstrip("/") + "/health", timeout=5).raise_for_status()
+    except requests.RequestException as exc:
+        raise UserError(
+            redact(
+                f"cannot reach the MLflow tracking server at {tracking_uri} ({first_line(exc)}): "
+                "start it with `make server` (or pass --tracking_uri).",
+                tracking_uri,
+            )
+        ) from None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True if `exc` (or what MLflow wrapped in it) is a connection error or a timeout."""
+    import requests
+
+    causes = (exc, exc.__cause__ or exc.__context__)  # MLflow wraps what requests raised
+    return any(isinstance(error, requests.ConnectionError | requests.Timeout) for error in causes)
+
+
+def server_failed(exc: BaseException) -> bool:
+    """True if the tracking server answered with 5xx (MLflow retries those, then gives up)."""
+    import requests
+    from mlflow.exceptions import RestException
+
+    causes = (exc, exc.__cause__ or exc.__context__)
+    return any(isinstance(error, requests.exceptions.RetryError) for error in causes) or (
+        isinstance(exc, RestException) and exc.get_http_status_code() >= 500
+    )
+
+
+def describe_failure(exc: BaseException, tracking_uri: str) -> str | None:
+    """One line for an error of MLflow or of the server, by its cause; None if it is neither.
+
+    Only a connection error or a 5xx answer says the server failed; any other answer is
+    passed on as what the server said.
+    """
+    from mlflow.exceptions import MlflowException, RestException
+
+    server = f"the MLflow tracking server at {tracking_uri}"
+    detail = first_line(exc)[:300]
+    if server_failed(exc):
+        return f"{server} failed ({detail}): see its log (mlflow-server.log)."
+    if connection_lost(exc):
+        return (
+            f"lost {server} ({detail}): is it still running? "
+            "(`make server`, then run this step again)"
+        )
+    if isinstance(exc, RestException):
+        if exc.get_http_status_code() in (401, 403):
+            return f"{server} refused the request: {detail}"
+        return f"{server} answered: {detail}"
+    if isinstance(exc, MlflowException):
+        return f"MLflow: {detail}"
+    return None
+
+
+# ---------------------------------------------------------------- experiments and runs
+
+
+def set_experiment(name: str) -> Any:
+    """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once.
+
+    When another client creates the experiment between MLflow's lookup and its create,
+    `mlflow.set_experiment` (2.22) returns the experiment without making it the active
+    one, and the runs land in "Default". Setting it again by id always makes it active.
+    """
+    import mlflow
+
+    experiment = mlflow.set_experiment(name)
+    return mlflow.set_experiment(experiment_id=experiment.experiment_id)
+
+
+def experiment_id(name: str) -> str | None:
+    """The id of the experiment `name`, or None if nobody has logged to it yet."""
+    from mlflow.tracking import MlflowClient
+
+    experiment = MlflowClient().get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else None
+
+
+def newest_search() -> tuple[str, str]:
+    """Experiment id and run filter for the trials of the newest hyperopt search.
+
+    Only finished, undeleted runs with an `rmse` metric count. Runs of older searches
+    stay out (they may be on other data): hpo.py tags each invocation's trials.
+    """
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    hpo_experiment_id = experiment_id(HPO_EXPERIMENT)
+    finished = "attributes.status = 'FINISHED' and metrics.rmse >= 0"
+    newest = hpo_experiment_id and MlflowClient().search_runs(
+        [hpo_experiment_id],
+        filter_string=finished,
+        run_view_type=ViewType.ACTIVE_ONLY,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not newest:
+        raise UserError(
+            f"experiment {HPO_EXPERIMENT!r} has no finished runs with an `rmse` metric: "
+            "run hpo.py first (make q5)."
+        )
+    search_id = newest[0].data.tags.get(SEARCH_TAG)
+    if search_id:
+        finished += f" and tags.`{SEARCH_TAG}` = '{search_id}'"
+    return hpo_experiment_id, finished
+
+
+def champion_version(model_name: str) -> Any:
+    """The registered version behind `@champion`, or a UserError saying how to make one."""
+    from mlflow.exceptions import RestException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+    except RestException as exc:
+        # No such model is a 404, no such alias a 400 (INVALID_PARAMETER_VALUE) on 2.22.
+        if exc.get_http_status_code() not in (400, 404):
+            raise
+        raise UserError(
+            f"no version of the registered model {model_name!r} has the alias "
+            f"@{CHAMPION_ALIAS}: run register_model.py (make q6)."
+        ) from None
+
+
+def load_pyfunc(model_uri: str) -> Any:
+    """Load a logged or registered pyfunc (the champion); a missing one is one clear line."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        if server_failed(exc) or connection_lost(exc):
+            raise  # reporting() tells the user the server is down, not that the model is
+        raise UserError(
+            f"cannot load {model_uri}: {first_line(exc)[:300]} "
+            "(register the champion with `make q6`, or pass --model_uri)."
+        ) from None
+
+
+# ---------------------------------------------------------------- logging models
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, str]) -> str:
+    """`mlflow.register_model`; its two progress lines on stderr only with MLflow's INFO lines."""
+    import mlflow
+    from mlflow.utils import logging_utils
+
+    if not logging.getLogger("mlflow").isEnabledFor(logging.INFO):
+        logging_utils.disable_logging()
+    try:
+        return mlflow.register_model(model_uri, name, tags=tags).version
+    finally:
+        logging_utils.enable_logging()
+
+
+def model_name(name: str) -> dict[str, str]:
+    """The keyword that names a logged model: MLflow 3 renamed `artifact_path=` to `name=`
+    (and `name=` is a TypeError on 2.x)."""
+    return {"name" if MLFLOW_3 else "artifact_path": name}
+
+
+@functools.cache
+def installed_version(package: str) -> str:
+    """The installed version of `package`, read once: each read parses its metadata files."""
+    return version(package)
+
+
+def pinned_requirements(*extra: str) -> list[str]:
+    """Pinned requirements for a logged model, read from this environment (no slow inference)."""
+    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle", *extra)
+    return [f"{name}=={installed_version(name)}" for name in packages]
+
+
+def matrix_signature(X: Any, y: Any) -> Any:
+    """The signature of a forest on the vectorised matrix (float64 tensors), from five rows."""
+    from mlflow.models import infer_signature
+
+    return infer_signature(X[:5], y[:5])
+
+
+def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
+    """Log a scikit-learn model as `model` in the active run, without pip-requirement inference.
+
+    Returns MLflow's ModelInfo. Load the model back by `runs:/<run_id>/model` or
+    `model_info.model_uri`, never by artifact path: on MLflow 3 a model is not among
+    its run's artifacts.
+    """
+    import mlflow.sklearn
+
+    kwargs.setdefault("pip_requirements", pinned_requirements())
+    # MLflow 3's default format, skops, refuses a forest's tree types: cloudpickle, as 2.x
+    # and autolog use.
+    kwargs.setdefault("serialization_format", mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+    return mlflow.sklearn.log_model(model, **model_name(MODEL_ARTIFACT), **kwargs)
+
+
+def keep_sparse(X: Any) -> Any:
+    """`X` (same arrays, no copy) as a matrix that cannot be made dense: fit with it under autolog.
+
+    MLflow 3's sklearn autolog builds a dataset from the training matrix after every fit,
+    whatever `log_datasets` says: `_log_posttraining_metadata` calls `_create_dataset(X, ...)`,
+    which runs `X.toarray()` on a sparse X (3 GB for the 66k x 5.7k taxi matrix), only to tag
+    the training metrics with the dataset; it catches any error there and goes on without it.
+    So with this matrix autolog logs everything but the dataset, and memory stays small.
+    scikit-learn never densifies it (the forest converts it to CSC/CSR float32 itself), and
+    on MLflow 2.x, where `log_datasets=False` already skips that call, it changes nothing.
+    """
+    import scipy.sparse as sp
+
+    class SparseOnly(sp.csr_matrix):
+        def toarray(self, order: Any = None, out: Any = None) -> Any:
+            gigabytes = self.shape[0] * self.shape[1] * self.dtype.itemsize / 1e9
+            raise TypeError(f"kept sparse on purpose: made dense it would take {gigabytes:.1f} GB")
+
+    return SparseOnly(X)
