@@ -6,6 +6,17 @@ file); tests/test_config.py checks that they agree with this file.
 
 from __future__ import annotations
 
+# The homework's commands, in the order the course runs them, then the extras.
+SCRIPTS = (
+    "preprocess_data.py",
+    "train.py",
+    "hpo.py",
+    "register_model.py",
+    "pipeline.py",
+    "answers.py",
+    "predict.py",
+)
+
 # The data: NYC TLC trip records, one parquet file per month.
 DATASET = "green"
 MONTHS = {"train": "2023-01", "val": "2023-02", "test": "2023-03"}

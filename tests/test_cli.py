@@ -10,15 +10,8 @@ import sys
 import pytest
 from conftest import ROOT, assert_one_line_error
 
-SCRIPTS = (
-    "preprocess_data.py",
-    "train.py",
-    "hpo.py",
-    "register_model.py",
-    "pipeline.py",
-    "answers.py",
-    "predict.py",
-)
+from config import SCRIPTS
+
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
 
 
