@@ -19,12 +19,13 @@ DATA_DIR        ?= data
 OUTPUT_DIR      ?= output
 TAXI_DATA_URL   ?= https://d37ci6vzurychx.cloudfront.net/trip-data
 MONTHS          ?= 2023-01 2023-02 2023-03
-DATA_FILES      := $(foreach month,$(MONTHS),$(DATA_DIR)/green_tripdata_$(month).parquet)
+DATASET         := green
+DATA_FILES      := $(foreach month,$(MONTHS),$(DATA_DIR)/$(DATASET)_tripdata_$(month).parquet)
 TAXI_DATA_DIR   ?= $(DATA_DIR)
 MODEL_NAME      ?= nyc-green-taxi-duration-rf
 MODEL_URI       ?= models:/$(MODEL_NAME)@champion
 MODEL_PORT      ?=
-TEST_MONTH_FILE := $(DATA_DIR)/green_tripdata_$(lastword $(MONTHS)).parquet
+TEST_MONTH_FILE := $(DATA_DIR)/$(DATASET)_tripdata_$(lastword $(MONTHS)).parquet
 VERBOSE         ?=
 # VERBOSE=1: MLflow's own log lines and run links too (passwords masked)
 LOG_FLAGS       := $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
@@ -35,7 +36,7 @@ SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
 export BACKEND_STORE_URI ?= sqlite:///mlflow.db
 export ARTIFACTS_DESTINATION ?=
 SPARK_PARALLELISM ?= 2
-ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) --question
+ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
 .PHONY: bench lint format docs clean predict serve-model
@@ -97,11 +98,11 @@ q6: install server ## Q6: register the best model; test RMSE of models:/...@cham
 	@$(ANSWER) 6
 
 answers: install ## Print the six answers as a table, read back from files, server and registry
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
 
 all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
 	@$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR) $(LOG_FLAGS)
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
 	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet

@@ -16,7 +16,13 @@ from urllib.parse import quote
 
 import click
 
-from cli import data_path_option, raw_data_path_option, reporting, tracking_uri_option
+from cli import (
+    data_path_option,
+    raw_data_path_option,
+    reporting,
+    tracking_uri_option,
+    verbose_option,
+)
 from config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
@@ -178,6 +184,7 @@ def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
     help="Registered model name (Q6).",
 )
 @tracking_uri_option
+@verbose_option
 def run_answers(
     questions: tuple[int, ...],
     data_path: str,
@@ -185,13 +192,14 @@ def run_answers(
     pid_file: str,
     model_name: str,
     tracking_uri: str,
+    verbose: bool,
 ) -> None:
     """Print the homework answers, each read back from the files, server and registry."""
     questions = questions or tuple(QUESTIONS)
     needs_server = any(question in SERVER_QUESTIONS for question in questions)
-    with reporting(tracking_uri if needs_server else ""):
+    with reporting(tracking_uri if needs_server else "", verbose):
         if needs_server:
-            connect(tracking_uri)
+            connect(tracking_uri, verbose)
         results = {q: answer(q, data_path, raw_data_path, pid_file, model_name) for q in questions}
         links = ui_links(tracking_uri, model_name) if len(results) == len(QUESTIONS) else {}
     if len(results) == 1:

@@ -11,6 +11,7 @@ from conftest import ROOT
 from config import (
     CHAMPION_ALIAS,
     DATA_PATH,
+    DATASET,
     MODEL_NAME,
     MONTHS,
     RAW_DATA_PATH,
@@ -38,6 +39,7 @@ def shell_default(script: str, name: str) -> str:
 
 def test_makefile_names_agree_with_config() -> None:
     assert make_variable("MONTHS").split() == list(MONTHS.values())
+    assert make_variable("DATASET") == DATASET
     assert make_variable("MODEL_NAME") == MODEL_NAME
     assert make_variable("MODEL_URI") == f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
     assert make_variable("DATA_DIR") == RAW_DATA_PATH
