@@ -50,7 +50,8 @@ launch_in_own_session() {
 }
 
 # Write the identity record of process $2 (serving port $3, started at epoch $4) to file $1,
-# once it runs the program it was launched for (the os.setsid wrapper has exec'd).
+# once it runs the program it was launched for (the os.setsid wrapper has exec'd). Returns 1 if
+# the process died, 2 if file $1 exists: another start (run at the same time) recorded first.
 write_record() {
     local file=$1 pid=$2 port=$3 since=$4 command waited=0
     while command=$(command_of "$pid") && [[ $command == *os.setsid* ]] && ((waited < 200)); do
@@ -59,8 +60,13 @@ write_record() {
     done
     [[ -n $command && $command != *os.setsid* ]] || return 1
     printf '%s\nstarted=%s\nsince=%s\nfolder=%s\nport=%s\ncommand=%s\n' \
-        "$pid" "$(started_of "$pid")" "$since" "$PROJECT_DIR" "$port" "$command" >"$file.tmp"
-    mv "$file.tmp" "$file"
+        "$pid" "$(started_of "$pid")" "$since" "$PROJECT_DIR" "$port" "$command" >"$file.$pid"
+    # A hard link appears whole, and never replaces a file that exists.
+    if ! ln "$file.$pid" "$file" 2>/dev/null; then
+        rm -f "$file.$pid"
+        return 2
+    fi
+    rm -f "$file.$pid"
 }
 
 # Read the record in file $1 into rec_pid, rec_started, rec_since, rec_folder, rec_port and

@@ -132,7 +132,14 @@ print(" ".join(str(s.getsockname()[1]) for s in sockets))')
         -admin.port="${ports[7]}" -admin.port.grpc="${ports[8]}" -admin.ui=false \
         -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false
     local pid=$launched_pid
-    if ! write_record "$S3_PID_FILE" "$pid" "$S3_PORT" "$since"; then
+    local recorded=0
+    write_record "$S3_PID_FILE" "$pid" "$S3_PORT" "$since" || recorded=$?
+    if ((recorded == 2)); then
+        stop_group "$pid" # ours: launched just now
+        say "Error: another \`make s3\` started at the same time and recorded its server in $S3_PID_FILE first: this one stopped its own; \`make s3\` again says which runs."
+        return 1
+    fi
+    if ((recorded != 0)); then
         say "Error: the S3 server exited during start-up; last lines of $S3_LOG:"
         tail -n 5 "$S3_LOG" | mask >&2
         return 1

@@ -155,6 +155,11 @@ start() {
             echo "Error: the server in $SERVER_PID_FILE (pid $rec_pid) runs with other settings (${rec_command#* server }): run \`make server-stop\` first." | mask >&2
             return 1
         fi
+        # Started moments ago (by a `make server` run at the same time): wait for it.
+        if ! healthy && (($(date +%s) - rec_since < START_TIMEOUT)); then
+            say "MLflow server (pid $rec_pid) is starting; waiting for $url ..."
+            wait_until_healthy "$rec_pid" || true
+        fi
         if healthy; then
             say "MLflow server already running at $url (pid $rec_pid)."
             return 0
@@ -196,7 +201,14 @@ start() {
     since=$(date +%s)
     launch_in_own_session "$python" "$SERVER_LOG" "$MLFLOW" server "${arguments[@]}"
     local pid=$launched_pid
-    if ! write_record "$SERVER_PID_FILE" "$pid" "$PORT" "$since"; then
+    local recorded=0
+    write_record "$SERVER_PID_FILE" "$pid" "$PORT" "$since" || recorded=$?
+    if ((recorded == 2)); then
+        stop_group "$pid" # ours: launched just now
+        say "Error: another \`make server\` started at the same time and recorded its server in $SERVER_PID_FILE first: this one stopped its own; \`make server\` again says which runs."
+        return 1
+    fi
+    if ((recorded != 0)); then
         say "Error: the MLflow server exited during start-up; last lines of $SERVER_LOG:"
         tail -n 5 "$SERVER_LOG" | mask >&2
         return 1
@@ -207,24 +219,33 @@ start() {
         login="basic-auth login, admin user $AUTH_ADMIN, users in $AUTH_DIR/"
     fi
     echo "  backend store $BACKEND_STORE_URI, artifacts in $destination, $login" | mask >&2
+    local answered=0
+    wait_until_healthy "$pid" || answered=$?
+    if ((answered == 1)); then
+        rm -f "$SERVER_PID_FILE"
+        say "Error: the MLflow server exited during start-up; last lines of $SERVER_LOG:"
+        tail -n 5 "$SERVER_LOG" | mask >&2
+        return 1
+    fi
+    if ((answered == 2)); then
+        say "Error: no answer from $url/health after ${START_TIMEOUT}s; last lines of $SERVER_LOG:"
+        tail -n 3 "$SERVER_LOG" | mask >&2
+        stop
+        return 1
+    fi
+    say "MLflow server up at $url"
+}
+
+# Wait until the server (pid $1) answers at /health: 0 once it does, 1 if it exited, 2 if it
+# still does not after START_TIMEOUT seconds.
+wait_until_healthy() {
     local waited=0
     until healthy; do
-        if ! running "$pid"; then
-            rm -f "$SERVER_PID_FILE"
-            say "Error: the MLflow server exited during start-up; last lines of $SERVER_LOG:"
-            tail -n 5 "$SERVER_LOG" | mask >&2
-            return 1
-        fi
-        if ((waited >= START_TIMEOUT * 2)); then
-            say "Error: no answer from $url/health after ${START_TIMEOUT}s; last lines of $SERVER_LOG:"
-            tail -n 3 "$SERVER_LOG" | mask >&2
-            stop
-            return 1
-        fi
+        running "$1" || return 1
+        ((waited < START_TIMEOUT * 2)) || return 2
         sleep 0.5
         waited=$((waited + 1))
     done
-    say "MLflow server up at $url"
 }
 
 stop() {

@@ -207,3 +207,34 @@ def test_workers_of_another_program_in_the_group_are_left_alone(tmp_path: Path) 
         assert group_members(leader.pid) == [child]
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.server
+def test_two_starts_at_once_leave_one_server(tmp_path: Path) -> None:
+    port = free_port()
+    env = server_env(tmp_path, port)
+    starts = [
+        subprocess.Popen(
+            [str(ROOT / "scripts/server.sh"), "start"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(start.wait(timeout=300), start.stderr.read()) for start in starts]
+    try:
+        assert 0 in [code for code, _ in results], results
+        for code, stderr in results:
+            assert code == 0 or "started at the same time" in stderr, stderr
+        pid = pid_in(tmp_path / "server.pid")
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
+        assert str(pid) in server_sh(tmp_path, "status", port).stdout
+    finally:
+        stopped = server_sh(tmp_path, "stop", port)
+    assert stopped.returncode == 0, stopped.stderr
+    processes = subprocess.run(
+        ["ps", "-A", "-ww", "-o", "command="], capture_output=True, text=True
+    )
+    assert str(tmp_path) not in processes.stdout  # neither start left a server behind
