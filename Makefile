@@ -31,15 +31,21 @@ VERBOSE         ?=
 LOG_FLAGS       := $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
 export MLFLOW_TRACKING_URI := $(TRACKING_URI)
-SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT)
-# Team setup (README "Scaling out"): BACKEND_STORE_URI=postgresql://... ARTIFACTS_DESTINATION=DIR
+# Team setup (docs/team.md): BACKEND_STORE_URI=postgresql://... ARTIFACTS_DESTINATION=DIR or
+# s3://mlflow/artifacts, AUTH=1 (the login; needs MLFLOW_AUTH_ADMIN_PASSWORD in the environment)
 export BACKEND_STORE_URI ?= sqlite:///mlflow.db
 export ARTIFACTS_DESTINATION ?=
+AUTH            ?=
+SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT) AUTH=$(AUTH)
+# The local S3 server (make s3): its S3 port on 127.0.0.1 and its data folder
+S3_PORT         ?= 8333
+S3_DIR          ?= s3-data
+S3_ENV := WEED=$(VENV)/bin/weed S3_PORT=$(S3_PORT) S3_DIR=$(S3_DIR)
 SPARK_PARALLELISM ?= 2
 ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench lint format docs clean predict serve-model
+.PHONY: bench lint format docs clean predict serve-model install-team s3 s3-stop user
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
@@ -60,6 +66,12 @@ $(VENV)/.installed-spark: requirements-spark.txt $(VENV)/.installed
 
 install-spark: $(VENV)/.installed-spark ## Add pyspark (requirements-spark.txt) for `hpo.py --spark_parallelism`
 
+$(VENV)/.installed-team: requirements-team.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r requirements-team.txt
+	touch $@
+
+install-team: $(VENV)/.installed-team ## Add the team setup's S3 server, boto3 and Flask-WTF (requirements-team.txt)
+
 data: $(DATA_FILES) ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
 
 $(DATA_DIR)/%.parquet:
@@ -70,6 +82,17 @@ server: install ## Start the MLflow server on $(HOST):$(PORT) in the background 
 
 server-stop: ## Stop the MLflow server started by `make server`
 	@$(SERVER_ENV) scripts/server.sh stop
+
+s3: install-team ## Start a local S3 server on 127.0.0.1:$(S3_PORT) (bucket mlflow); prints the server's settings
+	@$(S3_ENV) scripts/s3.sh start
+
+s3-stop: ## Stop the S3 server started by `make s3`
+	@$(S3_ENV) scripts/s3.sh stop
+
+# NAME only from make's command line: a NAME of the shell's (WSL sets one) never makes a user.
+user: install ## Add a read-only user to the AUTH=1 server: make user NAME=... (asks for the password)
+	@$(if $(filter command line,$(origin NAME)),,echo "Error: pass the user's name: make user NAME=<name>." >&2; exit 1;) \
+		$(PYTHON) scripts/add_user.py --name '$(NAME)'
 
 q1: install ## Q1: the installed MLflow version
 	@$(ANSWER) 1
@@ -136,5 +159,7 @@ format: install ## Format the code with ruff
 docs: install ## Write docs/cli.md from each script's --help
 	$(PYTHON) scripts/cli_docs.py --write docs/cli.md
 
-clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/ and .venv)
+clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
+	@if [ -f s3-server.pid ]; then $(S3_ENV) scripts/s3.sh stop; fi
 	rm -rf $(OUTPUT_DIR)/*.pkl $(OUTPUT_DIR)/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet
+	rm -rf s3-data s3-server.log

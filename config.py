@@ -38,6 +38,11 @@ HPO_RUN_TAG = "hpo_run_id"  # on a best-models run: the trial its model comes fr
 MODEL_ARTIFACT = "model"  # the bare forest in every run (the course's runs:/<id>/model)
 PYFUNC_ARTIFACT = "trip_duration_model"  # the self-contained champion (trip_model.py)
 
+# The team setup (docs/team.md): the login's admin user, and the local S3 server's bucket and port.
+AUTH_ADMIN = "admin"
+S3_BUCKET = "mlflow"
+S3_PORT = 8333
+
 # The model registry.
 MODEL_NAME = "nyc-green-taxi-duration-rf"
 CHAMPION_ALIAS = "champion"

@@ -9,12 +9,15 @@ from urllib.parse import urlsplit
 from conftest import ROOT
 
 from config import (
+    AUTH_ADMIN,
     CHAMPION_ALIAS,
     DATA_PATH,
     DATASET,
     MODEL_NAME,
     MONTHS,
     RAW_DATA_PATH,
+    S3_BUCKET,
+    S3_PORT,
     SERVER_PID_FILE,
     TRACKING_URI,
 )
@@ -51,3 +54,10 @@ def test_server_script_defaults_agree_with_config() -> None:
     assert shell_default("server.sh", "PORT") == str(urlsplit(TRACKING_URI).port)
     assert shell_default("server.sh", "HOST") == urlsplit(TRACKING_URI).hostname
     assert shell_default("server.sh", "SERVER_PID_FILE") == SERVER_PID_FILE
+    assert shell_default("server.sh", "AUTH_ADMIN") == AUTH_ADMIN
+
+
+def test_s3_script_defaults_agree_with_config() -> None:
+    assert shell_default("s3.sh", "S3_PORT") == str(S3_PORT)
+    assert shell_default("s3.sh", "S3_BUCKET") == S3_BUCKET
+    assert make_variable("S3_PORT") == str(S3_PORT)

@@ -14,7 +14,7 @@ import requests
 from conftest import ROOT, free_port, write_trips
 from mlflow.tracking import MlflowClient
 
-from servers import server_env
+from servers import pid_in, server_env
 
 
 def download(dest: Path, url: str, *names: str) -> subprocess.CompletedProcess:
@@ -82,7 +82,7 @@ def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) ->
     try:
         assert started.returncode == 0, started.stderr
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
-        pid = int((tmp_path / "server.pid").read_text())
+        pid = pid_in(tmp_path / "server.pid")
         assert server_arguments(pid)[:4] == [
             "--backend-store-uri",
             f"sqlite:///{tmp_path}/mlflow.db",
@@ -91,7 +91,7 @@ def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) ->
         ]
         again = server_sh(tmp_path, "start", port)
         assert again.returncode == 0 and "already running" in again.stderr
-        assert int((tmp_path / "server.pid").read_text()) == pid
+        assert pid_in(tmp_path / "server.pid") == pid
         other_env = tmp_path / "other-venv" / "mlflow"  # e.g. .venv-mlflow3 while .venv's is up
         other_env.parent.mkdir()
         other_env.symlink_to(MLFLOW)
@@ -133,7 +133,7 @@ def test_server_on_postgresql_with_proxied_artifacts_keeps_the_password_hidden(
     )
     try:
         assert started.returncode == 0, started.stderr
-        pid = int((tmp_path / "server.pid").read_text())
+        pid = pid_in(tmp_path / "server.pid")
         arguments = server_arguments(pid)
         assert arguments[:3] == ["--artifacts-destination", str(destination), "--serve-artifacts"]
         assert "--default-artifact-root" not in arguments
@@ -218,11 +218,11 @@ def test_make_server_twice_reuses_the_server_on_loopback(tmp_path: Path) -> None
     try:
         first = make_server(tmp_path, "server", port)
         assert first.returncode == 0, first.stderr
-        pid = int((tmp_path / "server.pid").read_text())
+        pid = pid_in(tmp_path / "server.pid")
         second = make_server(tmp_path, "server", port)
         assert second.returncode == 0, second.stderr
         assert "already running" in second.stderr
-        assert int((tmp_path / "server.pid").read_text()) == pid
+        assert pid_in(tmp_path / "server.pid") == pid
         command = command_line(pid).split()
         assert command[command.index("--host") + 1] == "127.0.0.1"  # not the whole network
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
@@ -242,7 +242,7 @@ def test_stale_pid_file_does_not_block_start(tmp_path: Path) -> None:
         started = server_sh(tmp_path, "start", port)
         assert started.returncode == 0, started.stderr
         assert "stale pid file" in started.stderr
-        assert int((tmp_path / "server.pid").read_text()) != gone.pid
+        assert pid_in(tmp_path / "server.pid") != gone.pid
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
     finally:
         server_sh(tmp_path, "stop", port)

@@ -1,0 +1,432 @@
+"""The team setup (docs/team.md): artifacts in a real S3 server, and a login on the tracking server.
+
+SeaweedFS (`make s3`, scripts/s3.sh) serves S3 on a free loopback port; `mlflow server` keeps its
+artifacts in its bucket (ARTIFACTS_DESTINATION=s3://...) and runs MLflow's basic-auth app
+(AUTH=1). Clients hold no S3 key; they log in with MLFLOW_TRACKING_USERNAME/PASSWORD.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+from conftest import ROOT, assert_one_line_error
+from mlflow.entities import ViewType
+from mlflow.tracking import MlflowClient
+from test_server import project_copy
+
+from config import (
+    BEST_MODELS_EXPERIMENT,
+    CHAMPION_ALIAS,
+    HPO_EXPERIMENT,
+    HPO_RUN_TAG,
+    MODEL_NAME,
+    S3_BUCKET,
+    SEARCH_TAG,
+    TRAIN_EXPERIMENT,
+)
+from features import RAW_COLUMNS
+from forest import rmse
+from servers import BIN, S3Server, free_port, start_s3, start_server
+from tracking import describe_failure
+from trips import read_trips
+
+# Keys and passwords of the team setup: none may reach a client, a command line or our output.
+CLIENT_HIDDEN = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL")
+EXPERIMENTS = (TRAIN_EXPERIMENT, HPO_EXPERIMENT, BEST_MODELS_EXPERIMENT)
+
+
+@pytest.fixture(autouse=True)
+def team_requirements() -> None:
+    """weed, boto3 and Flask-WTF (`make install-team`): skipped without them, except under CI."""
+    missing = [name for name in ("boto3", "flask_wtf") if not has_module(name)]
+    if not (BIN / "weed").exists():
+        missing.append("weed")
+    if missing:
+        message = f"team requirements missing ({', '.join(missing)}): make install-team"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+class Outputs:
+    """Runs commands as a user would and keeps everything they printed, to look for secrets."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.text: list[str] = []
+
+    def run(self, *command: str, env: dict[str, str], timeout: float = 900):
+        base = {k: v for k, v in os.environ.items() if k not in CLIENT_HIDDEN}
+        base.pop("MLFLOW_TRACKING_USERNAME", None)
+        base.pop("MLFLOW_TRACKING_PASSWORD", None)
+        done = subprocess.run(
+            command,
+            cwd=self.cwd,
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        self.text += [done.stdout, done.stderr]
+        return done
+
+    def script(self, name: str, *args: str, env: dict[str, str]):
+        return self.run(sys.executable, str(ROOT / name), *args, env=env)
+
+
+def test_auth_refuses_to_start_without_a_real_admin_password(tmp_path: Path) -> None:
+    port = free_port()
+    base = {
+        **os.environ,
+        "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "SERVER_PID_FILE": str(tmp_path / "server.pid"),
+        "SERVER_LOG": str(tmp_path / "server.log"),
+        "AUTH_DIR": str(tmp_path / "auth"),
+    }
+    base.pop("MLFLOW_AUTH_ADMIN_PASSWORD", None)
+    command = ["make", "-C", str(ROOT), "-o", "install", "server", f"VENV={sys.prefix}"]
+    for password in (None, "password1234"):
+        env = base if password is None else {**base, "MLFLOW_AUTH_ADMIN_PASSWORD": password}
+        done = subprocess.run(
+            [*command, f"PORT={port}", "AUTH=1"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode != 0
+        assert "export MLFLOW_AUTH_ADMIN_PASSWORD=" in done.stderr
+        assert "not MLflow's default" in done.stderr
+        assert "password1234" not in done.stderr
+        assert not (tmp_path / "server.pid").exists()
+        assert not (tmp_path / "auth").exists()  # nothing written either
+    short = subprocess.run(
+        [*command, f"PORT={port}", "AUTH=1"],
+        env={**base, "MLFLOW_AUTH_ADMIN_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+    )
+    assert short.returncode != 0 and "12 or more characters" in short.stderr
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+
+
+def listening_ports(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket process `pid` listens on (Linux's `ss`)."""
+    done = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True)
+    found = set()
+    for line in done.stdout.splitlines():
+        if f"pid={pid}," in line:
+            address, port = line.split()[3].rsplit(":", 1)
+            found.add((address, int(port)))
+    return found
+
+
+@pytest.mark.server
+def test_local_s3_server_listens_on_loopback_only_and_stops_only_itself(tmp_path: Path) -> None:
+    s3 = start_s3(tmp_path / "s3")
+    try:
+        pid = s3.pid
+        command = subprocess.run(
+            ["ps", "-ww", "-p", str(pid), "-o", "command="], capture_output=True, text=True
+        ).stdout
+        assert s3.env["AWS_SECRET_ACCESS_KEY"] not in command  # weed reads it from its env
+        flags = dict(word.lstrip("-").split("=", 1) for word in command.split()[2:])
+        ports = {int(value) for name, value in flags.items() if "port" in name and value != "0"}
+        assert len(ports) == 10 and flags["s3.port"] == str(s3.port)
+        assert flags["webdav"] == flags["admin.ui"] == flags["master.telemetry"] == "false"
+        if shutil.which("ss"):
+            opened = listening_ports(pid)
+            assert {address for address, _ in opened} == {"127.0.0.1"}
+            assert {port for _, port in opened} <= ports  # none of weed's fixed defaults
+
+        # The bucket takes the key pair, and refuses another.
+        client = s3.client()
+        client.put_object(Bucket=S3_BUCKET, Key="probe/a.txt", Body=b"kept")
+        wrong = S3Server(s3.endpoint, s3.port, s3.folder, {**s3.env, "AWS_SECRET_ACCESS_KEY": "x"})
+        with pytest.raises(Exception, match="SignatureDoesNotMatch"):
+            wrong.client().list_objects_v2(Bucket=S3_BUCKET)
+
+        # Started again: "already running", the same process; its settings on stdout.
+        again = s3.start()
+        assert "already running" in again.stderr and s3.pid == pid
+        assert f"export MLFLOW_S3_ENDPOINT_URL={s3.endpoint}" in again.stdout
+        assert "export AWS_ACCESS_KEY_ID=test-key" in again.stdout
+        assert s3.env["AWS_SECRET_ACCESS_KEY"] not in again.stdout + again.stderr
+
+        # A copy of the project (pid file included), or the wrong port: left running.
+        copy = project_copy(tmp_path / "copy")
+        shutil.copy(s3.folder / "s3.pid", copy / "s3.pid")
+        other_folder = subprocess.run(
+            [str(copy / "scripts/s3.sh"), "stop"],
+            env={**s3.env, "S3_PID_FILE": str(copy / "s3.pid")},
+            capture_output=True,
+            text=True,
+        )
+        assert other_folder.returncode == 0, other_folder.stderr
+        assert f"started from {ROOT}" in other_folder.stderr and "left alone" in other_folder.stderr
+        other_port = S3Server(s3.endpoint, s3.port, s3.folder, {**s3.env, "S3_PORT": "1"}).stop()
+        assert other_port.returncode == 1 and "left running" in other_port.stderr
+        assert alive(pid)
+        assert s3.client().get_object(Bucket=S3_BUCKET, Key="probe/a.txt")["Body"].read()
+
+        # Stopped and started again: the same data, the same bucket.
+        assert s3.stop().returncode == 0
+        assert not alive(pid)
+        s3.start()
+        assert s3.keys("probe/") == ["probe/a.txt"]
+    finally:
+        s3.stop()
+    assert not (tmp_path / "s3/s3.pid").exists()
+
+
+def alive(pid: int) -> bool:
+    """True if process `pid` runs (a zombie waiting for its parent does not)."""
+    done = subprocess.run(["ps", "-p", str(pid), "-o", "stat="], capture_output=True, text=True)
+    return bool(done.stdout.strip()) and "Z" not in done.stdout
+
+
+def registry_state(client: MlflowClient) -> tuple:
+    """What the refused requests must leave as it was: versions, champion, runs per experiment."""
+    versions = sorted(
+        (version.version, version.run_id)
+        for version in client.search_model_versions(f"name='{MODEL_NAME}'")
+    )
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version
+    runs = {
+        name: len(
+            client.search_runs(
+                [client.get_experiment_by_name(name).experiment_id], run_view_type=ViewType.ALL
+            )
+        )
+        for name in EXPERIMENTS
+    }
+    return versions, champion, runs
+
+
+def wait_for_trials(client: MlflowClient, count: int, process: subprocess.Popen) -> None:
+    """Wait until hpo.py has logged `count` finished trials (and is still running)."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
+        if experiment:
+            finished = client.search_runs(
+                [experiment.experiment_id], "attributes.status = 'FINISHED'"
+            )
+            if len(finished) >= count:
+                return
+        time.sleep(1)
+    raise AssertionError(f"hpo.py ended or stalled before {count} trials: {process.poll()}")
+
+
+@pytest.mark.server
+def test_homework_through_s3_and_a_login(
+    taxi_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole homework with artifacts in S3 and a login; refusals change nothing."""
+    admin_password = "admin-" + secrets.token_hex(8)
+    reader_password = "reader-" + secrets.token_hex(8)
+    s3 = start_s3(tmp_path / "s3")
+    server = start_server(tmp_path / "server", s3=s3, admin_password=admin_password)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = Outputs(work)
+    try:
+        admin = {"MLFLOW_TRACKING_URI": server.uri, **server.login()}
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
+        client = MlflowClient(server.uri)
+        output = str(work / "output")
+        raw = ("--raw_data_path", str(taxi_data_dir))
+        step = out.script("preprocess_data.py", *raw, "--dest_path", output, env={})
+        assert step.returncode == 0, step.stderr
+        step = out.script("train.py", "--data_path", output, env=admin)
+        assert step.returncode == 0, step.stderr[-3000:]
+
+        # Keys and passwords are on no command line while everything runs.
+        processes = subprocess.run(
+            ["ps", "-A", "-ww", "-o", "command="], capture_output=True, text=True
+        ).stdout
+        assert f"--artifacts-destination s3://{S3_BUCKET}/artifacts" in processes
+        for secret in (admin_password, s3.env["AWS_SECRET_ACCESS_KEY"]):
+            assert secret not in processes
+
+        # The S3 server stops in the middle of the search: one line naming the artifact store.
+        base = {k: v for k, v in os.environ.items() if k not in CLIENT_HIDDEN}
+        search = subprocess.Popen(
+            [sys.executable, str(ROOT / "hpo.py"), "--data_path", output],
+            cwd=work,
+            env={**base, **admin},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_trials(client, 2, search)
+        s3.stop()
+        stdout, stderr = search.communicate(timeout=600)
+        out.text += [stdout, stderr]
+        broken = subprocess.CompletedProcess(search.args, search.returncode, stdout, stderr)
+        assert_one_line_error(broken, "artifact store", server.uri)
+        hpo_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
+        broken_runs = client.search_runs([hpo_id], run_view_type=ViewType.ALL)
+        broken_search = {run.data.tags[SEARCH_TAG] for run in broken_runs}
+        assert "FAILED" in {run.info.status for run in broken_runs}
+
+        # After a restart the rerun succeeds; Q5 and Q6 ignore the broken search.
+        s3.start()
+        step = out.script("hpo.py", "--data_path", output, env=admin)
+        assert step.returncode == 0, step.stderr[-3000:]
+        step = out.script("register_model.py", "--data_path", output, *raw, env=admin)
+        assert step.returncode == 0, step.stderr[-3000:]
+        assert step.stdout.strip() == "test RMSE: 5.5674"
+        answers = out.script(
+            "answers.py",
+            *("--data_path", output, *raw, "--pid_file", str(server.folder / "server.pid")),
+            *("-q", "4", "-q", "5", "-q", "6"),
+            env=admin,
+        )
+        assert answers.returncode == 0, answers.stderr
+        table = answers.stdout.splitlines()
+        assert table[1].split()[-1] == "artifacts-destination"
+        assert [line.split()[-1] for line in table[2:]] == ["5.335", "5.567"]
+        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+        best_models = client.search_runs(
+            [client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id]
+        )
+        candidates = {run.data.tags[HPO_RUN_TAG] for run in best_models}
+        assert len(candidates) == 5
+        assert not candidates & {run.info.run_id for run in broken_runs}
+        assert (
+            client.get_run(client.get_run(champion.run_id).data.tags[HPO_RUN_TAG]).data.tags[
+                SEARCH_TAG
+            ]
+            not in broken_search
+        )
+        mlflow.set_tracking_uri(server.uri)
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+        trips = read_trips(taxi_data_dir / "green_tripdata_2023-03.parquet")
+        assert rmse(trips["duration"], model.predict(trips[RAW_COLUMNS])) == pytest.approx(
+            5.5674, abs=1e-4
+        )
+        best = client.search_runs(
+            [hpo_id],
+            "attributes.status = 'FINISHED' and metrics.rmse >= 0",
+            order_by=["metrics.rmse ASC"],
+        )[0]
+        assert best.data.metrics["rmse"] == pytest.approx(5.3354, abs=1e-4)
+
+        # The models are objects in the bucket, and nothing went to a local folder.
+        champion_run = client.get_run(champion.run_id).info
+        assert champion_run.artifact_uri.startswith("mlflow-artifacts:/")
+        run_path = f"artifacts/{champion_run.experiment_id}/{champion.run_id}/artifacts"
+        in_bucket = s3.keys(run_path)
+        assert f"{run_path}/model/model.pkl" in in_bucket
+        assert any(key.endswith("/MLmodel") for key in in_bucket)
+        assert f"artifacts/{hpo_id}/{best.info.run_id}/artifacts/model/model.pkl" in s3.keys(
+            f"artifacts/{hpo_id}/"
+        )
+        assert not list(tmp_path.glob("**/artifacts")) and not list(tmp_path.glob("**/mlruns"))
+
+        # A reviewer who may read: the answers and a prediction, but no run and no alias.
+        made = out.run(
+            "make",
+            *("-C", str(ROOT), "-o", "install", "user", "NAME=reviewer"),
+            *(f"VENV={sys.prefix}", f"PORT={server.port}"),
+            env={"PASSWORD": reader_password, "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password},
+        )
+        assert made.returncode == 0, made.stderr
+        assert "User reviewer created: READ" in made.stdout
+        before = registry_state(client)
+        reviewer = {"MLFLOW_TRACKING_URI": server.uri, **server.login("reviewer", reader_password)}
+        read = out.script("answers.py", *raw, "-q", "5", "-q", "6", env=reviewer)
+        assert read.returncode == 0, read.stderr
+        assert "5.335" in read.stdout and "5.567" in read.stdout
+        trip = ("--pu", "74", "--do", "75", "--distance", "1.2")
+        predicted = out.script("predict.py", *trip, env=reviewer)
+        assert predicted.returncode == 0, predicted.stderr
+        assert predicted.stdout.startswith("predicted duration: ")
+        served = serve_model(reviewer, tmp_path / "serve.log")
+        assert served == pytest.approx(float(predicted.stdout.split()[2]), abs=0.005)
+
+        refused = {
+            "without a login": ({"MLFLOW_TRACKING_URI": server.uri}, "refused a request"),
+            "with a wrong password": (
+                {"MLFLOW_TRACKING_URI": server.uri, **server.login("admin", "wrong-password-1")},
+                "refused user admin: wrong user name or password",
+            ),
+            "as the reviewer": (reviewer, "refused user reviewer: permission denied"),
+        }
+        for env, fragment in refused.values():
+            trained = out.script("train.py", "--data_path", output, env=env)
+            assert_one_line_error(trained, fragment)
+        registered = out.script("register_model.py", "--data_path", output, *raw, env=reviewer)
+        assert_one_line_error(registered, "refused user reviewer: permission denied")
+        for env, fragment in list(refused.values())[:2]:
+            assert_one_line_error(out.script("answers.py", "-q", "5", env=env), fragment)
+            assert_one_line_error(out.script("predict.py", *trip, env=env), fragment)
+        # Moving @champion as the reviewer: MLflow's 403, which is one line for our scripts.
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reviewer")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", reader_password)
+        with pytest.raises(Exception) as moved:
+            MlflowClient(server.uri).set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, "1")
+        line = describe_failure(moved.value, server.uri)
+        assert line.startswith(f"the MLflow tracking server at {server.uri} refused user reviewer")
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
+        assert registry_state(client) == before
+    finally:
+        server.stop()
+        s3.stop()
+
+    # No key or password in anything we printed, nor in the servers' logs.
+    logs = [server.log.read_text(), (s3.folder / "s3.log").read_text()]
+    for secret in (admin_password, reader_password, s3.env["AWS_SECRET_ACCESS_KEY"]):
+        assert not [text for text in out.text + logs if secret in text]
+    # The login's files are for their owner only.
+    auth = server.folder / "auth"
+    assert auth.stat().st_mode & 0o777 == 0o700
+    for name in ("basic_auth.ini", "flask-secret-key", "basic_auth.db"):
+        assert (auth / name).stat().st_mode & 0o777 == 0o600, name
+    assert not (server.folder / "server.pid").exists()
+
+
+def serve_model(login: dict[str, str], log: Path) -> float:
+    """`make serve-model`'s script with a login: the champion's answer for one trip."""
+    from test_predict import wait_for_model_server
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in CLIENT_HIDDEN},
+        **login,
+        "MLFLOW": str(BIN / "mlflow"),
+        "MODEL_URI": f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}",
+    }
+    env.pop("MODEL_PORT", None)
+    with open(log, "wb") as sink:
+        server = subprocess.Popen(
+            [str(ROOT / "scripts/serve_model.sh")],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = wait_for_model_server(server, log)
+        trip = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
+        response = requests.post(url, json={"dataframe_records": [trip]}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()["predictions"][0]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
