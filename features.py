@@ -51,16 +51,23 @@ def invalid_trips(df: pd.DataFrame) -> dict[str, np.ndarray]:
 
     A trip counts under the first reason that applies, so the masks never overlap.
     """
-    pickup, dropoff = (as_numbers(df[column]) for column in LOCATION_COLUMNS)
+    none = np.zeros(len(df), dtype=bool)
+    missing_zone, fractional_zone = none, none
+    for column in LOCATION_COLUMNS:
+        if df[column].dtype.kind in "iu" and not df[column].hasnans:
+            continue  # whole numbers, none missing: the usual case, and the fast one
+        zone = as_numbers(df[column])
+        missing_zone = missing_zone | np.isnan(zone)
+        with np.errstate(invalid="ignore"):  # NaN % 1 is NaN: already counted as missing
+            fractional_zone = fractional_zone | (zone % 1 != 0)
     distance = as_numbers(df[NUMERICAL])
-    with np.errstate(invalid="ignore"):  # NaN compares as False, and is caught first anyway
-        rules = {
-            MISSING_ZONE: np.isnan(pickup) | np.isnan(dropoff),
-            FRACTIONAL_ZONE: (pickup % 1 != 0) | (dropoff % 1 != 0),
-            MISSING_DISTANCE: np.isnan(distance),
-            BAD_DISTANCE: (distance < 0) | np.isinf(distance),
-        }
-    masks, seen = {}, np.zeros(len(df), dtype=bool)
+    rules = {
+        MISSING_ZONE: missing_zone,
+        FRACTIONAL_ZONE: fractional_zone,
+        MISSING_DISTANCE: np.isnan(distance),
+        BAD_DISTANCE: (distance < 0) | np.isinf(distance),
+    }
+    masks, seen = {}, none.copy()
     for reason, applies in rules.items():
         masks[reason] = applies & ~seen
         seen |= applies
@@ -79,13 +86,22 @@ def describe_invalid(counts: dict[str, int]) -> str:
 
 
 def with_model_types(df: pd.DataFrame) -> pd.DataFrame:
-    """`df` with the raw columns in the model's types: zone ids int64, distance float64.
+    """`df` with integer zone ids and a float64 distance, as the model's signature takes them.
 
     Only for valid trips (see invalid_trips): a missing zone id cannot become an integer.
-    No copy when the types are right already.
+    A float or nullable zone column becomes int64; a numpy integer one (int32 in most TLC
+    files) stays as it is, uncopied: MLflow takes it as a long, and PU_DO reads the same.
     """
-    retyped = {name: dtype for name, dtype in RAW_DTYPES.items() if df[name].dtype != dtype}
+    retyped = {
+        name: dtype
+        for name, dtype in RAW_DTYPES.items()
+        if df[name].dtype != dtype and not (name in LOCATION_COLUMNS and is_numpy_int(df[name]))
+    }
     return df.astype(retyped) if retyped else df
+
+
+def is_numpy_int(column: pd.Series) -> bool:
+    return isinstance(column.dtype, np.dtype) and column.dtype.kind == "i"
 
 
 def valid_trips(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:

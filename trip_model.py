@@ -32,7 +32,6 @@ from features import (
     describe_invalid,
     invalid_trips,
     vectorize,
-    with_model_types,
 )
 
 CODE_PATHS = [str(Path(__file__).with_name(name)) for name in ("trip_model.py", "features.py")]
@@ -68,7 +67,7 @@ def check_trips(df: pd.DataFrame) -> None:
 
 def raw_trips(df: pd.DataFrame) -> pd.DataFrame:
     """Just the three raw input columns, with the types of the model's signature."""
-    return with_model_types(df[RAW_COLUMNS])
+    return df[RAW_COLUMNS].astype(RAW_DTYPES)
 
 
 def signature() -> Any:

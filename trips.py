@@ -104,7 +104,7 @@ def read_month(path: Path, dataset: str = "green") -> pd.DataFrame:
 def read_valid_trips(path: Path, dataset: str = "green") -> tuple[pd.DataFrame, dict[str, int]]:
     """The 1-60 minute trips the model can take, and how many were dropped for which reason.
 
-    Zone ids come back as int64 whatever the file's type (see features.valid_trips).
+    Zone ids come back as integers whatever the file's type (see features.with_model_types).
     """
     df, dropped = valid_trips(read_month(path, dataset))
     if df.empty:
