@@ -103,8 +103,9 @@ def load_checked(path: Path, looks_right: Any) -> Any:
 def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
     """Load one `(X, y)` pickle written by preprocess_data.py, e.g. name='train'.
 
-    A NaN or infinite value is refused here, before any MLflow run starts: the forest
-    would fail on it inside the run and leave a FAILED run behind.
+    A NaN or infinite value, or a matrix whose columns are not dv.pkl's features (a pickle
+    of another preprocessing run), is refused here, before any MLflow run starts: the
+    forest would fail on it inside the run and leave a FAILED run behind.
     """
     import numpy as np
     import scipy.sparse as sp
@@ -128,6 +129,12 @@ def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
     X, y = load_checked(path, is_x_y)
     if not (all_finite(X) and all_finite(y)):
         raise UserError(f"{path} holds NaN, infinite or non-numeric values: {RUN_AGAIN}.")
+    features = len(load_vectorizer(data_path).feature_names_)
+    if len(X.shape) != 2 or X.shape[1] != features:
+        raise UserError(
+            f"{path} has {X.shape[-1]:,} feature columns but dv.pkl {features:,}: they come "
+            f"from different preprocessing runs; {RUN_AGAIN}."
+        )
     return X, y
 
 

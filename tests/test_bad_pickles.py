@@ -37,6 +37,14 @@ def nan_in_x(path: Path) -> None:
         pickle.dump((X, y), f)
 
 
+def one_feature_less(path: Path) -> None:
+    """As if copied from the output of another preprocessing run (another vocabulary)."""
+    with open(path, "rb") as f:
+        X, y = pickle.load(f)
+    with open(path, "wb") as f:
+        pickle.dump((X[:, 1:], y), f)
+
+
 def truncated(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:100])
 
@@ -50,6 +58,7 @@ CASES = [
     (run_train, "train.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
     (run_train, "val.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
     (run_train, "train.pkl", nan_in_x, "holds NaN, infinite or non-numeric values"),
+    (run_train, "val.pkl", one_feature_less, "feature columns but dv.pkl"),
     (run_hpo, "train.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
     (run_hpo, "val.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
     (run_hpo, "val.pkl", nan_in_x, "holds NaN, infinite or non-numeric values"),
