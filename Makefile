@@ -72,10 +72,9 @@ $(VENV)/.installed-team: requirements-team.txt $(VENV)/.installed
 
 install-team: $(VENV)/.installed-team ## Add the team setup's S3 server, boto3 and Flask-WTF (requirements-team.txt)
 
-data: $(DATA_FILES) ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
-
-$(DATA_DIR)/%.parquet:
-	@TAXI_DATA_URL=$(TAXI_DATA_URL) scripts/download_data.sh $(DATA_DIR) $*.parquet
+# Always runs the script: it skips the files already there and says when one is a folder.
+data: ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
+	@TAXI_DATA_URL=$(TAXI_DATA_URL) scripts/download_data.sh $(DATA_DIR) $(notdir $(DATA_FILES))
 
 server: install ## Start the MLflow server on $(HOST):$(PORT) in the background (SQLite, ./artifacts)
 	@$(SERVER_ENV) scripts/server.sh start

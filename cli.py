@@ -2,7 +2,11 @@
 
 The options keep the course's names (`--data_path`, `--raw_data_path`, `--num_trials`,
 `--top_n`), with dashed aliases. `reporting` wraps a command's work: MLflow's chatter stays
-off stdout (which carries only results) and every known failure becomes one `Error:` line.
+off stdout (which carries only results), every known failure becomes one `Error:` line, and
+Ctrl-C ends it with Click's `Aborted!` whenever it comes (see on_ctrl_c).
+
+Before that, while a script loads its first modules, Ctrl-C ends it at once and silently:
+each script sets SIGINT to its default action before its imports when run as a script.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any, TextIO
 
 import click
@@ -95,6 +102,47 @@ class Chatter(io.TextIOBase):
             self.target.flush()
 
 
+def importing(frame: FrameType | None) -> bool:
+    """True if `frame` runs inside an import (the import system's frames are on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: a KeyboardInterrupt, which Click turns into `Aborted!` and exit code 1.
+
+    Except while a module loads: a KeyboardInterrupt inside a C extension's import comes
+    out as an ImportError traceback, or is swallowed and the script goes on with a
+    half-loaded library. Then the process ends at once, with the same line and exit code.
+    """
+    if importing(frame):
+        sys.stderr.write("Aborted!\n")
+        sys.stderr.flush()
+        os._exit(1)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def ctrl_c_handled() -> Iterator[None]:
+    """Run the block with on_ctrl_c as the SIGINT handler.
+
+    Not in another thread (signals belong to the main thread), and an ignored Ctrl-C (as
+    under nohup) stays ignored.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if not in_main_thread or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextlib.contextmanager
 def reporting(tracking_uri: str = "", verbose: bool = False) -> Iterator[None]:
     """Run a command's work with MLflow's stdout chatter hidden and errors as one line.
@@ -106,7 +154,7 @@ def reporting(tracking_uri: str = "", verbose: bool = False) -> Iterator[None]:
     """
     chatter = Chatter(sys.stderr if verbose else None, tracking_uri)
     try:
-        with contextlib.redirect_stdout(chatter):
+        with ctrl_c_handled(), contextlib.redirect_stdout(chatter):
             yield
     except Exception as exc:
         if isinstance(exc, UserError):

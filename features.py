@@ -6,6 +6,11 @@ training month. The vectorizer here is built column-wise: the same `feature_name
 vocabulary and matrices as `DictVectorizer().fit_transform(dicts)`, without one dict per
 trip.
 
+A trip the model cannot take (a missing zone id or distance, a negative or infinite
+distance, a zone id that is not a whole number) is never turned into features:
+`invalid_trips` names the reason of each, preprocessing drops them (`valid_trips`),
+predict.py and the served model refuse them.
+
 preprocess_data.py builds the training matrices with it and trip_model.py the matrix of
 each prediction, so both see the same features. This module is shipped with the
 registered model: it imports neither Click nor MLflow.
@@ -24,12 +29,108 @@ CATEGORICAL = "PU_DO"
 TARGET = "duration"  # minutes
 RAW_COLUMNS = [*LOCATION_COLUMNS, NUMERICAL]  # a raw trip, as the model takes it
 RAW_DTYPES = {"PULocationID": "int64", "DOLocationID": "int64", NUMERICAL: "float64"}
+# Why a trip cannot be a row of features, in the order they are checked (see invalid_trips).
+MISSING_ZONE = "a missing zone id"
+FRACTIONAL_ZONE = "a zone id that is not a whole number"
+MISSING_DISTANCE = "a missing trip_distance"
+BAD_DISTANCE = "a negative or infinite trip_distance"
+
+
+def as_numbers(column: pd.Series) -> np.ndarray:
+    """A column as float64, whatever its dtype (nullable Int64, object, ...); NaN where missing.
+
+    Anything that is not a number (a string, say) counts as missing.
+    """
+    if column.dtype.kind in "iuf":
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def invalid_trips(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """For each reason a trip cannot be predicted, which trips it applies to (boolean masks).
+
+    A trip counts under the first reason that applies, so the masks never overlap.
+    """
+    none = np.zeros(len(df), dtype=bool)
+    missing_zone, fractional_zone = none, none
+    for column in LOCATION_COLUMNS:
+        if df[column].dtype.kind in "iu" and not df[column].hasnans:
+            continue  # whole numbers, none missing: the usual case, and the fast one
+        zone = as_numbers(df[column])
+        missing_zone = missing_zone | np.isnan(zone)
+        with np.errstate(invalid="ignore"):  # NaN % 1 is NaN: already counted as missing
+            fractional_zone = fractional_zone | (zone % 1 != 0)
+    distance = as_numbers(df[NUMERICAL])
+    rules = {
+        MISSING_ZONE: missing_zone,
+        FRACTIONAL_ZONE: fractional_zone,
+        MISSING_DISTANCE: np.isnan(distance),
+        BAD_DISTANCE: (distance < 0) | np.isinf(distance),
+    }
+    masks, seen = {}, none.copy()
+    for reason, applies in rules.items():
+        masks[reason] = applies & ~seen
+        seen |= applies
+    return masks
+
+
+def count_invalid(masks: dict[str, np.ndarray]) -> dict[str, int]:
+    """How many trips each reason applies to, the reasons that apply to none left out."""
+    counts = {reason: int(mask.sum()) for reason, mask in masks.items()}
+    return {reason: count for reason, count in counts.items() if count}
+
+
+def describe_invalid(counts: dict[str, int]) -> str:
+    """'2 with a missing zone id, 1 with a negative or infinite trip_distance'."""
+    return ", ".join(f"{count:,} with {reason}" for reason, count in counts.items())
+
+
+def with_model_types(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with integer zone ids and a float64 distance, as the model's signature takes them.
+
+    Only for valid trips (see invalid_trips): a missing zone id cannot become an integer.
+    A float or nullable zone column becomes int64; a numpy integer one (int32 in most TLC
+    files) stays as it is, uncopied: MLflow takes it as a long, and PU_DO reads the same.
+    """
+    retyped = {
+        name: dtype
+        for name, dtype in RAW_DTYPES.items()
+        if df[name].dtype != dtype and not (name in LOCATION_COLUMNS and is_numpy_int(df[name]))
+    }
+    return df.astype(retyped) if retyped else df
+
+
+def is_numpy_int(column: pd.Series) -> bool:
+    return isinstance(column.dtype, np.dtype) and column.dtype.kind == "i"
+
+
+def valid_trips(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The trips the model can take, in the model's types, and how many were dropped why."""
+    masks = invalid_trips(df)
+    dropped = count_invalid(masks)
+    if dropped:
+        df = df[~np.logical_or.reduce(list(masks.values()))].reset_index(drop=True)
+    return with_model_types(df), dropped
 
 
 def pu_do(df: pd.DataFrame) -> pd.Series:
     """The course's `PU_DO` feature: the two zone ids as strings joined by '_'."""
     pickup, dropoff = (df[column] for column in LOCATION_COLUMNS)
     return pickup.astype(str) + "_" + dropoff.astype(str)
+
+
+def zone_ids(values: np.ndarray) -> np.ndarray:
+    """Zone ids as int64 whatever their dtype, so PU_DO reads "10_10", never "10.0_10".
+
+    A float column (pandas' choice when a value is missing) holding a missing or
+    fractional id is a ValueError: such trips are dropped or refused before (invalid_trips).
+    """
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64, copy=False)
+    numbers = as_numbers(pd.Series(values))
+    if np.isnan(numbers).any() or (numbers % 1 != 0).any():
+        raise ValueError("zone ids must be whole numbers: drop the invalid trips first")
+    return numbers.astype(np.int64)
 
 
 def pu_pairs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -45,8 +146,8 @@ def pu_pairs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     codes, pairs = pd.factorize(pair_codes)
     frame = pd.DataFrame(
         {
-            LOCATION_COLUMNS[0]: pickups[pairs // len(dropoffs)],
-            LOCATION_COLUMNS[1]: dropoffs[pairs % len(dropoffs)],
+            LOCATION_COLUMNS[0]: zone_ids(pickups[pairs // len(dropoffs)]),
+            LOCATION_COLUMNS[1]: zone_ids(dropoffs[pairs % len(dropoffs)]),
         }
     )
     return codes, pu_do(frame).to_numpy()

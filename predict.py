@@ -8,10 +8,22 @@ self-contained pyfunc register_model.py registers: raw trips in, minutes out) an
   pickup and drop-off times, and `predicted_duration`. With times, only trips of 1 to 60
   minutes are kept (as in training) and the RMSE is printed; or
 - predicts one trip given by `--pu`, `--do` and `--distance` and prints its minutes.
+
+A file with a trip the model cannot take (a missing zone id or distance, a negative
+distance, see features.invalid_trips) or with no trips at all is refused in one line,
+before the model is loaded: nothing is predicted for it, nothing is written.
 """
 
 from __future__ import annotations
 
+import signal
+
+# Ctrl-C while the modules below load stops the script at once, without a traceback;
+# cli.reporting handles it from then on. (An ignored Ctrl-C, as under nohup, stays ignored.)
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -32,11 +44,15 @@ TRIP_OPTIONS = ("pu", "do", "distance")
 
 
 def read_input(path: Path) -> Any:
-    """The trips of a TLC file; with pickup/drop-off times, 1-60 minute trips and `duration`."""
+    """The trips of a TLC file; with pickup/drop-off times, 1-60 minute trips and `duration`.
+
+    Refuses, in one line, a file without trips and one with trips the model cannot take.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from features import RAW_COLUMNS, TARGET
-    from trips import TIMESTAMP_PREFIX, read_trips, schema_names, timestamp_columns
+    from features import RAW_COLUMNS, TARGET, with_model_types
+    from trips import TIMESTAMP_PREFIX, not_readable, read_month, schema_names, timestamp_columns
 
     names = schema_names(path)
     missing = [name for name in RAW_COLUMNS if name not in names]
@@ -44,8 +60,36 @@ def read_input(path: Path) -> Any:
         raise UserError(f"{path} lacks the column(s) {', '.join(missing)}.")
     for dataset in TIMESTAMP_PREFIX:
         if set(timestamp_columns(dataset)) <= set(names):
-            return read_trips(path, dataset)[[*RAW_COLUMNS, TARGET]]
-    return pq.read_table(path, columns=RAW_COLUMNS).to_pandas()
+            trips = read_month(path, dataset)[[*RAW_COLUMNS, TARGET]]
+            break
+    else:
+        try:
+            trips = pq.read_table(path, columns=RAW_COLUMNS).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise not_readable(path, exc) from None
+        if trips.empty:
+            raise UserError(f"{path} has no trips: check the file.")
+    check_trips(path, trips)
+    return with_model_types(trips)
+
+
+def check_trips(path: Path, trips: Any) -> None:
+    """Refuse a file with trips the model cannot take, saying how many and why."""
+    from features import count_invalid, describe_invalid, invalid_trips
+
+    invalid = count_invalid(invalid_trips(trips))
+    if invalid:
+        raise UserError(
+            f"{path} has {sum(invalid.values()):,} trips the model cannot take "
+            f"({describe_invalid(invalid)}): drop or fix them."
+        )
+
+
+def check_distance(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
+    """A distance in miles: 0 or more, and a number (FloatRange lets 'nan' and 'inf' through)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a distance in miles: give a number, e.g. 2.5.")
+    return value
 
 
 def predict_file(model: Any, trips: Any, output_path: Path) -> Any:
@@ -107,7 +151,10 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
 @click.option("--pu", type=click.IntRange(min=1), help="Pickup zone (PULocationID) of one trip.")
 @click.option("--do", type=click.IntRange(min=1), help="Drop-off zone (DOLocationID) of one trip.")
 @click.option(
-    "--distance", type=click.FloatRange(min=0), help="Trip distance in miles of one trip."
+    "--distance",
+    type=click.FloatRange(min=0),
+    callback=check_distance,
+    help="Trip distance in miles of one trip.",
 )
 @tracking_uri_option
 @verbose_option

@@ -12,8 +12,10 @@ import logging
 import os
 import re
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_ARTIFACT, SEARCH_TAG
 from errors import UserError, first_line
@@ -37,10 +39,39 @@ def redact(text: str, uri: str) -> str:
     return text.replace(f":{password}@", ":***@") if password else text
 
 
+def local_store_folder(tracking_uri: str) -> Path | None:
+    """The folder a local tracking URI keeps its runs in (file://, a plain path, sqlite:///)."""
+    parts = urlsplit(tracking_uri)
+    if parts.scheme == "file":
+        return Path(url2pathname(parts.path))
+    if parts.scheme == "sqlite":
+        return Path(parts.path.removeprefix("/")).parent  # sqlite:///x.db is x.db, :////x.db /x.db
+    if not parts.scheme and not tracking_uri.startswith("databricks"):
+        return Path(tracking_uri)
+    return None
+
+
+def check_local_store(tracking_uri: str) -> None:
+    """Refuse a local tracking URI whose folder does not exist.
+
+    MLflow would create it without a word: a typo would start an empty store elsewhere,
+    and the runs of the next steps would not find those of the previous ones.
+    """
+    if not tracking_uri.strip():
+        raise UserError("--tracking_uri is empty: leave it out to use the tracking server.")
+    folder = local_store_folder(tracking_uri)
+    if folder is not None and not folder.is_dir():
+        raise UserError(
+            f"--tracking_uri {tracking_uri}: the folder {folder}/ does not exist; create it "
+            "first to keep the runs there, or use the tracking server (`make server`, the default)."
+        )
+
+
 def connect(tracking_uri: str, verbose: bool = False) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
 
-    MLflow's own INFO lines are shown only when `verbose`.
+    A local store (file://, a path, sqlite:///) must be in a folder that exists (see
+    check_local_store). MLflow's own INFO lines are shown only when `verbose`.
     """
     for name, value in HTTP_SETTINGS.items():
         os.environ.setdefault(name, value)
@@ -48,9 +79,11 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
     import requests
 
     logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri)
     if not tracking_uri.startswith(("http://", "https://")):
+        check_local_store(tracking_uri)
+        mlflow.set_tracking_uri(tracking_uri)
         return
+    mlflow.set_tracking_uri(tracking_uri)
     try:
         requests.get(tracking_uri.rstrip("/") + "/health", timeout=5).raise_for_status()
     except requests.RequestException as exc:

@@ -9,6 +9,10 @@ register_model.py logs it in the champion's run as `trip_duration_model`, beside
 forest (`model`, the course's `runs:/<id>/model`), and registers it. It ships only the code
 it runs, this file and features.py (`CODE_PATHS`), so it loads anywhere the tracking server
 is reachable, and loading it imports nothing of the homework's command-line side.
+
+It refuses trips it cannot predict (features.invalid_trips: a missing zone id or distance,
+a negative or infinite distance) with one MlflowException naming how many and why, which
+`mlflow models serve` answers with HTTP 400 and that message, rather than a guess.
 """
 
 from __future__ import annotations
@@ -19,8 +23,16 @@ from typing import Any
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
-from features import RAW_COLUMNS, RAW_DTYPES, vectorize
+from features import (
+    RAW_COLUMNS,
+    RAW_DTYPES,
+    count_invalid,
+    describe_invalid,
+    invalid_trips,
+    vectorize,
+)
 
 CODE_PATHS = [str(Path(__file__).with_name(name)) for name in ("trip_model.py", "features.py")]
 REQUIREMENTS = ("pandas",)  # beside mlflow, scikit-learn, scipy, numpy and cloudpickle
@@ -35,7 +47,22 @@ class TripDurationModel(mlflow.pyfunc.PythonModel):
         self.forest = forest
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
+        check_trips(model_input)
+        if model_input.empty:
+            return np.empty(0, dtype=np.float64)  # the forest refuses 0 rows; none to predict
         return self.forest.predict(vectorize(raw_trips(model_input), self.dv))
+
+
+def check_trips(df: pd.DataFrame) -> None:
+    """Refuse, in one line, trips the model cannot predict (see features.invalid_trips)."""
+    invalid = count_invalid(invalid_trips(df[RAW_COLUMNS]))
+    if invalid:
+        raise MlflowException(
+            f"{sum(invalid.values()):,} of {len(df):,} trips cannot be predicted: "
+            f"{describe_invalid(invalid)}. Send whole-number zone ids and a trip_distance "
+            "of 0 or more.",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
 
 
 def raw_trips(df: pd.DataFrame) -> pd.DataFrame:

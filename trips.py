@@ -1,8 +1,12 @@
 """The raw NYC TLC trip files: where they are and how a month becomes a table of trips.
 
-`read_trips` keeps the columns the features need, adds `duration` in minutes and keeps
-the course's 1 to 60 minute trips. preprocess_data.py reads its three months with it,
-register_model.py, answers.py (Q6) and predict.py the test month.
+`read_month` keeps the columns the features need, adds `duration` in minutes and keeps
+the course's 1 to 60 minute trips; `read_valid_trips` then drops the trips the model
+cannot take (features.invalid_trips: a missing zone id or distance, a negative
+distance, ...) and says how many it dropped for which reason. preprocess_data.py reads
+its three months with it, register_model.py and answers.py (Q6) the test month with
+`read_trips` (the same trips, so the same RMSE as test.pkl), and predict.py, which
+refuses invalid trips rather than dropping them, with `read_month`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from errors import UserError, first_line
-from features import LOCATION_COLUMNS, NUMERICAL, TARGET
+from features import LOCATION_COLUMNS, NUMERICAL, TARGET, describe_invalid, valid_trips
 
 MIN_MINUTES, MAX_MINUTES = 1, 60
 TIMESTAMP_PREFIX = {"green": "lpep", "yellow": "tpep"}  # pickup/drop-off column prefix
@@ -46,8 +50,26 @@ def schema_names(path: Path) -> list[str]:
         raise not_readable(path, exc) from None
 
 
-def read_trips(path: Path, dataset: str = "green") -> pd.DataFrame:
-    """Read the columns we need, add `duration` in minutes and keep 1-60 minute trips."""
+def check_number_columns(path: Path, schema: pa.Schema, names: list[str]) -> None:
+    """Fail with one line if a zone id or distance column does not hold numbers."""
+    wrong = [
+        f"{name} ({schema.field(name).type})"
+        for name in names
+        if not pa.types.is_integer(schema.field(name).type)
+        and not pa.types.is_floating(schema.field(name).type)
+    ]
+    if wrong:
+        raise UserError(
+            f"{path} has non-numeric {', '.join(wrong)}: is it a TLC trip file? check the file."
+        )
+
+
+def read_month(path: Path, dataset: str = "green") -> pd.DataFrame:
+    """Read the columns we need, add `duration` in minutes and keep 1-60 minute trips.
+
+    The zone ids and distances are as the file has them: invalid ones included, and
+    float zone ids where the file has missing ones (see read_valid_trips).
+    """
     columns = [*timestamp_columns(dataset), *LOCATION_COLUMNS, NUMERICAL]
     missing = [name for name in columns if name not in schema_names(path)]
     if missing:
@@ -59,6 +81,9 @@ def read_trips(path: Path, dataset: str = "green") -> pd.DataFrame:
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise not_readable(path, exc) from None
+    check_number_columns(path, table.schema, columns[2:])
+    if table.num_rows == 0:
+        raise UserError(f"{path} has no trips: check the file.")
 
     # On numpy arrays, not pandas: no frame of all trips, one copy of the kept ones.
     pickup, dropoff, *kept_columns = (table.column(name).to_numpy() for name in columns)
@@ -74,3 +99,22 @@ def read_trips(path: Path, dataset: str = "green") -> pd.DataFrame:
             f"{path} has no trip of {MIN_MINUTES} to {MAX_MINUTES} minutes left: check the file."
         )
     return df
+
+
+def read_valid_trips(path: Path, dataset: str = "green") -> tuple[pd.DataFrame, dict[str, int]]:
+    """The 1-60 minute trips the model can take, and how many were dropped for which reason.
+
+    Zone ids come back as integers whatever the file's type (see features.with_model_types).
+    """
+    df, dropped = valid_trips(read_month(path, dataset))
+    if df.empty:
+        raise UserError(
+            f"{path} has no valid trip of {MIN_MINUTES} to {MAX_MINUTES} minutes left "
+            f"({describe_invalid(dropped)}): check the file."
+        )
+    return df, dropped
+
+
+def read_trips(path: Path, dataset: str = "green") -> pd.DataFrame:
+    """The trips preprocessing keeps of a month: 1-60 minutes, none the model cannot take."""
+    return read_valid_trips(path, dataset)[0]

@@ -4,8 +4,10 @@
 #   scripts/download_data.sh DEST FILE...
 #
 # TAXI_DATA_URL is the base address (default: the NYC TLC's trip-data address);
-# a file:// address runs the same code offline. Files already present are kept;
-# a download that is not a parquet file is rejected and never left behind.
+# a file:// address runs the same code offline. Files already present are kept
+# (silently: `make data` runs this every time); a folder in a file's place is an
+# error, never removed; a download that is not a parquet file is rejected and never
+# left behind.
 set -euo pipefail
 
 TAXI_DATA_URL=${TAXI_DATA_URL:-https://d37ci6vzurychx.cloudfront.net/trip-data}
@@ -19,8 +21,11 @@ is_parquet() { # parquet files start and end with the magic bytes PAR1
 mkdir -p "$dest"
 for name in "$@"; do
     target="$dest/$name"
+    if [[ -d $target ]]; then
+        echo "Error: $target is a folder, not a parquet file: move it out of the way and run make data again." >&2
+        exit 1
+    fi
     if [[ -f $target ]]; then
-        echo "$target already present" >&2
         continue
     fi
     echo "Downloading ${TAXI_DATA_URL%/}/$name" >&2

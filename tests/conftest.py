@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,35 @@ def write_trips(
         }
     )
     df.to_parquet(path, index=False)
+    return path
+
+
+def write_with_nulls(
+    path: Path,
+    pickup: list,
+    dropoff: list,
+    distance: list,
+    minutes: list[float] | None = None,
+    zone_type: Any = None,
+) -> Path:
+    """A green-taxi file whose zone ids and distances may be null (None), as parquet allows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(pickup)
+    start = pd.Timestamp("2023-01-01 08:00:00")
+    pickup_time = start + pd.to_timedelta(np.arange(n), unit="h")
+    dropoff_time = pickup_time + pd.to_timedelta(minutes or [10.0] * n, unit="min")
+    table = pa.table(
+        {
+            "lpep_pickup_datetime": pa.array(pickup_time.astype("datetime64[us]")),
+            "lpep_dropoff_datetime": pa.array(dropoff_time.astype("datetime64[us]")),
+            "PULocationID": pa.array(pickup, type=zone_type or pa.int32()),
+            "DOLocationID": pa.array(dropoff, type=zone_type or pa.int32()),
+            "trip_distance": pa.array(distance, type=pa.float64()),
+        }
+    )
+    pq.write_table(table, path)
     return path
 
 

@@ -31,21 +31,91 @@ def test_scripts_import_no_heavy_library(script: str) -> None:
     assert done.stdout.split() == []
 
 
-@pytest.mark.parametrize("script", ["train.py", "hpo.py", "register_model.py"])
-def test_ctrl_c_while_the_libraries_load_is_one_line(script: str, prepared_dir) -> None:
-    """Ctrl-C right after the script starts its work: no traceback, a non-zero exit."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / script), "--data_path", str(prepared_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+# Runs a script as `python SCRIPT ARGS` would, and presses Ctrl-C (SIGINT to itself) at the
+# moment the script first imports MODULE: deterministic, unlike a timed kill.
+CTRL_C_AT_IMPORT = """
+import os, runpy, signal, sys
+
+module, script = sys.argv[1:3]
+
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = sys.argv[2:]
+sys.path.insert(0, os.path.dirname(script))
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def ctrl_c_at_import(module: str, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", CTRL_C_AT_IMPORT, module, str(ROOT / script), *args],
+        capture_output=True,
         text=True,
+        timeout=120,
     )
-    first_line = process.stderr.readline()  # printed before MLflow & co. are imported
-    process.send_signal(signal.SIGINT)
-    _, rest = process.communicate(timeout=60)
-    assert first_line and process.returncode != 0
-    assert "Traceback" not in rest, rest
-    assert rest.strip().splitlines()[-1] == "Aborted!"
+
+
+def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
+    """What each script is given, and a library its command imports first (in `reporting`)."""
+    data = ["--data_path", str(prepared_dir)]
+    trip = ["--pu", "1", "--do", "2", "--distance", "1.5"]
+    raw = ["--raw_data_path", str(prepared_dir.parent / "data")]
+    return {
+        "preprocess_data.py": ("pandas", [*raw, "--dest_path", str(tmp_path / "new")]),
+        "train.py": ("mlflow", data),
+        "hpo.py": ("mlflow", data),
+        "register_model.py": ("mlflow", data),
+        "pipeline.py": ("mlflow", [*raw, "--dest_path", str(tmp_path / "new")]),
+        "answers.py": ("mlflow", ["--question", "5"]),
+        "predict.py": ("mlflow", trip),
+    }[script]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_ctrl_c_while_the_script_starts_is_quiet(script: str, prepared_dir, tmp_path) -> None:
+    """Ctrl-C while the script's own imports load (click first): it stops, no traceback."""
+    _, args = script_args(script, prepared_dir, tmp_path)
+    done = ctrl_c_at_import("click.core", script, *args)
+    assert done.returncode == -signal.SIGINT, done.stderr  # ended by Ctrl-C, as the shell sees
+    assert done.stderr == "" and done.stdout == ""
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_ctrl_c_while_the_libraries_load_is_one_line(script: str, prepared_dir, tmp_path) -> None:
+    """Ctrl-C while the command imports MLflow, pandas & co.: `Aborted!`, exit 1, nothing else."""
+    library, args = script_args(script, prepared_dir, tmp_path)
+    done = ctrl_c_at_import(library, script, *args)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "Aborted!"
+    assert done.stdout == "" and not (tmp_path / "new").exists()
+
+
+def test_ctrl_c_inside_an_import_ends_the_command(tmp_path) -> None:
+    """A library that swallows the KeyboardInterrupt of its import cannot make the command go on.
+
+    (A C extension does: pandas' turns it into an ImportError, or ignores it and goes on.)
+    """
+    (tmp_path / "swallowing.py").write_text(
+        "import os, signal\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    sum(range(10**6))  # the handler runs here\n"
+        "except BaseException:\n"
+        "    pass\n"
+    )
+    code = "from cli import reporting\nwith reporting():\n    import swallowing\nprint('went on')"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "Aborted!\n")
 
 
 def test_homework_debug_shows_the_traceback(tmp_path) -> None:

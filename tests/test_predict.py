@@ -11,20 +11,24 @@ import time
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import MONTHS, ROOT, write_trips
+from conftest import MONTHS, ROOT, assert_one_line_error, free_port, write_trips, write_with_nulls
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from config import CHAMPION_ALIAS
 from errors import UserError
-from features import RAW_COLUMNS
-from forest import rmse
+from features import RAW_COLUMNS, RAW_DTYPES
+from forest import fit_forest, rmse
 from hpo import run_hpo
-from predict import read_input
+from pickles import load_dataset, load_vectorizer
+from predict import read_input, run_predict
 from register_model import run_register_model
+from trip_model import TripDurationModel
 
 MODEL_NAME = "predict-test-model"
 MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
@@ -65,6 +69,90 @@ def test_read_trips_names_missing_columns(tmp_path: Path) -> None:
     pd.DataFrame({"PULocationID": [1]}).to_parquet(path)
     with pytest.raises(UserError, match=r"lacks the column.*DOLocationID"):
         read_input(path)
+
+
+def test_read_input_refuses_trips_the_model_cannot_take(tmp_path: Path) -> None:
+    without_times = tmp_path / "raw.parquet"
+    pd.DataFrame(
+        {"PULocationID": [1, None, 3], "DOLocationID": [3, 4, 5], "trip_distance": [1.0, 2.0, -3]}
+    ).to_parquet(without_times)
+    with pytest.raises(UserError) as error:
+        read_input(without_times)
+    assert str(error.value) == (
+        f"{without_times} has 2 trips the model cannot take (1 with a missing zone id, "
+        "1 with a negative or infinite trip_distance): drop or fix them."
+    )
+    with_times = write_with_nulls(tmp_path / "timed.parquet", [1, 2], [3, 4], [None, 1.0])
+    with pytest.raises(
+        UserError, match=r"1 trips the model cannot take \(1 with a missing trip_dis"
+    ):
+        read_input(with_times)
+
+
+def test_read_input_gives_integer_zone_ids(tmp_path: Path) -> None:
+    path = tmp_path / "floats.parquet"
+    pd.DataFrame(
+        {"PULocationID": [10.0, 7.0], "DOLocationID": [10.0, 8.0], "trip_distance": [1.0, 2.0]}
+    ).to_parquet(path)
+    trips = read_input(path)
+    assert trips.dtypes.astype(str).to_dict() == RAW_DTYPES  # the model's signature takes these
+    assert trips["PULocationID"].tolist() == [10, 7]
+
+
+@pytest.mark.parametrize("times", [False, True], ids=["three-columns", "with-times"])
+def test_read_input_refuses_a_file_without_trips(tmp_path: Path, times: bool) -> None:
+    path = tmp_path / "empty.parquet"
+    if times:
+        write_with_nulls(path, [], [], [])
+    else:
+        pd.DataFrame(
+            {name: pd.Series([], dtype=RAW_DTYPES[name]) for name in RAW_COLUMNS}
+        ).to_parquet(path)
+    with pytest.raises(UserError, match=r"empty.parquet has no trips: check the file."):
+        read_input(path)
+
+
+def test_bad_input_file_is_one_line_before_any_model_is_loaded(tmp_path: Path, run_script) -> None:
+    """No tracking server needed: the file is refused before the model is loaded."""
+    bad = write_with_nulls(tmp_path / "bad.parquet", [1, 2], [3, 4], [-1.0, 1.0])
+    output = tmp_path / "predictions.parquet"
+    env = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    done = run_script("predict.py", "--input", str(bad), "--output", str(output), env=env)
+    assert_one_line_error(done, str(bad), "1 with a negative or infinite trip_distance")
+    assert not output.exists()
+
+    empty = tmp_path / "empty.parquet"
+    pd.DataFrame({name: pd.Series([], dtype=RAW_DTYPES[name]) for name in RAW_COLUMNS}).to_parquet(
+        empty
+    )
+    done = run_script("predict.py", "--input", str(empty), "--output", str(output), env=env)
+    assert_one_line_error(done, str(empty), "has no trips")
+
+
+@pytest.mark.parametrize("distance", ["nan", "inf", "-1"])
+def test_one_trip_needs_a_finite_distance(distance: str) -> None:
+    result = CliRunner().invoke(
+        run_predict, ["--pu", "1", "--do", "2", "--distance", distance], catch_exceptions=False
+    )
+    assert result.exit_code == 2 and "--distance" in result.output
+
+
+def test_champion_refuses_invalid_trips_and_answers_none(prepared_dir: Path) -> None:
+    """The pyfunc itself, as `mlflow models serve` runs it: one error naming the reasons."""
+    X_train, y_train = load_dataset(prepared_dir, "train")
+    model = TripDurationModel(load_vectorizer(prepared_dir), fit_forest(X_train, y_train))
+    trips = pd.DataFrame(
+        {"PULocationID": [3, 3, 3], "DOLocationID": [5, 5, 5], "trip_distance": [2.5, np.nan, -3]}
+    )
+    with pytest.raises(MlflowException) as error:
+        model.predict(None, trips)
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert error.value.message == (
+        "2 of 3 trips cannot be predicted: 1 with a missing trip_distance, 1 with a negative or "
+        "infinite trip_distance. Send whole-number zone ids and a trip_distance of 0 or more."
+    )
+    assert model.predict(None, trips.head(1)).shape == (1,)
+    assert model.predict(None, trips.head(0)).tolist() == []
 
 
 def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script, tmp_path) -> None:
@@ -153,6 +241,17 @@ def test_serve_model_answers_raw_trips_over_http(
 
         bad = requests.post(url, json={"dataframe_records": [{"PULocationID": 3}]}, timeout=30)
         assert bad.status_code == 400
+
+        # Invalid trips: HTTP 400 and the reason, never a prediction.
+        for trip, reason in [
+            ({"PULocationID": 3, "DOLocationID": 5, "trip_distance": -3}, "negative or infinite"),
+            ({"PULocationID": 3, "DOLocationID": 5, "trip_distance": None}, "a missing trip_dist"),
+            # A null zone id never reaches the model: MLflow refuses it for the signature's long.
+            ({"PULocationID": None, "DOLocationID": 5, "trip_distance": 1}, "PULocationID"),
+        ]:
+            bad = requests.post(url, json={"dataframe_records": [trip, trips[0]]}, timeout=30)
+            assert bad.status_code == 400, bad.text
+            assert reason in bad.json()["message"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

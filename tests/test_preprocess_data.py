@@ -5,12 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import MONTHS, assert_one_line_error, random_month, write_trips
+from conftest import MONTHS, assert_one_line_error, random_month, write_trips, write_with_nulls
 
 import pickles
 import preprocess_data
@@ -211,3 +213,137 @@ def test_failure_halfway_keeps_the_previous_output(
     write_outputs(results, prepared_dir)
     after = snapshot(prepared_dir)
     assert sorted(after) == sorted(before) and after["train.pkl"] != before["train.pkl"]
+
+
+@pytest.mark.parametrize(
+    "months",
+    [
+        ("2023-01", "2023-01", "2023-01"),
+        ("2023-03", "2023-02", "2023-01"),
+        ("2023-01", "2023-03", "2023-03"),
+    ],
+    ids=["all-the-same", "reversed", "val-is-test"],
+)
+def test_months_must_be_distinct_and_in_order(raw_dir: Path, tmp_path: Path, months) -> None:
+    names = ("--train_month", "--val_month", "--test_month")
+    args = [arg for pair in zip(names, months, strict=True) for arg in pair]
+    message = assert_one_line_error(
+        prep(raw_dir, tmp_path / "out", *args), "--allow_unordered_months"
+    )
+    train, val, test = months
+    assert f"train {train}, val {val}, test {test}" in message
+    assert not (tmp_path / "out").exists()
+
+    allowed = prep(raw_dir, tmp_path / "out", *args, "--allow-unordered-months")
+    assert allowed.exit_code == 0, allowed.output
+    with open(tmp_path / "out" / "dv.pkl", "rb") as f:
+        assert pickle.load(f).trip_data_["test_month"] == test
+
+
+def test_help_explains_the_month_order_flag() -> None:
+    result = CliRunner().invoke(run_data_prep, ["--help"])
+    assert "--allow_unordered_months" in result.output and "train < val < test" in result.output
+
+
+def test_invalid_trips_are_dropped_with_one_line_on_stderr(raw_dir: Path, tmp_path: Path) -> None:
+    write_with_nulls(
+        raw_dir / "green_tripdata_2023-01.parquet",
+        [10, None, 10, 7],
+        [10, 10, 10, 7],
+        [1, 2, -5, 3],
+    )
+    write_with_nulls(raw_dir / "green_tripdata_2023-03.parquet", [10, 7], [10, 7], [None, 1])
+    result = prep(raw_dir, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[1:] == [
+        "Dropped 3 trips the model cannot take: train 2023-01: 1 with a missing zone id, "
+        "1 with a negative or infinite trip_distance; test 2023-03: 1 with a missing trip_distance"
+    ]
+    with open(tmp_path / "out" / "dv.pkl", "rb") as f:
+        assert pickle.load(f).feature_names_ == ["PU_DO=10_10", "PU_DO=7_7", "trip_distance"]
+    with open(tmp_path / "out" / "train.pkl", "rb") as f:
+        X, _ = pickle.load(f)
+    assert X.shape == (2, 3) and np.isfinite(X.data).all()
+
+
+def test_valid_months_print_only_the_progress_line(raw_dir: Path, tmp_path: Path) -> None:
+    result = prep(raw_dir, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert len(result.stderr.splitlines()) == 1  # "Preprocessing ...": `make all` stays quiet
+
+
+def test_a_folder_named_like_a_month_file_is_explained(raw_dir: Path, tmp_path: Path) -> None:
+    path = raw_dir / "green_tripdata_2023-02.parquet"
+    path.unlink()
+    path.mkdir()
+    message = assert_one_line_error(prep(raw_dir, tmp_path / "out"), str(path), "is a folder")
+    assert "make data" in message
+
+
+def test_scratch_folders_of_a_killed_write_are_removed_by_the_next(
+    raw_dir: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left_behind = dest / f".tmp-{dead.pid}-abc123"
+    left_behind.mkdir()
+    (left_behind / "train.pkl").write_bytes(b"half")
+    old_style = dest / ".tmp-x1y2z3"
+    old_style.mkdir()
+    alive = subprocess.Popen(["sleep", "60"])  # a second preprocessing, still writing
+    try:
+        running = dest / f".tmp-{alive.pid}-def456"
+        running.mkdir()
+        assert prep(raw_dir, dest).exit_code == 0
+        assert sorted(path.name for path in dest.iterdir()) == [
+            running.name,
+            "dv.pkl",
+            "test.pkl",
+            "train.pkl",
+            "val.pkl",
+        ]
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_real_months_lose_no_trip_to_the_row_rules(taxi_data_dir: Path) -> None:
+    """The real 2023 files have no missing zone id or distance and no negative distance."""
+    results = preprocess(taxi_data_dir, "green", SPLITS)
+    assert results["dropped"] == {"train": {}, "val": {}, "test": {}}
+
+
+def test_one_null_zone_id_in_a_real_month_changes_nothing_else(
+    taxi_data_dir: Path, tmp_path: Path, run_script
+) -> None:
+    """The issue's case: one null PULocationID made every PU_DO "10.0_10" (and val RMSE worse)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for month in MONTHS[1:]:
+        (raw / f"green_tripdata_{month}.parquet").symlink_to(
+            taxi_data_dir / f"green_tripdata_{month}.parquet"
+        )
+    january = pd.read_parquet(taxi_data_dir / f"green_tripdata_{MONTHS[0]}.parquet")
+    minutes = (january.lpep_dropoff_datetime - january.lpep_pickup_datetime).dt.total_seconds() / 60
+    zones = ["PULocationID", "DOLocationID"]
+    common = january[zones].value_counts().index[0]  # its PU_DO stays a feature without the trip
+    trip = january.index[(january[zones] == common).all(axis=1) & minutes.between(1, 60)][0]
+    january["PULocationID"] = january["PULocationID"].astype("Int64")
+    january.loc[trip, "PULocationID"] = None
+    january.to_parquet(raw / f"green_tripdata_{MONTHS[0]}.parquet")
+
+    done = run_script("preprocess_data.py", "--raw_data_path", str(raw), "--dest_path", "out")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "Dropped 1 trips the model cannot take: train 2023-01: 1 with a missing zone id"
+    ]
+    clean = preprocess(taxi_data_dir, "green", SPLITS)
+    out = tmp_path / "out"
+    assert pickles.load_vectorizer(out).feature_names_ == clean["dv"].feature_names_
+    X_train, _ = pickles.load_dataset(out, "train")
+    assert X_train.shape[0] == clean["train"][0].shape[0] - 1
+    for name in ("val", "test"):
+        X, y = pickles.load_dataset(out, name)
+        assert (clean[name][0] != X).nnz == 0 and np.array_equal(y, clean[name][1])
