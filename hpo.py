@@ -22,6 +22,7 @@ trial still logs its own run from wherever it ran (needs `make install-spark`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -206,6 +207,9 @@ def run_optimization(
 
     from search import minimize
 
+    # A failed trial stops the search and becomes our one `Error:` line; hyperopt's own
+    # "job exception: ..." log line would say it a second time.
+    logging.getLogger("hyperopt.fmin").setLevel(logging.INFO if verbose else logging.CRITICAL)
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
     experiment = set_experiment(HPO_EXPERIMENT)
