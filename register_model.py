@@ -162,11 +162,12 @@ def load_test_trips(
             f"missing {path}, the test month of {data_path}/dv.pkl: pass --raw_data_path "
             "(make data)."
         )
-    if file_digest(path) != test_month.digest:
+    digest = file_digest(path)
+    if digest != test_month.digest:
         raise UserError(
-            f"{path} is not the file {data_path}/dv.pkl was made from (digest "
-            f"{file_digest(path)}, not {test_month.digest}): pass the --raw_data_path of "
-            "that preprocessing, or run preprocess_data.py again (make q2)."
+            f"{path} is not the file {data_path}/dv.pkl was made from (digest {digest}, not "
+            f"{test_month.digest}): pass the --raw_data_path of that preprocessing, or run "
+            "preprocess_data.py again (make q2)."
         )
     return read_trips(path, trip_data["dataset"])
 
@@ -212,10 +213,9 @@ def publish(
     promote: str = GATE,
     max_regression: float = 0.0,
 ) -> tuple[str, Decision]:
-    """Log the candidate's raw-trip pyfunc, plots and evaluation, register it, alias it.
+    """Log the candidate's raw-trip pyfunc and plots, register it, alias it by the gate.
 
-    The gate (promotion.py) decides the alias: @champion or @challenger. Returns the new
-    version and the decision.
+    Returns the new version and the gate's decision (@champion or @challenger).
     """
     import mlflow
 
@@ -233,20 +233,14 @@ def publish(
             " the pickles were made from other files than --raw_data_path holds;"
             " run preprocess_data.py again (make q2)."
         )
-    champion = find_champion(model_name)
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
     with mlflow.start_run(run_id=candidate.run_id):
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
         for figure, file_name in zip(figures, PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
-        # MLflow's standard evaluation of the logged model, loaded back as any user would.
-        evaluation = evaluate(load_pyfunc(model_info.model_uri), trips, test_month)
-        check_evaluation(evaluation, candidate)
-        baseline = None
-        if champion is not None:
-            baseline = evaluate_champion(model_name, champion.version, trips, test_month)
-    champion_number = champion.version if champion is not None else ""
-    decision = decide(evaluation, baseline, champion_number, promote, max_regression)
+        decision = gate(
+            model_info.model_uri, candidate, trips, test_month, model_name, promote, max_regression
+        )
     tags = {**version_tags(candidate, trip_data), **decision.tags()}
     version = register_model(model_info.model_uri, model_name, tags)
     client = mlflow.MlflowClient()
@@ -255,6 +249,29 @@ def publish(
     )
     client.set_registered_model_alias(model_name, decision.alias, version)
     return version, decision
+
+
+def gate(
+    model_uri: str,
+    candidate: Candidate,
+    trips: Any,
+    test_month: Any,
+    model_name: str,
+    promote: str,
+    max_regression: float,
+) -> Decision:
+    """Evaluate the logged pyfunc in the active run, and the champion if any; decide.
+
+    The pyfunc is loaded back from the server as any user would load it, and MLflow's RMSE
+    of it must be test.pkl's. The champion is scored on the same trips (promotion.py).
+    """
+    evaluation = evaluate(load_pyfunc(model_uri), trips, test_month)
+    check_evaluation(evaluation, candidate)
+    champion = find_champion(model_name)
+    if champion is None:
+        return decide(evaluation, None, "", promote, max_regression)
+    baseline = evaluate_champion(model_name, champion.version, trips, test_month)
+    return decide(evaluation, baseline, champion.version, promote, max_regression)
 
 
 def check_evaluation(evaluation: Any, candidate: Candidate) -> None:
