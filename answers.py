@@ -41,6 +41,7 @@ from config import (
 from errors import UserError
 from forest import rmse
 from tracking import (
+    best_trials,
     champion_version,
     connect,
     experiment_id,
@@ -109,12 +110,10 @@ def q4_artifact_flag(pid_file: str) -> str:
 
 
 def q5_best_rmse() -> str:
-    from mlflow.tracking import MlflowClient
-
-    hpo_experiment_id, filter_string = newest_search()
-    best = MlflowClient().search_runs(
-        [hpo_experiment_id], filter_string, order_by=["metrics.rmse ASC"], max_results=1
-    )[0]
+    search = newest_search()
+    if search.note:
+        click.echo(search.note, err=True)
+    (best,) = best_trials(search, 1)
     return f"{best.data.metrics['rmse']:.3f}"
 
 

@@ -33,7 +33,9 @@ TRAIN_EXPERIMENT = "random-forest-train"
 HPO_EXPERIMENT = "random-forest-hyperopt"
 BEST_MODELS_EXPERIMENT = "random-forest-best-models"
 SEARCH_TAG = "hpo.search_id"  # shared by the trials (and summary run) of one hpo.py search
-SUMMARY_TAG = "hpo.summary"  # the search's summary run, which is not a trial
+# The search's summary run, which is not a trial. hpo.py logs it after the last trial: a
+# search is complete (a result register_model.py and Q5 may use) once it has FINISHED.
+SUMMARY_TAG = "hpo.summary"
 HPO_RUN_TAG = "hpo_run_id"  # on a best-models run: the trial its model comes from
 MODEL_ARTIFACT = "model"  # the bare forest in every run (the course's runs:/<id>/model)
 PYFUNC_ARTIFACT = "trip_duration_model"  # the self-contained champion (trip_model.py)
@@ -45,7 +47,8 @@ S3_PORT = 8333
 
 # The model registry.
 MODEL_NAME = "nyc-green-taxi-duration-rf"
-CHAMPION_ALIAS = "champion"
+CHAMPION_ALIAS = "champion"  # the version in use: Q6, predict.py and serving load it
+CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept out
 
 # The search.
 NUM_TRIALS = 15

@@ -3,13 +3,16 @@
 Runs hyperopt's TPE over the course's search space (search.py) for `--num_trials`
 trials. Each trial fits a forest on `train.pkl`, scores it on `val.pkl` and becomes one
 MLflow run in the experiment `random-forest-hyperopt` with its parameters, the
-validation `rmse` and the fitted model (so register_model.py need not refit it).
-All trials of one invocation share the tag `hpo.search_id`. No autologging.
+validation `rmse`, the fitted model (so register_model.py need not refit it) and the
+raw training and validation months as its datasets (see lineage.py). All trials of one
+invocation share the tag `hpo.search_id`. No autologging.
 
-After the search, one summary run (tagged with the same `hpo.search_id` and
+After the last trial, one summary run (tagged with the same `hpo.search_id` and
 `hpo.summary`, but with no `rmse` metric, so the top-N search of register_model.py and Q5
 never see it) holds the plot `validation_rmse_per_trial.png`: each trial's validation RMSE
-and the best-so-far line.
+and the best-so-far line. Once it has FINISHED, the search is complete: register_model.py
+and Q5 only use complete searches (tracking.newest_search). A search stopped by Ctrl-C or
+by a lost server has no summary run; hpo.py then exits non-zero with one line.
 
 With `--spark_parallelism N` the trials run as tasks of hyperopt's `SparkTrials`
 on a Spark master (`--spark_master`, default `$SPARK_MASTER` or `local[*]`); each
@@ -26,6 +29,7 @@ if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -47,7 +51,8 @@ from cli import (
 from config import HPO_EXPERIMENT, SEARCH_TAG, SEED, SUMMARY_TAG
 from errors import UserError, first_line
 from forest import fit_forest, rmse
-from pickles import check_outputs, load_dataset
+from lineage import log_datasets, month_datasets
+from pickles import check_outputs, load_dataset, load_vectorizer
 from tracking import connect, log_sklearn_model, matrix_signature, set_experiment
 
 TRIALS_PLOT = "validation_rmse_per_trial.png"
@@ -56,15 +61,21 @@ ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a c
 
 
 def log_trial(
-    params: dict[str, Any], val_rmse: float, model: Any, search_id: str, signature: Any = None
+    params: dict[str, Any],
+    val_rmse: float,
+    model: Any,
+    search_id: str,
+    signature: Any = None,
+    datasets: dict[str, Any] | None = None,
 ) -> str:
-    """Record one finished trial as one run: its params, `rmse` and model. Returns the run id."""
+    """Record one finished trial as one run: params, `rmse`, model, data. Returns the run id."""
     import mlflow
 
     with mlflow.start_run(tags={SEARCH_TAG: search_id}) as run:
         mlflow.log_params(params)
         mlflow.log_metric("rmse", val_rmse)
         log_sklearn_model(model, signature=signature)
+        log_datasets(datasets or {})
     return run.info.run_id
 
 
@@ -89,12 +100,14 @@ def make_objective(data_path: str, search_id: str) -> Callable[[dict[str, Any]],
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
     signature = matrix_signature(X_train, y_train)
+    trip_data = load_vectorizer(data_path).trip_data_
+    datasets = month_datasets(trip_data, ("train", "val"), data_path)
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         rf = fit_forest(X_train, y_train, **params)
         val_rmse = rmse(y_val, rf.predict(X_val))
         # The run is opened only once the fit is done, so a crash never leaves one RUNNING.
-        log_trial(params, val_rmse, rf, search_id, signature)
+        log_trial(params, val_rmse, rf, search_id, signature, datasets)
         return {"loss": val_rmse, "status": STATUS_OK}
 
     return objective
@@ -201,21 +214,32 @@ def run_optimization(
 
     from search import minimize
 
+    # A failed trial stops the search and becomes our one `Error:` line; hyperopt's own
+    # "job exception: ..." log line would say it a second time.
+    logging.getLogger("hyperopt.fmin").setLevel(logging.INFO if verbose else logging.CRITICAL)
     search_id = uuid.uuid4().hex
     objective = make_objective(data_path, search_id)
     experiment = set_experiment(HPO_EXPERIMENT)
     fail_orphaned_trials(experiment.experiment_id)
-    if spark_parallelism:
-        remote = make_remote_objective(
-            objective, mlflow.get_tracking_uri(), experiment.experiment_id, verbose
-        )
-        with spark_trials(spark_parallelism, spark_master) as trials:
-            minimize(remote, num_trials, seed, trials)
-        check_all_done(trials)
-    else:
-        trials = Trials()
-        minimize(objective, num_trials, seed, trials)
-    log_summary(trials.losses(), search_id)
+    trials = None
+    try:
+        if spark_parallelism:
+            remote = make_remote_objective(
+                objective, mlflow.get_tracking_uri(), experiment.experiment_id, verbose
+            )
+            with spark_trials(spark_parallelism, spark_master) as trials:
+                minimize(remote, num_trials, seed, trials)
+            check_all_done(trials)
+        else:
+            trials = Trials()
+            minimize(objective, num_trials, seed, trials)
+        log_summary(trials.losses(), search_id)  # the last step: the search is complete
+    except KeyboardInterrupt:
+        done = sum(loss is not None for loss in trials.losses()) if trials else 0
+        raise UserError(
+            f"interrupted after {done} of {num_trials} trials: search {search_id[:8]} is "
+            "incomplete, so register_model.py and Q5 will not use it; run hpo.py again (make q5)."
+        ) from None
     return search_id, trials
 
 

@@ -10,8 +10,10 @@ four files to `--dest_path`: `dv.pkl`, `train.pkl`, `val.pkl` and `test.pkl` (ea
 `(X, y)`), all four or, on any failure, none.
 
 The vectorizer also records which trips it came from, as the attribute `trip_data_`
-(`{"dataset": "green", "train_month": "2023-01", ...}`), so register_model.py can tag
-the registered model with its data months without a fifth file.
+(`{"dataset": "green", "train_month": "2023-01", ..., "train_file": ..., "train_digest":
+...}`: each month's raw file and a digest of it, see lineage.py), so the runs can log the
+data they used and register_model.py can tag the registered model with it, without a fifth
+file.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import click
 from cli import raw_data_path_option, reporting
 from config import DATA_PATH, DATASET, DATASET_FILES, MONTHS
 from errors import UserError
+from lineage import raw_files
 from pickles import atomic_dir_write, dump_pickle
 
 DATASETS = ("green", "yellow")
@@ -82,6 +85,7 @@ def preprocess(raw_data_path: str | Path, dataset: str, months: dict[str, str]) 
     dv.trip_data_ = {
         "dataset": dataset,
         **{f"{name}_month": month for name, month in months.items()},
+        **raw_files(paths),  # each month's file and digest: the runs' data lineage
     }
     results: dict[str, Any] = {"dv": dv, "dropped": dropped}
     for name, df in frames.items():

@@ -1,32 +1,31 @@
 """Promote the best hyperopt model to the model registry (question 6).
 
-Takes the `--top_n` finished runs of the newest hyperopt search (experiment
-`random-forest-hyperopt`) with the lowest validation `rmse`, scores each run's
-logged model on the validation and test months, and logs `val_rmse`,
-`test_rmse` and the model as one run per candidate in the experiment
-`random-forest-best-models`. The models are reused from the hyperopt runs, not
-refitted: same parameters and seed give the same forest.
+Takes the `--top_n` finished trials of the newest complete hyperopt search (experiment
+`random-forest-hyperopt`, see tracking.newest_search) with the lowest validation `rmse`,
+once it has checked that they were trained on the data `--data_path` holds: the months
+and file digests their runs recorded (lineage.py) must be those of `dv.pkl`. It scores
+each trial's logged model on the validation and test months and logs `val_rmse`,
+`test_rmse`, the model and those two months as one run per candidate in the experiment
+`random-forest-best-models`. The models are reused from the trials, not refitted: same
+parameters and seed give the same forest.
 
-The candidate with the lowest `test_rmse` becomes the champion. Its run keeps the
-bare forest as `model` (the course's `runs:/<id>/model`) and gets, beside it, the
-self-contained pyfunc `trip_duration_model` (see trip_model.py: the DictVectorizer
-from `dv.pkl` and the forest, raw trips in, minutes out), checked on the raw test
-month read from `--raw_data_path` (it must give the same RMSE as `test.pkl`), and
-the plots `predicted_vs_actual.png` and `residuals.png` of that month. The pyfunc
-is registered under `--model_name` with a description and tags (validation and
-test RMSE, HPO run, data months, library versions), and the alias `champion`
-points at the new version.
+The candidate with the lowest `test_rmse` is registered. Its run keeps the bare forest as
+`model` (the course's `runs:/<id>/model`) and gets, beside it, the self-contained pyfunc
+`trip_duration_model` (see trip_model.py: the DictVectorizer from `dv.pkl` and the
+forest, raw trips in, minutes out), checked on the raw test month read from
+`--raw_data_path` (the file `dv.pkl` records, giving the same RMSE as `test.pkl`), the
+plots `predicted_vs_actual.png` and `residuals.png` of that month, and MLflow's standard
+evaluation of the pyfunc on it (promotion.py). The pyfunc is registered under
+`--model_name` with a description and tags (validation and test RMSE, HPO run, data
+months, files and digests, library versions, the gate's decision). The promotion gate
+(promotion.py) gives the new version its alias: `champion` if there is none yet or if
+its test RMSE is not worse than the champion's by more than `--max_regression` minutes
+(or with `--promote always`), else `challenger`, and `champion` stays where it was.
 """
 
 from __future__ import annotations
 
-import signal
-
-# Ctrl-C while the modules below load stops the script at once, without a traceback;
-# cli.reporting handles it from then on. (An ignored Ctrl-C, as under nohup, stays ignored.)
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
+import math
 import platform
 import re
 import sys
@@ -45,7 +44,6 @@ from cli import (
 )
 from config import (
     BEST_MODELS_EXPERIMENT,
-    CHAMPION_ALIAS,
     HPO_RUN_TAG,
     MODEL_ARTIFACT,
     MODEL_NAME,
@@ -53,9 +51,30 @@ from config import (
 )
 from errors import UserError
 from forest import rmse
+from lineage import (
+    describe,
+    expected_datasets,
+    file_digest,
+    log_datasets,
+    logged_datasets,
+    month_datasets,
+)
 from pickles import check_outputs, load_dataset, load_vectorizer
+from promotion import (
+    ALWAYS,
+    GATE,
+    RMSE_METRIC,
+    Decision,
+    decide,
+    evaluate,
+    evaluate_champion,
+)
 from tracking import (
+    Search,
+    best_trials,
     connect,
+    find_champion,
+    load_pyfunc,
     log_sklearn_model,
     matrix_signature,
     model_name,
@@ -68,6 +87,7 @@ from tracking import (
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]
 EXAMPLE_TRIPS = 5
 PLOTS = ("predicted_vs_actual.png", "residuals.png")
+MONTH_NAMES = ("train", "val", "test")
 
 
 @dataclass
@@ -89,25 +109,32 @@ def check_model_name(ctx: click.Context, param: click.Parameter, value: str) -> 
     return value
 
 
-def top_hpo_runs(top_n: int) -> list[Any]:
-    """The `top_n` finished runs of the newest search with the lowest validation `rmse`."""
-    from mlflow.entities import ViewType
-    from mlflow.tracking import MlflowClient
+def check_max_regression(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if math.isnan(value):
+        raise click.BadParameter("nan is not a number of minutes: pass e.g. 0.05.")
+    return value
 
-    experiment_id, filter_string = newest_search()
-    return MlflowClient().search_runs(
-        [experiment_id],
-        filter_string=filter_string,
-        run_view_type=ViewType.ACTIVE_ONLY,
-        order_by=["metrics.rmse ASC"],
-        max_results=top_n,
-    )
+
+def check_same_data(hpo_runs: list[Any], search: Search, months: dict, data_path: str) -> None:
+    """Refuse pickles made from other data than the search's trials were trained on."""
+    expected = expected_datasets({name: months[name] for name in ("train", "val")})
+    for run in hpo_runs:
+        logged = logged_datasets(run)
+        if logged != expected:
+            raise UserError(
+                f"{data_path}/ holds pickles of {describe(expected)}, but hyperopt search "
+                f"{search.search_id[:8]} was trained on {describe(logged)}: pass the "
+                "--data_path that search used, or run hpo.py on these pickles (make q5)."
+            )
 
 
 def evaluate_and_log(
-    hpo_run: Any, datasets: dict[str, tuple[Any, Any]], signature: Any = None
+    hpo_run: Any, datasets: dict[str, tuple[Any, Any]], months: dict[str, Any], signature: Any
 ) -> Candidate:
-    """Score one hyperopt run's model on validation and test data and log it as a new run."""
+    """Score one hyperopt run's model on validation and test data and log it as a new run.
+
+    `months` are the raw months behind `datasets` (lineage.py), logged as the run's inputs.
+    """
     import mlflow
 
     model = mlflow.sklearn.load_model(f"runs:/{hpo_run.info.run_id}/{MODEL_ARTIFACT}")
@@ -117,24 +144,32 @@ def evaluate_and_log(
         mlflow.log_params(params)
         mlflow.log_metrics(scores)
         log_sklearn_model(model, signature=signature)
+        log_datasets(months)
     return Candidate(
         hpo_run.info.run_id, run.info.run_id, scores["val_rmse"], scores["test_rmse"], params
     )
 
 
-def load_test_trips(data_path: str, raw_data_path: str) -> tuple[Any, dict[str, str], Any]:
-    """The vectorizer, the data months it records and the raw trips of its test month."""
+def load_test_trips(
+    data_path: str, raw_data_path: str, trip_data: dict[str, str], test_month: Any
+) -> Any:
+    """The raw trips of the test month, from the very file dv.pkl was made from."""
     from trips import read_trips, tripdata_path
 
-    dv = load_vectorizer(data_path)
-    trip_data = dv.trip_data_
     path = tripdata_path(raw_data_path, trip_data["dataset"], trip_data["test_month"])
     if not path.is_file():
         raise UserError(
             f"missing {path}, the test month of {data_path}/dv.pkl: pass --raw_data_path "
             "(make data)."
         )
-    return dv, trip_data, read_trips(path, trip_data["dataset"])
+    digest = file_digest(path)
+    if digest != test_month.digest:
+        raise UserError(
+            f"{path} is not the file {data_path}/dv.pkl was made from (digest {digest}, not "
+            f"{test_month.digest}): pass the --raw_data_path of that preprocessing, or run "
+            "preprocess_data.py again (make q2)."
+        )
+    return read_trips(path, trip_data["dataset"])
 
 
 def version_tags(candidate: Candidate, trip_data: dict[str, str]) -> dict[str, str]:
@@ -169,11 +204,20 @@ def log_trip_model(model: Any, example: Any) -> Any:
 
 
 def publish(
-    candidate: Candidate, dv: Any, trip_data: dict[str, str], trips: Any, model_name: str
-) -> str:
-    """Log the champion's raw-trip pyfunc and plots, register it, alias it; return the version."""
+    candidate: Candidate,
+    dv: Any,
+    trip_data: dict[str, str],
+    trips: Any,
+    test_month: Any,
+    model_name: str,
+    promote: str = GATE,
+    max_regression: float = 0.0,
+) -> tuple[str, Decision]:
+    """Log the candidate's raw-trip pyfunc and plots, register it, alias it by the gate.
+
+    Returns the new version and the gate's decision (@champion or @challenger).
+    """
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     import plots
     from features import RAW_COLUMNS, TARGET
@@ -194,41 +238,100 @@ def publish(
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
         for figure, file_name in zip(figures, PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
-    version = register_model(model_info.model_uri, model_name, version_tags(candidate, trip_data))
-    client = MlflowClient()
-    params = ", ".join(f"{name}={value}" for name, value in candidate.params.items())
+        decision = gate(
+            model_info.model_uri, candidate, trips, test_month, model_name, promote, max_regression
+        )
+    tags = {**version_tags(candidate, trip_data), **decision.tags()}
+    version = register_model(model_info.model_uri, model_name, tags)
+    client = mlflow.MlflowClient()
     client.update_model_version(
-        model_name,
-        version,
-        description=(
-            f"Random forest ({params}) from hyperopt run {candidate.hpo_run_id}, lowest test RMSE"
-            f" ({candidate.test_rmse:.4f} on {trip_data['dataset']} trips of"
-            f" {trip_data['test_month']}) of the top hyperopt runs. Input: a DataFrame of raw"
-            f" trips ({', '.join(RAW_COLUMNS)}); the DictVectorizer is inside the model."
-            " Output: trip duration in minutes."
-        ),
+        model_name, version, description=description(candidate, trip_data, decision)
     )
-    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
-    return version
+    client.set_registered_model_alias(model_name, decision.alias, version)
+    return version, decision
+
+
+def gate(
+    model_uri: str,
+    candidate: Candidate,
+    trips: Any,
+    test_month: Any,
+    model_name: str,
+    promote: str,
+    max_regression: float,
+) -> Decision:
+    """Evaluate the logged pyfunc in the active run, and the champion if any; decide.
+
+    The pyfunc is loaded back from the server as any user would load it, and MLflow's RMSE
+    of it must be test.pkl's. The champion is scored on the same trips (promotion.py).
+    """
+    evaluation = evaluate(load_pyfunc(model_uri), trips, test_month)
+    check_evaluation(evaluation, candidate)
+    champion = find_champion(model_name)
+    if champion is None:
+        return decide(evaluation, None, "", promote, max_regression)
+    baseline = evaluate_champion(model_name, champion.version, trips, test_month)
+    return decide(evaluation, baseline, champion.version, promote, max_regression)
+
+
+def check_evaluation(evaluation: Any, candidate: Candidate) -> None:
+    """MLflow's RMSE of the logged pyfunc on the raw trips must be the test.pkl RMSE."""
+    evaluated = evaluation.metrics[RMSE_METRIC]
+    if abs(evaluated - candidate.test_rmse) > 1e-9:
+        raise RuntimeError(
+            f"mlflow.models.evaluate gives the logged model RMSE {evaluated} on the raw test "
+            f"month, but its forest gives {candidate.test_rmse} on test.pkl"
+        )
+
+
+def description(candidate: Candidate, trip_data: dict[str, str], decision: Decision) -> str:
+    """The registered version's description: what it is, what it takes, and the gate's decision."""
+    from features import RAW_COLUMNS
+
+    params = ", ".join(f"{name}={value}" for name, value in candidate.params.items())
+    return (
+        f"Random forest ({params}) from hyperopt run {candidate.hpo_run_id}, lowest test RMSE"
+        f" ({candidate.test_rmse:.4f} on {trip_data['dataset']} trips of"
+        f" {trip_data['test_month']}) of the top hyperopt runs. Input: a DataFrame of raw"
+        f" trips ({', '.join(RAW_COLUMNS)}); the DictVectorizer is inside the model."
+        " Output: trip duration in minutes."
+        f" Promotion gate: {decision.status}, registered as @{decision.alias}:"
+        f" {decision.reason()}."
+    )
 
 
 def run_register(
-    data_path: str, raw_data_path: str, top_n: int, model_name: str
-) -> tuple[Candidate, str]:
-    """Score the top hyperopt runs, log them, register the best; return it and its version."""
+    data_path: str,
+    raw_data_path: str,
+    top_n: int,
+    model_name: str,
+    promote: str = GATE,
+    max_regression: float = 0.0,
+) -> tuple[Candidate, str, Decision]:
+    """Score the top trials, log them, register the best; return it, its version, the decision."""
     datasets = {name: load_dataset(data_path, name) for name in ("val", "test")}
-    dv, trip_data, trips = load_test_trips(data_path, raw_data_path)
-    hpo_runs = top_hpo_runs(top_n)
+    dv = load_vectorizer(data_path)
+    months = month_datasets(dv.trip_data_, MONTH_NAMES, data_path)
+    trips = load_test_trips(data_path, raw_data_path, dv.trip_data_, months["test"])
+    search = newest_search()
+    if search.note:
+        click.echo(search.note, err=True)
+    hpo_runs = best_trials(search, top_n)
+    check_same_data(hpo_runs, search, months, data_path)
     if len(hpo_runs) < top_n:
         click.echo(f"Only {len(hpo_runs)} finished hyperopt runs: using those.", err=True)
     set_experiment(BEST_MODELS_EXPERIMENT)
     signature = matrix_signature(*datasets["val"])
+    scored_months = {name: months[name] for name in datasets}
     candidates = []
     with click.progressbar(hpo_runs, label="Scoring the top models", file=sys.stderr) as bar:
         for hpo_run in bar:
-            candidates.append(evaluate_and_log(hpo_run, datasets, signature))
+            candidates.append(evaluate_and_log(hpo_run, datasets, scored_months, signature))
     best = min(candidates, key=lambda candidate: candidate.test_rmse)
-    return best, publish(best, dv, trip_data, trips, model_name)
+    version, decision = publish(
+        best, dv, dv.trip_data_, trips, months["test"], model_name, promote, max_regression
+    )
+    return best, version, decision
 
 
 @click.command()
@@ -245,6 +348,23 @@ def run_register(
     callback=check_model_name,
     help="Registered model name for the champion.",
 )
+@click.option(
+    "--promote",
+    type=click.Choice((GATE, ALWAYS)),
+    default=GATE,
+    show_default=True,
+    help="gate: the new version becomes @champion only if its test RMSE is not worse than the"
+    " champion's by more than --max_regression, else @challenger; always: @champion anyway.",
+)
+@click.option(
+    "--max_regression",
+    "--max-regression",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    callback=check_max_regression,
+    help="Minutes of test RMSE the new version may lose to the champion and still replace it.",
+)
 @tracking_uri_option
 @verbose_option
 def run_register_model(
@@ -252,6 +372,8 @@ def run_register_model(
     raw_data_path: str,
     top_n: int,
     model_name: str,
+    promote: str,
+    max_regression: float,
     tracking_uri: str,
     verbose: bool,
 ) -> None:
@@ -260,8 +382,13 @@ def run_register_model(
     with reporting(tracking_uri, verbose):
         check_outputs(data_path)
         connect(tracking_uri, verbose)
-        best, version = run_register(data_path, raw_data_path, top_n, model_name)
-    click.echo(f"Registered {model_name} version {version} as @{CHAMPION_ALIAS}", err=True)
+        best, version, decision = run_register(
+            data_path, raw_data_path, top_n, model_name, promote, max_regression
+        )
+    click.echo(
+        f"Registered {model_name} version {version} as @{decision.alias}: {decision.reason()}.",
+        err=True,
+    )
     click.echo(f"test RMSE: {best.test_rmse:.4f}")
 
 

@@ -11,13 +11,14 @@ import functools
 import logging
 import os
 import re
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_ARTIFACT, SEARCH_TAG
+from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_ARTIFACT, SEARCH_TAG, SUMMARY_TAG
 from errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
@@ -215,37 +216,90 @@ def experiment_id(name: str) -> str | None:
     return experiment.experiment_id if experiment else None
 
 
-def newest_search() -> tuple[str, str]:
-    """Experiment id and run filter for the trials of the newest hyperopt search.
+FINISHED_TRIALS = "attributes.status = 'FINISHED' and metrics.rmse >= 0"
 
-    Only finished, undeleted runs with an `rmse` metric count. Runs of older searches
-    stay out (they may be on other data): hpo.py tags each invocation's trials.
+
+@dataclass
+class Search:
+    """A complete hyperopt search: its id and the filter that finds its finished trials."""
+
+    experiment_id: str
+    search_id: str
+    trials_filter: str
+    note: str = ""  # one line for the user when a newer search did not finish
+
+
+def newest_search() -> Search:
+    """The newest complete hyperopt search, whose trials Q5 and register_model.py use.
+
+    hpo.py logs a search's summary run after its last trial: the search is complete once
+    that run has FINISHED. Only finished, undeleted trials with an `rmse` count, and only
+    those of that search: older searches may be on other data, and a newer one that was
+    stopped (Ctrl-C, a lost server) or is still running is no result; `note` then says so.
     """
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
     hpo_experiment_id = experiment_id(HPO_EXPERIMENT)
-    finished = "attributes.status = 'FINISHED' and metrics.rmse >= 0"
-    newest = hpo_experiment_id and MlflowClient().search_runs(
-        [hpo_experiment_id],
-        filter_string=finished,
-        run_view_type=ViewType.ACTIVE_ONLY,
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not newest:
+
+    def newest(filter_string: str) -> Any:
+        runs = hpo_experiment_id and MlflowClient().search_runs(
+            [hpo_experiment_id],
+            filter_string=filter_string,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    trial = newest(FINISHED_TRIALS)
+    if trial is None:
         raise UserError(
             f"experiment {HPO_EXPERIMENT!r} has no finished runs with an `rmse` metric: "
             "run hpo.py first (make q5)."
         )
-    search_id = newest[0].data.tags.get(SEARCH_TAG)
-    if search_id:
-        finished += f" and tags.`{SEARCH_TAG}` = '{search_id}'"
-    return hpo_experiment_id, finished
+    newest_id = trial.data.tags.get(SEARCH_TAG, "")[:8] or "untagged"
+    summary = newest(f"attributes.status = 'FINISHED' and tags.`{SUMMARY_TAG}` = 'true'")
+    if summary is None:
+        raise UserError(
+            f"no hyperopt search in {HPO_EXPERIMENT!r} has finished (the newest, {newest_id}, "
+            "was stopped or is still running): run hpo.py again (make q5)."
+        )
+    search_id = summary.data.tags[SEARCH_TAG]
+    note = ""
+    if trial.data.tags.get(SEARCH_TAG) != search_id and (
+        trial.info.start_time > summary.info.start_time
+    ):
+        note = (
+            f"The newest hyperopt search ({newest_id}) did not finish (stopped, or still "
+            f"running): using the newest complete one ({search_id[:8]})."
+        )
+    trials_filter = f"{FINISHED_TRIALS} and tags.`{SEARCH_TAG}` = '{search_id}'"
+    return Search(hpo_experiment_id, search_id, trials_filter, note)
 
 
-def champion_version(model_name: str) -> Any:
-    """The registered version behind `@champion`, or a UserError saying how to make one."""
+def best_trials(search: Search, n: int) -> list[Any]:
+    """The `n` trials of `search` with the lowest validation `rmse`, best first."""
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    trials = MlflowClient().search_runs(
+        [search.experiment_id],
+        filter_string=search.trials_filter,
+        run_view_type=ViewType.ACTIVE_ONLY,
+        order_by=["metrics.rmse ASC"],
+        max_results=n,
+    )
+    if not trials:  # possible only if someone deleted them
+        raise UserError(
+            f"hyperopt search {search.search_id[:8]} has no finished trials left: "
+            "run hpo.py again (make q5)."
+        )
+    return trials
+
+
+def find_champion(model_name: str) -> Any:
+    """The registered version behind `@champion`, or None if there is none yet."""
     from mlflow.exceptions import RestException
     from mlflow.tracking import MlflowClient
 
@@ -255,10 +309,18 @@ def champion_version(model_name: str) -> Any:
         # No such model is a 404, no such alias a 400 (INVALID_PARAMETER_VALUE) on 2.22.
         if exc.get_http_status_code() not in (400, 404):
             raise
+        return None
+
+
+def champion_version(model_name: str) -> Any:
+    """The registered version behind `@champion`, or a UserError saying how to make one."""
+    champion = find_champion(model_name)
+    if champion is None:
         raise UserError(
             f"no version of the registered model {model_name!r} has the alias "
             f"@{CHAMPION_ALIAS}: run register_model.py (make q6)."
-        ) from None
+        )
+    return champion
 
 
 def load_pyfunc(model_uri: str) -> Any:

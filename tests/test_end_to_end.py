@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import mlflow
@@ -10,14 +11,27 @@ import sqlalchemy
 from conftest import start_server
 from mlflow.tracking import MlflowClient
 
-from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, TRAIN_EXPERIMENT
+from config import CHALLENGER_ALIAS, CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, TRAIN_EXPERIMENT
 from features import RAW_COLUMNS
 from forest import rmse
+from lineage import logged_datasets
 from pickles import load_dataset
+from promotion import (
+    BASELINE_RMSE_TAG,
+    CANDIDATE_RMSE_TAG,
+    FIRST,
+    FORCED,
+    PROMOTED,
+    REJECTED,
+    RMSE_METRIC,
+    STATUS_TAG,
+)
 from trips import read_trips
 
 pytestmark = pytest.mark.server
 NOISE = ("INFO", "View run", "View experiment", "Warning", "warn")
+REAL_MONTHS = ("green_tripdata_2023-01", "green_tripdata_2023-02", "green_tripdata_2023-03")
+WEAKER_SEARCH = ("--num_trials", "2", "--seed", "1")  # best validation RMSE 5.537, test 5.764
 
 
 def test_homework_answers_from_real_runs(taxi_data_dir: Path, tmp_path: Path, run_script) -> None:
@@ -68,6 +82,49 @@ def test_same_answers_on_postgresql_with_proxied_artifacts(
     assert not list(tmp_path.glob("**/*.db"))
 
 
+def test_a_weaker_search_does_not_replace_the_champion(
+    taxi_data_dir: Path, tmp_path: Path, run_script
+) -> None:
+    """`make all`, then a short search from another seed: the gate keeps the champion."""
+    server = start_server(tmp_path / "server")
+    try:
+        env = {"MLFLOW_TRACKING_URI": server.uri}
+        output = tmp_path / "output"
+        raw = ("--raw_data_path", str(taxi_data_dir))
+        step = run_script("pipeline.py", *raw, "--dest_path", str(output), env=env)
+        assert step.returncode == 0, step.stderr[-3000:]
+        weaker = run_script("hpo.py", "--data_path", str(output), *WEAKER_SEARCH, env=env)
+        assert weaker.returncode == 0, weaker.stderr[-3000:]
+        assert float(weaker.stdout.split()[-1]) > 5.3354  # really a worse search
+
+        client = MlflowClient(server.uri)
+        register = ("register_model.py", "--data_path", str(output), *raw)
+        rejected = run_script(*register, env=env)
+        assert rejected.returncode == 0, rejected.stderr[-3000:]
+        challenger = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
+        assert (challenger.version, challenger.tags[STATUS_TAG]) == ("2", REJECTED)
+        assert float(challenger.tags[CANDIDATE_RMSE_TAG]) > 5.5674
+        assert float(challenger.tags[BASELINE_RMSE_TAG]) == pytest.approx(5.5674, abs=1e-4)
+        assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "1"
+        (line,) = [line for line in rejected.stderr.splitlines() if "as @challenger" in line]
+        assert "5.5674" in line and f"{float(challenger.tags['test_rmse']):.4f}" in line
+        q6 = ("answers.py", "--data_path", str(output), *raw, "-q", "6")
+        assert run_script(*q6, env=env).stdout.strip().endswith(": 5.567")
+
+        forced = run_script(*register, "--promote", "always", env=env)
+        assert forced.returncode == 0, forced.stderr[-3000:]
+        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+        assert (champion.version, champion.tags[STATUS_TAG]) == ("3", FORCED)
+
+        equal = run_script(*register, env=env)  # the same search again: equal RMSE passes
+        assert equal.returncode == 0, equal.stderr[-3000:]
+        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+        assert (champion.version, champion.tags[STATUS_TAG]) == ("4", PROMOTED)
+        assert champion.tags[CANDIDATE_RMSE_TAG] == champion.tags[BASELINE_RMSE_TAG]
+    finally:
+        server.stop()
+
+
 def run_homework_and_check_answers(
     uri: str, taxi_data_dir: Path, tmp_path: Path, run_script, one_process: bool = False
 ) -> None:
@@ -107,6 +164,16 @@ def run_homework_and_check_answers(
     train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
     (train_run,) = client.search_runs([train_experiment.experiment_id])
     assert train_run.data.params["min_samples_split"] == "2"
+    # Each run names the raw months it used, with the SHA-256 of the real files.
+    digests = {
+        name: hashlib.sha256((taxi_data_dir / f"{name}.parquet").read_bytes()).hexdigest()[:16]
+        for name in REAL_MONTHS
+    }
+    training = {
+        ("training", "green_tripdata_2023-01", digests["green_tripdata_2023-01"]),
+        ("validation", "green_tripdata_2023-02", digests["green_tripdata_2023-02"]),
+    }
+    assert logged_datasets(train_run) == training
 
     hpo_experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
     trials = client.search_runs(
@@ -115,10 +182,25 @@ def run_homework_and_check_answers(
     assert len(trials) == 15
     assert {run.info.status for run in trials} == {"FINISHED"}
     assert trials[0].data.metrics["rmse"] == pytest.approx(5.3354, abs=1e-4)
+    assert all(logged_datasets(run) == training for run in trials)
 
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert version.version == "1"
     assert CHAMPION_ALIAS in version.aliases
+    assert version.tags[STATUS_TAG] == FIRST
+    assert [version.tags[f"data.{name}_digest"] for name in ("train", "val", "test")] == list(
+        digests.values()
+    )
+    # MLflow's regressor evaluation of the registered model on the raw March trips.
+    champion_run = client.get_run(version.run_id)
+    metrics = champion_run.data.metrics
+    assert metrics[RMSE_METRIC] == pytest.approx(metrics["test_rmse"], abs=1e-9)
+    assert metrics[RMSE_METRIC] == pytest.approx(5.5674, abs=1e-4)
+    assert {"mean_absolute_error", "r2_score", "max_error"} <= set(metrics)
+    assert logged_datasets(champion_run) == {
+        ("validation", "green_tripdata_2023-02", digests["green_tripdata_2023-02"]),
+        ("test", "green_tripdata_2023-03", digests["green_tripdata_2023-03"]),
+    }
     mlflow.set_tracking_uri(uri)
     # The champion takes the raw March trips (1-60 minutes) and gives the Q6 answer ...
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,10 +24,17 @@ from conftest import (
 from mlflow.tracking import MlflowClient
 
 import plots
-from config import HPO_EXPERIMENT, SEARCH_TAG, SUMMARY_TAG, TRAIN_EXPERIMENT
+from config import (
+    BEST_MODELS_EXPERIMENT,
+    HPO_EXPERIMENT,
+    HPO_RUN_TAG,
+    SEARCH_TAG,
+    SUMMARY_TAG,
+    TRAIN_EXPERIMENT,
+)
 from hpo import TRIALS_PLOT, run_hpo
 from preprocess_data import preprocess, write_outputs
-from register_model import top_hpo_runs
+from tracking import best_trials, newest_search
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
@@ -106,7 +114,7 @@ def test_summary_run_has_the_plot_and_q6_still_sees_only_trials(
     assert [a.path for a in client.list_artifacts(summary.info.run_id)] == [TRIALS_PLOT]
     # The summary run is logged last, yet the newest search and its top-N are the trials.
     assert summary.info.start_time >= max(run.info.start_time for run in trials)
-    top = top_hpo_runs(5)
+    top = best_trials(newest_search(), 5)
     assert [run.info.run_id for run in top] == [run.info.run_id for run in trials]
 
 
@@ -144,29 +152,47 @@ def start_hpo(data_path: Path, uri: str, *extra: str) -> subprocess.Popen:
     )
 
 
-@pytest.mark.server
-def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
+def slow_data(tmp_path: Path) -> Path:
+    """Pickles of 10,000 generated trips a month: big enough that one fit takes seconds."""
     raw = tmp_path / "data"
     raw.mkdir()
-    for seed, month in enumerate(MONTHS):  # big enough that one fit takes seconds
+    for seed, month in enumerate(MONTHS):
         random_month(raw / f"green_tripdata_{month}.parquet", 10_000, seed, zones=30)
     data = tmp_path / "output"
     months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
     write_outputs(preprocess(raw, "green", months), data)
+    return data
 
+
+def wait_for_trials(client: MlflowClient, search: subprocess.Popen, count: int) -> list[str]:
+    """The ids of the first `count` finished trials of the running `search` (and no other)."""
+    deadline = time.monotonic() + 300
+    while True:  # wait for finished trials while the next one is fitting
+        assert time.monotonic() < deadline and search.poll() is None, search.stderr.read()
+        runs = client.search_runs(experiment_ids(client), "metrics.rmse >= 0") or []
+        done = done_searches(client)
+        mine = [run for run in runs if run.data.tags[SEARCH_TAG] not in done]
+        if len(mine) >= count and all(run.info.status == "FINISHED" for run in mine):
+            return [run.info.run_id for run in mine]
+        time.sleep(0.1)
+
+
+def done_searches(client: MlflowClient) -> set[str]:
+    """The ids of the searches that finished (have a FINISHED summary run)."""
+    summaries = client.search_runs(
+        experiment_ids(client), f"tags.`{SUMMARY_TAG}` = 'true' and attributes.status = 'FINISHED'"
+    )
+    return {run.data.tags[SEARCH_TAG] for run in summaries}
+
+
+@pytest.mark.server
+def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
+    data = slow_data(tmp_path)
     server = start_server(tmp_path / "server")
     # Seed 3 draws deep forests first (max_depth 14, 17, 16), so each trial fits for seconds.
     search = start_hpo(data, server.uri, "--num_trials", "10", "--seed", "3")
     try:
-        client = MlflowClient(server.uri)
-        finished: list[str] = []
-        deadline = time.monotonic() + 300
-        while not finished:  # wait for a finished trial while the next one is fitting
-            assert time.monotonic() < deadline and search.poll() is None, search.stderr.read()
-            runs = client.search_runs(experiment_ids=experiment_ids(client)) or []
-            if runs and all(run.info.status == "FINISHED" for run in runs):
-                finished = [run.info.run_id for run in runs]
-            time.sleep(0.1)
+        finished = wait_for_trials(MlflowClient(server.uri), search, 1)
         server.kill()  # a crash, not a clean stop
         killed = time.monotonic()
         _, stderr = search.communicate(timeout=300)
@@ -178,18 +204,94 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
     assert search.returncode == 1
     assert "Traceback" not in stderr
     (error,) = [line for line in stderr.splitlines() if line.startswith("Error:")]
-    assert server.uri in error and "make server" in error
+    assert server.uri in error and "make server" in error and "run this step again" in error
+    assert "job exception" not in stderr  # hyperopt's own line would say it twice
     assert elapsed < 60, f"hpo.py took {elapsed:.0f} s to give up"
 
     restarted = start_server(tmp_path / "server", server.port)  # same SQLite file, same port
     try:
         client = MlflowClient(restarted.uri)
         runs = {run.info.run_id: run for run in client.search_runs(experiment_ids(client))}
+        # The stopped search is no result: with no other, Q5 says to run hpo.py again.
+        env = {**os.environ, "MLFLOW_TRACKING_URI": restarted.uri}
+        q5 = subprocess.run(
+            [sys.executable, str(ROOT / "answers.py"), "-q", "5"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     finally:
         restarted.stop()
     assert set(finished) <= set(runs)
     assert {run.info.status for run in runs.values()} == {"FINISHED"}  # none left RUNNING
-    assert all("rmse" in run.data.metrics for run in runs.values())
+    assert all("rmse" in run.data.metrics for run in runs.values())  # and no summary run
+    assert_one_line_error(q5, "no hyperopt search", "has finished", "run hpo.py again")
+
+
+@pytest.mark.server
+def test_ctrl_c_mid_search_leaves_a_search_that_is_never_used(tmp_path: Path) -> None:
+    data = slow_data(tmp_path)
+    server = start_server(tmp_path / "server")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+    try:
+        complete = start_hpo(data, server.uri, "--num_trials", "2", "--seed", "0")
+        _, stderr = complete.communicate(timeout=600)
+        assert complete.returncode == 0, stderr
+        client = MlflowClient(server.uri)
+        (complete_id,) = done_searches(client)
+
+        search = start_hpo(data, server.uri, "--num_trials", "10", "--seed", "3")
+        try:
+            stopped = wait_for_trials(client, search, 2)
+            search.send_signal(signal.SIGINT)  # Ctrl-C, while the third trial is fitting
+            _, stderr = search.communicate(timeout=120)
+        finally:
+            search.kill()
+        assert search.returncode == 1
+        assert "Traceback" not in stderr
+        (error,) = [line for line in stderr.splitlines() if line.startswith("Error:")]
+        assert "interrupted after" in error and "of 10 trials" in error
+        assert "run hpo.py again" in error
+        assert done_searches(client) == {complete_id}  # no summary run: not complete
+        stopped_id = client.get_run(stopped[0]).data.tags[SEARCH_TAG]
+        assert stopped_id[:8] in error
+
+        # Q5 and register_model.py use the complete search and say why, in one line each.
+        trials = client.search_runs(
+            experiment_ids(client), f"tags.`{SEARCH_TAG}` = '{complete_id}'", max_results=10
+        )
+        best = min(run.data.metrics["rmse"] for run in trials if "rmse" in run.data.metrics)
+        stopped_best = min(client.get_run(run_id).data.metrics["rmse"] for run_id in stopped)
+        assert f"{stopped_best:.3f}" != f"{best:.3f}"  # else Q5 could not tell them apart
+        q5 = subprocess.run(
+            [sys.executable, str(ROOT / "answers.py"), "-q", "5"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert q5.returncode == 0, q5.stderr
+        assert q5.stdout.strip().endswith(f": {best:.3f}")
+        (note,) = [line for line in q5.stderr.splitlines() if "did not finish" in line]
+        assert stopped_id[:8] in note and complete_id[:8] in note
+
+        raw = ("--raw_data_path", str(tmp_path / "data"), "--top_n", "5")
+        register = subprocess.run(
+            [sys.executable, str(ROOT / "register_model.py"), "--data_path", str(data), *raw],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert register.returncode == 0, register.stderr
+        assert note in register.stderr
+        assert "Only 2 finished hyperopt runs" in register.stderr
+        best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
+        picked = {run.data.tags[HPO_RUN_TAG] for run in client.search_runs([best_models])}
+        assert picked == {run.info.run_id for run in trials if "rmse" in run.data.metrics}
+    finally:
+        server.stop()
 
 
 def experiment_ids(client: MlflowClient) -> list[str]:

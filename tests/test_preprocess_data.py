@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import pickle
 import subprocess
@@ -72,11 +73,23 @@ def test_vectorizer_records_its_data_months(raw_dir: Path, tmp_path: Path) -> No
     assert CliRunner().invoke(run_data_prep, args).exit_code == 0
     with open(dest / "dv.pkl", "rb") as f:
         dv = pickle.load(f)
+    # The three files are one (hard links): one content, one digest, as `sha256sum` prints it.
+    digest = hashlib.sha256((raw_dir / f"green_tripdata_{MONTHS[2]}.parquet").read_bytes())
+
+    def path(month: str) -> str:
+        return str((raw_dir / f"green_tripdata_{month}.parquet").resolve())
+
     assert dv.trip_data_ == {
         "dataset": "green",
         "train_month": "2022-11",
         "val_month": "2022-12",
         "test_month": MONTHS[2],
+        "train_file": path("2022-11"),
+        "train_digest": digest.hexdigest()[:16],
+        "val_file": path("2022-12"),
+        "val_digest": digest.hexdigest()[:16],
+        "test_file": path(MONTHS[2]),
+        "test_digest": digest.hexdigest()[:16],
     }
 
 

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import sklearn
 from click.testing import CliRunner
-from conftest import MONTHS, assert_one_line_error, write_trips
+from conftest import MONTHS, assert_one_line_error, random_month, write_trips
 from mlflow.tracking import MlflowClient
 
 from answers import q5_best_rmse, q6_champion_test_rmse
 from config import (
     BEST_MODELS_EXPERIMENT,
+    CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     PYFUNC_ARTIFACT,
@@ -29,6 +30,17 @@ from forest import rmse
 from hpo import run_hpo
 from pickles import load_dataset
 from preprocess_data import run_data_prep
+from promotion import (
+    BASELINE_RMSE_TAG,
+    BASELINE_VERSION_TAG,
+    CANDIDATE_RMSE_TAG,
+    FIRST,
+    FORCED,
+    PROMOTED,
+    REJECTED,
+    RMSE_METRIC,
+    STATUS_TAG,
+)
 from register_model import run_register_model
 from trips import read_trips
 
@@ -289,3 +301,144 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     assert q6_champion_test_rmse(str(raw_dir), MODEL_NAME) == (
         f"{rmse(y_test, forest.predict(X_test)):.3f}"
     )
+
+
+# ---------------------------------------------------------------- the promotion gate
+
+
+def hpo(prepared_dir: Path, num_trials: int, seed: int = 42) -> None:
+    args = ["--data_path", str(prepared_dir), "--num_trials", str(num_trials)]
+    result = CliRunner().invoke(run_hpo, [*args, "--seed", str(seed)])
+    assert result.exit_code == 0, result.output
+
+
+def decision_line(result) -> str:
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Registered ")]
+    return line
+
+
+def test_a_weaker_model_becomes_challenger_and_the_champion_stays(
+    prepared_dir: Path, mlflow_server
+) -> None:
+    hpo(prepared_dir, 3)
+    assert register(prepared_dir).exit_code == 0
+    client = MlflowClient(mlflow_server.uri)
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert champion.tags[STATUS_TAG] == FIRST
+    answer = q6_champion_test_rmse(str(prepared_dir.parent / "data"), MODEL_NAME)
+
+    hpo(prepared_dir, 2, seed=0)  # a shorter search from another seed: a worse best model
+    result = register(prepared_dir)
+    assert result.exit_code == 0, result.output  # a rejected challenger is a result
+    challenger = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
+    assert challenger.version == "2"
+    candidate_rmse = client.get_run(challenger.run_id).data.metrics["test_rmse"]
+    champion_rmse = client.get_run(champion.run_id).data.metrics["test_rmse"]
+    assert candidate_rmse > champion_rmse  # really worse, as the seed was chosen for
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "1"
+    assert challenger.tags[STATUS_TAG] == REJECTED
+    assert challenger.tags[BASELINE_VERSION_TAG] == "1"
+    assert float(challenger.tags[BASELINE_RMSE_TAG]) == pytest.approx(champion_rmse, abs=1e-6)
+    assert float(challenger.tags[CANDIDATE_RMSE_TAG]) == pytest.approx(candidate_rmse, abs=1e-6)
+    assert "Promotion gate: rejected" in challenger.description
+    line = decision_line(result)
+    assert line.startswith(f"Registered {MODEL_NAME} version 2 as @{CHALLENGER_ALIAS}: ")
+    assert f"{candidate_rmse:.4f}" in line and f"{champion_rmse:.4f}" in line
+    assert "@champion stays version 1" in line
+    assert q6_champion_test_rmse(str(prepared_dir.parent / "data"), MODEL_NAME) == answer
+
+    # The champion was scored again on the same trips, in a run nested under the candidate's.
+    best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
+    (baseline,) = client.search_runs([best_models], "tags.`mlflow.parentRunId` != ''")
+    assert baseline.data.tags["mlflow.parentRunId"] == challenger.run_id
+    assert baseline.data.metrics[RMSE_METRIC] == pytest.approx(champion_rmse, abs=1e-9)
+
+    # --promote always: the same weaker model replaces the champion, and says so.
+    forced = register(prepared_dir, "--promote", "always")
+    assert forced.exit_code == 0, forced.output
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert champion.version == "3"
+    assert champion.tags[STATUS_TAG] == FORCED
+    assert champion.tags[BASELINE_VERSION_TAG] == "1"
+    assert "--promote always" in decision_line(forced)
+
+    # The same model again: equal RMSE passes the gate.
+    again = register(prepared_dir)
+    assert again.exit_code == 0, again.output
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert (champion.version, champion.tags[STATUS_TAG]) == ("4", PROMOTED)
+    assert champion.tags[BASELINE_RMSE_TAG] == champion.tags[CANDIDATE_RMSE_TAG]
+    assert client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS).version == "2"
+
+
+def test_max_regression_lets_a_slightly_worse_model_through(
+    prepared_dir: Path, mlflow_server
+) -> None:
+    hpo(prepared_dir, 3)
+    assert register(prepared_dir).exit_code == 0
+    hpo(prepared_dir, 2, seed=0)
+    result = register(prepared_dir, "--max_regression", "1")
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(mlflow_server.uri)
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert (champion.version, champion.tags[STATUS_TAG]) == ("2", PROMOTED)
+    assert float(champion.tags[CANDIDATE_RMSE_TAG]) > float(champion.tags[BASELINE_RMSE_TAG])
+    assert "--max_regression 1" in decision_line(result)
+
+
+def test_the_registered_run_carries_mlflows_regressor_metrics(
+    prepared_dir: Path, mlflow_server
+) -> None:
+    hpo(prepared_dir, 2)
+    assert register(prepared_dir).exit_code == 0
+    client = MlflowClient(mlflow_server.uri)
+    run = client.get_run(client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).run_id)
+    metrics = run.data.metrics
+    assert {"mean_absolute_error", "r2_score", "max_error", "mean_squared_error"} <= set(metrics)
+    assert metrics[RMSE_METRIC] == pytest.approx(metrics["test_rmse"], abs=1e-9)
+    assert metrics["example_count"] == len(raw_test_trips(prepared_dir))
+
+
+@pytest.mark.parametrize("bad", ["-0.1", "nan", "lots"])
+def test_max_regression_must_be_a_number_of_minutes(bad: str) -> None:
+    result = CliRunner().invoke(run_register_model, ["--max_regression", bad])
+    assert result.exit_code == 2
+    assert "--max_regression" in result.output
+
+
+# ---------------------------------------------------------------- same data as the search
+
+
+def test_pickles_of_other_data_than_the_search_are_refused(
+    prepared_dir: Path, raw_dir: Path, tmp_path: Path, mlflow_server
+) -> None:
+    hpo(prepared_dir, 2)
+    other_raw = tmp_path / "other"
+    other_raw.mkdir()
+    for seed, month in enumerate(MONTHS):  # other trips under the same names
+        random_month(other_raw / f"green_tripdata_{month}.parquet", 300, seed + 10)
+    # The same trips under another month's name: the months differ, the digests do not.
+    (raw_dir / "green_tripdata_2022-12.parquet").hardlink_to(
+        raw_dir / f"green_tripdata_{MONTHS[0]}.parquet"
+    )
+    other = tmp_path / "other-output"
+    for raw, months in ((other_raw, ()), (raw_dir, ("--train_month", "2022-12"))):
+        prep = ["--raw_data_path", str(raw), "--dest_path", str(other), *months]
+        assert CliRunner().invoke(run_data_prep, prep).exit_code == 0, prep
+        result = register(other, raw_dir=raw)
+        error = assert_one_line_error(result, str(other), "--data_path", "hpo.py")
+        assert "green_tripdata_" in error and "digest" in error
+    client = MlflowClient(mlflow_server.uri)
+    assert client.get_experiment_by_name(BEST_MODELS_EXPERIMENT) is None  # nothing scored
+    assert client.search_registered_models() == []
+
+
+def test_a_raw_test_month_other_than_the_preprocessed_one_is_refused(
+    prepared_dir: Path, tmp_path: Path, mlflow_server
+) -> None:
+    hpo(prepared_dir, 1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    random_month(elsewhere / f"green_tripdata_{MONTHS[2]}.parquet", 400, seed=7)
+    result = register(prepared_dir, raw_dir=elsewhere)
+    assert_one_line_error(result, str(elsewhere), "dv.pkl", "--raw_data_path")

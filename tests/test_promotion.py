@@ -1,0 +1,91 @@
+"""promotion.py: the gate's decision, from MLflow evaluation results (no server needed)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from mlflow.models import EvaluationResult
+
+from config import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from promotion import (
+    ALWAYS,
+    BASELINE_RMSE_TAG,
+    BASELINE_VERSION_TAG,
+    CANDIDATE_RMSE_TAG,
+    FIRST,
+    FORCED,
+    GATE,
+    PROMOTED,
+    REJECTED,
+    RMSE_METRIC,
+    STATUS_TAG,
+    decide,
+)
+
+
+def result(rmse: float) -> EvaluationResult:
+    return EvaluationResult(metrics={RMSE_METRIC: rmse, "r2_score": 0.6}, artifacts={})
+
+
+def test_first_version_is_the_champion() -> None:
+    decision = decide(result(5.6), None, "")
+    assert (decision.status, decision.alias) == (FIRST, CHAMPION_ALIAS)
+    assert decision.tags() == {
+        STATUS_TAG: FIRST,
+        BASELINE_VERSION_TAG: "none",
+        BASELINE_RMSE_TAG: "none",
+        CANDIDATE_RMSE_TAG: "5.600000",
+    }
+    assert "no champion yet" in decision.reason()
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "max_regression", "status"),
+    [
+        (5.5, 5.6, 0.0, PROMOTED),  # better
+        (5.5674, 5.5674, 0.0, PROMOTED),  # equal passes: `make all` twice moves @champion
+        (5.6001, 5.6, 0.0, REJECTED),  # worse, by a hair
+        (5.64, 5.6, 0.05, PROMOTED),  # worse, within --max_regression
+        (5.66, 5.6, 0.05, REJECTED),  # worse, beyond it
+    ],
+)
+def test_gate_compares_the_rmse_with_the_champions(
+    candidate: float, champion: float, max_regression: float, status: str
+) -> None:
+    decision = decide(result(candidate), result(champion), "3", GATE, max_regression)
+    assert decision.status == status
+    assert decision.alias == (CHALLENGER_ALIAS if status == REJECTED else CHAMPION_ALIAS)
+    assert decision.tags() == {
+        STATUS_TAG: status,
+        BASELINE_VERSION_TAG: "3",
+        BASELINE_RMSE_TAG: f"{champion:.6f}",
+        CANDIDATE_RMSE_TAG: f"{candidate:.6f}",
+    }
+    reason = decision.reason()
+    assert f"{candidate:.4f}" in reason and f"{champion:.4f}" in reason
+    assert "champion version 3" in reason
+
+
+def test_rejected_says_why_and_how_to_override() -> None:
+    reason = decide(result(5.7642), result(5.5674), "1").reason()
+    assert reason == (
+        "test RMSE 5.7642 is worse than champion version 1's 5.5674 by 0.1968 minutes, "
+        "more than --max_regression 0; @champion stays version 1 "
+        "(--promote always would replace it)"
+    )
+
+
+def test_promote_always_forces_a_worse_model_in() -> None:
+    decision = decide(result(5.7642), result(5.5674), "1", ALWAYS)
+    assert (decision.status, decision.alias) == (FORCED, CHAMPION_ALIAS)
+    assert "--promote always" in decision.reason()
+    # A better model needs no force: the gate's own verdict is recorded.
+    assert decide(result(5.5), result(5.5674), "1", ALWAYS).status == PROMOTED
+
+
+def test_numpy_metrics_are_accepted() -> None:
+    """MLflow returns some metrics as numpy floats; MetricThreshold wants a Python number."""
+    decision = decide(result(np.float64(5.5)), result(np.float64(5.6)), "1")
+    assert decision.status == PROMOTED and not math.isnan(decision.baseline_rmse)
