@@ -9,13 +9,6 @@ The full table ends with where to see each answer in the MLflow UI.
 
 from __future__ import annotations
 
-import signal
-
-# Ctrl-C while the modules below load stops the script at once, without a traceback;
-# cli.reporting handles it from then on. (An ignored Ctrl-C, as under nohup, stays ignored.)
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
 import subprocess
 from importlib.metadata import version
 from pathlib import Path

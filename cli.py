@@ -4,9 +4,6 @@ The options keep the course's names (`--data_path`, `--raw_data_path`, `--num_tr
 `--top_n`), with dashed aliases. `reporting` wraps a command's work: MLflow's chatter stays
 off stdout (which carries only results), every known failure becomes one `Error:` line, and
 Ctrl-C ends it with Click's `Aborted!` whenever it comes (see on_ctrl_c).
-
-Before that, while a script loads its first modules, Ctrl-C ends it at once and silently:
-each script sets SIGINT to its default action before its imports when run as a script.
 """
 
 from __future__ import annotations

@@ -21,13 +21,6 @@ trial still logs its own run from wherever it ran (needs `make install-spark`).
 
 from __future__ import annotations
 
-import signal
-
-# Ctrl-C while the modules below load stops the script at once, without a traceback;
-# cli.reporting handles it from then on. (An ignored Ctrl-C, as under nohup, stays ignored.)
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
 import contextlib
 import logging
 import os

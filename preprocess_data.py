@@ -18,13 +18,6 @@ file.
 
 from __future__ import annotations
 
-import signal
-
-# Ctrl-C while the modules below load stops the script at once, without a traceback;
-# cli.reporting handles it from then on. (An ignored Ctrl-C, as under nohup, stays ignored.)
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
 import re
 from pathlib import Path
 from typing import Any
