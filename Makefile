@@ -38,11 +38,11 @@ SPARK_PARALLELISM ?= 2
 ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench lint format docs clean predict serve-model
+.PHONY: bench lint format docs clean predict serve-model install-browser ui-check screenshots
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -58,6 +58,14 @@ $(VENV)/.installed-spark: requirements-spark.txt $(VENV)/.installed
 	touch $@
 
 install-spark: $(VENV)/.installed-spark ## Add pyspark (requirements-spark.txt) for `hpo.py --spark_parallelism`
+
+# Not on $(VENV)/.installed, which would rebuild the environment whenever a requirement file is newer.
+$(VENV)/.installed-ui: requirements-ui.txt | install
+	$(VENV)/bin/pip install --quiet -r requirements-ui.txt
+	touch $@
+
+install-browser: $(VENV)/.installed-ui ## Chromium (apt-get; macOS: a local Chrome) and Playwright for ui-check
+	@scripts/install_browser.sh
 
 data: $(DATA_FILES) ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
 
@@ -102,6 +110,12 @@ answers: install ## Print the six answers as a table, read back from files, serv
 all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
 	@$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR) $(LOG_FLAGS)
 	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR)
+
+ui-check: $(VENV)/.installed-ui ## After `make all`: headless Chromium checks the MLflow UI shows Q3, Q5, Q6
+	$(PYTHON) ui_check.py
+
+screenshots: $(VENV)/.installed-ui ## The UI check, writing the pictures of docs/ui.md (docs/ui-*.png)
+	$(PYTHON) ui_check.py --screenshots_dir docs
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
 	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet

@@ -23,6 +23,7 @@ SCRIPTS = (
     "pipeline.py",
     "answers.py",
     "predict.py",
+    "ui_check.py",
 )
 HEADER = """# Command-line reference
 

@@ -18,8 +18,20 @@ SCRIPTS = (
     "pipeline.py",
     "answers.py",
     "predict.py",
+    "ui_check.py",
 )
-HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
+HEAVY = (
+    "mlflow",
+    "sklearn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "hyperopt",
+    "pyarrow",
+    "matplotlib",
+    "playwright",
+    "PIL",
+)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
