@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import click
 
@@ -125,10 +125,11 @@ def ui_address(tracking_uri: str) -> tuple[str, dict[str, str] | None]:
         )
     username = os.environ.get("MLFLOW_TRACKING_USERNAME") or parts.username
     password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or parts.password
-    netloc = parts.netloc.rpartition("@")[2]
-    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    login = {"username": username, "password": password or ""} if username else None
-    return base, login
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    base = origin + parts.path.rstrip("/")
+    # The browser sends the login to this server only, whatever else a page asks for.
+    login = {"username": username, "password": password or "", "origin": origin}
+    return base, login if username else None
 
 
 def check_ui_version(base: str, login: dict[str, str] | None) -> str:
@@ -136,8 +137,17 @@ def check_ui_version(base: str, login: dict[str, str] | None) -> str:
     import requests
 
     auth = (login["username"], login["password"]) if login else None
-    answer = requests.get(f"{base}/version", auth=auth, timeout=10)
-    answer.raise_for_status()
+    try:
+        answer = requests.get(f"{base}/version", auth=auth, timeout=10)
+    except requests.RequestException as exc:
+        raise UserError(f"the server at {base} did not answer ({first_line(exc)})") from None
+    if answer.status_code in (401, 403):
+        raise UserError(
+            f"the server at {base} refused the {'login' if login else 'anonymous visit'} "
+            f"({answer.status_code}): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."
+        )
+    if not answer.ok:
+        raise UserError(f"the server at {base} answered /version with {answer.status_code}.")
     server_version = answer.text.strip()
     if not server_version.startswith("2."):
         raise UserError(
@@ -190,7 +200,7 @@ def save_picture(page: Any, folder: Path | None, key: str) -> None:
     from PIL import Image
 
     path = folder / PICTURES[key]
-    scratch = path.with_name(f".{path.name}.tmp")
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two runs never share one
     with Image.open(io.BytesIO(page.screenshot(type="png"))) as shot:
         shot.convert("RGB").quantize(PICTURE_COLOURS).save(scratch, format="PNG", optimize=True)
     scratch.replace(path)  # whole or not at all

@@ -31,13 +31,13 @@ def test_the_browser_logs_in_with_mlflow_s_variables(monkeypatch: pytest.MonkeyP
     # A password in the URI goes to the browser's login, never into the URL it opens.
     assert ui_address("https://ana:s3cret@mlflow.example:8443") == (
         "https://mlflow.example:8443",
-        {"username": "ana", "password": "s3cret"},
+        {"username": "ana", "password": "s3cret", "origin": "https://mlflow.example:8443"},
     )
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "hunter2")
     assert ui_address("http://127.0.0.1:5000") == (
         "http://127.0.0.1:5000",
-        {"username": "bob", "password": "hunter2"},
+        {"username": "bob", "password": "hunter2", "origin": "http://127.0.0.1:5000"},
     )
 
 
