@@ -46,10 +46,11 @@ ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
 .PHONY: bench lint format docs clean predict serve-model install-team s3 s3-stop user
+.PHONY: install-browser ui-check screenshots
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -69,6 +70,13 @@ install-spark: $(VENV)/.installed-spark ## Add pyspark (requirements-spark.txt) 
 $(VENV)/.installed-team: requirements-team.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -r requirements-team.txt
 	touch $@
+
+$(VENV)/.installed-ui: requirements-ui.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -r requirements-ui.txt
+	touch $@
+
+install-browser: $(VENV)/.installed-ui ## Chromium (apt-get; macOS: a local Chrome) and Playwright for ui-check
+	@scripts/install_browser.sh
 
 install-team: $(VENV)/.installed-team ## Add the team setup's S3 server, boto3 and Flask-WTF (requirements-team.txt)
 
@@ -125,6 +133,12 @@ answers: install ## Print the six answers as a table, read back from files, serv
 all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
 	@$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR) $(LOG_FLAGS)
 	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
+
+ui-check: $(VENV)/.installed-ui ## After `make all`: headless Chromium checks the MLflow UI shows Q3, Q5, Q6
+	$(PYTHON) ui_check.py
+
+screenshots: $(VENV)/.installed-ui ## The UI check, writing the pictures of docs/ui.md (docs/ui-*.png)
+	$(PYTHON) ui_check.py --screenshots_dir docs
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
 	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet

@@ -41,6 +41,7 @@ from tracking import (
     load_pyfunc,
     newest_search,
     redact,
+    train_run,
 )
 
 QUESTIONS = {
@@ -67,15 +68,7 @@ def q2_files_written(data_path: str) -> str:
 
 
 def q3_min_samples_split() -> str:
-    from mlflow.tracking import MlflowClient
-
-    train_experiment_id = experiment_id(TRAIN_EXPERIMENT)
-    runs = train_experiment_id and MlflowClient().search_runs(
-        [train_experiment_id], order_by=["attributes.start_time DESC"], max_results=1
-    )
-    if not runs:
-        raise UserError(f"no run in {TRAIN_EXPERIMENT!r}: run train.py (make q3).")
-    return runs[0].data.params["min_samples_split"]
+    return train_run().data.params["min_samples_split"]
 
 
 def server_command_line(pid_file: str) -> str:

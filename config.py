@@ -15,6 +15,7 @@ SCRIPTS = (
     "pipeline.py",
     "answers.py",
     "predict.py",
+    "ui_check.py",
 )
 
 # The data: NYC TLC trip records, one parquet file per month.

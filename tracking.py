@@ -18,7 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_ARTIFACT, SEARCH_TAG, SUMMARY_TAG
+from config import (
+    CHAMPION_ALIAS,
+    HPO_EXPERIMENT,
+    MODEL_ARTIFACT,
+    SEARCH_TAG,
+    SUMMARY_TAG,
+    TRAIN_EXPERIMENT,
+)
 from errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
@@ -214,6 +221,19 @@ def experiment_id(name: str) -> str | None:
 
     experiment = MlflowClient().get_experiment_by_name(name)
     return experiment.experiment_id if experiment else None
+
+
+def train_run() -> Any:
+    """The newest run of train.py (Q3), or a UserError saying how to make one."""
+    from mlflow.tracking import MlflowClient
+
+    train_experiment_id = experiment_id(TRAIN_EXPERIMENT)
+    runs = train_experiment_id and MlflowClient().search_runs(
+        [train_experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )
+    if not runs:
+        raise UserError(f"no run in {TRAIN_EXPERIMENT!r}: run train.py (make q3).")
+    return runs[0]
 
 
 FINISHED_TRIALS = "attributes.status = 'FINISHED' and metrics.rmse >= 0"

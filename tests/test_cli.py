@@ -12,6 +12,7 @@ from conftest import ROOT, assert_one_line_error
 from config import SCRIPTS
 
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
+HEAVY += ("playwright", "PIL")  # ui_check.py
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -53,6 +53,26 @@ def test_same_answers_from_one_process(taxi_data_dir: Path, tmp_path: Path, run_
         server.stop()
 
 
+def test_the_mlflow_ui_shows_the_answers(
+    taxi_data_dir: Path, tmp_path: Path, run_script, chromium: str
+) -> None:
+    """`make all`, then `make ui-check`: headless Chromium finds Q3, Q5 and Q6 in the UI."""
+    server = start_server(tmp_path / "server")
+    try:
+        env = {"MLFLOW_TRACKING_URI": server.uri}
+        paths = ("--raw_data_path", str(taxi_data_dir), "--dest_path", str(tmp_path / "output"))
+        homework = run_script("pipeline.py", *paths, env=env)
+        assert homework.returncode == 0, homework.stderr[-3000:]
+        ui = run_script("ui_check.py", env=env)
+        assert ui.returncode == 0, ui.stderr[-3000:]
+    finally:
+        server.stop()
+    q3, q5, q6, _ = ui.stdout.splitlines()
+    assert q3.endswith("shows min_samples_split = 2")
+    assert "15 trials, sorted by rmse" in q5 and "first with 5.335;" in q5
+    assert q6.startswith(f"Q6  {MODEL_NAME}: version 1 @{CHAMPION_ALIAS}, its ")
+
+
 def test_same_answers_on_postgresql_with_proxied_artifacts(
     taxi_data_dir: Path, tmp_path: Path, run_script, postgres_uri: str
 ) -> None:
