@@ -40,6 +40,8 @@ SUMMARY_TAG = "hpo.summary"
 HPO_RUN_TAG = "hpo_run_id"  # on a best-models run: the trial its model comes from
 MODEL_ARTIFACT = "model"  # the bare forest in every run (the course's runs:/<id>/model)
 PYFUNC_ARTIFACT = "trip_duration_model"  # the self-contained champion (trip_model.py)
+TRIALS_PLOT = "validation_rmse_per_trial.png"  # on the search's summary run (hpo.py)
+CHAMPION_PLOTS = ("predicted_vs_actual.png", "residuals.png")  # on the champion's run
 
 # The team setup (docs/team.md): the login's admin user, and the local S3 server's bucket and port.
 AUTH_ADMIN = "admin"

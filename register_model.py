@@ -44,6 +44,7 @@ from cli import (
 )
 from config import (
     BEST_MODELS_EXPERIMENT,
+    CHAMPION_PLOTS,
     HPO_RUN_TAG,
     MODEL_ARTIFACT,
     MODEL_NAME,
@@ -86,7 +87,6 @@ from tracking import (
 
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]
 EXAMPLE_TRIPS = 5
-PLOTS = ("predicted_vs_actual.png", "residuals.png")
 MONTH_NAMES = ("train", "val", "test")
 
 
@@ -236,7 +236,7 @@ def publish(
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
     with mlflow.start_run(run_id=candidate.run_id):
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
-        for figure, file_name in zip(figures, PLOTS, strict=True):
+        for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
         decision = gate(
             model_info.model_uri, candidate, trips, test_month, model_name, promote, max_regression

@@ -37,15 +37,15 @@ from cli import reporting, tracking_uri_option
 from config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
+    CHAMPION_PLOTS,
     HPO_EXPERIMENT,
     MODEL_NAME,
     SEARCH_TAG,
     SUMMARY_TAG,
     TRAIN_EXPERIMENT,
+    TRIALS_PLOT,
 )
 from errors import UserError, first_line
-from hpo import TRIALS_PLOT
-from register_model import PLOTS
 from tracking import champion_version, connect, newest_search, train_run
 
 CHROMIUM_VARIABLE = "CHROMIUM"  # the browser to drive, e.g. a local Google Chrome on macOS
@@ -323,11 +323,11 @@ def check_champion(page: Any, base: str, model_name: str, pictures: Path | None)
     with expecting(f"the source run {run_name} of version {version.version}"):
         page.get_by_role("link", name=run_name, exact=True).click()
         page.get_by_role("tab", name="Artifacts").click()
-    for plot in PLOTS:
+    for plot in CHAMPION_PLOTS:
         see_plot(page, plot, run_name)
     return (
         f"Q6  {model_name}: version {version.version} @{CHAMPION_ALIAS}, its "
-        f"{len(version.tags)} tags and description; {', '.join(PLOTS)} in run {run_name} "
+        f"{len(version.tags)} tags and description; {', '.join(CHAMPION_PLOTS)} in run {run_name} "
         f"({BEST_MODELS_EXPERIMENT})"
     )
 

@@ -74,6 +74,7 @@ def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
         "pipeline.py": ("mlflow", [*raw, "--dest_path", str(tmp_path / "new")]),
         "answers.py": ("mlflow", ["--question", "5"]),
         "predict.py": ("mlflow", trip),
+        "ui_check.py": ("mlflow", []),
     }[script]
 
 

@@ -31,8 +31,9 @@ from config import (
     SEARCH_TAG,
     SUMMARY_TAG,
     TRAIN_EXPERIMENT,
+    TRIALS_PLOT,
 )
-from hpo import TRIALS_PLOT, run_hpo
+from hpo import run_hpo
 from preprocess_data import preprocess, write_outputs
 from tracking import best_trials, newest_search
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import assert_one_line_error, free_port
 from PIL import Image
 
-from register_model import PLOTS
+from config import CHAMPION_PLOTS
 from ui_check import PICTURES, VIEWPORT, ui_address
 
 SMALL_SEARCH = ("--num_trials", "3", "--top_n", "2")
@@ -83,7 +83,7 @@ def test_the_ui_check_before_and_after_a_small_homework(
     assert [line.split()[0] for line in seen] == ["Q3", "Q5", "Q6", "validation_rmse_per_trial.png"]
     assert seen[0].endswith("shows min_samples_split = 2")
     assert "3 trials, sorted by rmse" in seen[1]
-    assert "version 1 @champion" in seen[2] and all(plot in seen[2] for plot in PLOTS)
+    assert "version 1 @champion" in seen[2] and all(plot in seen[2] for plot in CHAMPION_PLOTS)
     assert sorted(path.name for path in pictures.iterdir()) == sorted(PICTURES.values())
     for picture in pictures.iterdir():
         assert_png(picture)
