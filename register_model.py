@@ -13,9 +13,11 @@ self-contained pyfunc `trip_duration_model` (see trip_model.py: the DictVectoriz
 from `dv.pkl` and the forest, raw trips in, minutes out), checked on the raw test
 month read from `--raw_data_path` (it must give the same RMSE as `test.pkl`), and
 the plots `predicted_vs_actual.png` and `residuals.png` of that month. The pyfunc
-is registered under `--model_name` with a description and tags (validation and
-test RMSE, HPO run, data months, library versions), and the alias `champion`
-points at the new version.
+is signed with the user's key (signing.py: `signed-manifest.json` in its folder holds
+every file's digest, signed), so that predict.py and answers.py load it and nothing
+planted in its place. It is registered under `--model_name` with a description and
+tags (validation and test RMSE, HPO run, data months, library versions), and the
+alias `champion` points at the new version.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from tracking import (
     pinned_requirements,
     register_model,
     set_experiment,
+    sign_logged_model,
 )
 
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]
@@ -185,6 +188,8 @@ def publish(
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
     with mlflow.start_run(run_id=candidate.run_id):
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
+        # Sign what was logged, so that nobody loads a model planted in its place (signing.py).
+        click.echo(sign_logged_model(model_info), err=True)
         for figure, file_name in zip(figures, PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
     version = register_model(model_info.model_uri, model_name, version_tags(candidate, trip_data))

@@ -23,6 +23,7 @@ SCRIPTS = (
     "pipeline.py",
     "answers.py",
     "predict.py",
+    "verify_model.py",
 )
 HEADER = """# Command-line reference
 

@@ -14,10 +14,11 @@ from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, TRAIN_EXPERIMENT
 from features import RAW_COLUMNS
 from forest import rmse
 from pickles import load_dataset
+from tracking import load_pyfunc
 from trips import read_trips
 
 pytestmark = pytest.mark.server
-NOISE = ("INFO", "View run", "View experiment", "Warning", "warn")
+NOISE = ("INFO", "View run", "View experiment", "Warning", "warn", "Downloading artifacts")
 
 
 def test_homework_answers_from_real_runs(taxi_data_dir: Path, tmp_path: Path, run_script) -> None:
@@ -121,7 +122,7 @@ def run_homework_and_check_answers(
     assert CHAMPION_ALIAS in version.aliases
     mlflow.set_tracking_uri(uri)
     # The champion takes the raw March trips (1-60 minutes) and gives the Q6 answer ...
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     trips = read_trips(taxi_data_dir / "green_tripdata_2023-03.parquet")
     assert rmse(trips["duration"], model.predict(trips[RAW_COLUMNS])) == pytest.approx(
         5.5674, abs=1e-4
