@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import platform
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -183,17 +183,18 @@ class Payload:
 
 
 def planted_model_folder(path: Path, marker: Path) -> Path:
-    """A pyfunc folder as MLflow writes it, whose python_model.pkl is the attacker's."""
-    import mlflow.pyfunc
+    """A pyfunc folder as an attacker writes it by hand: an MLmodel file and their pickle."""
+    import mlflow
 
-    with warnings.catch_warnings():  # MLflow's advice to add type hints: not this model's point
-        warnings.simplefilter("ignore")
-
-        class Model(mlflow.pyfunc.PythonModel):
-            def predict(self, context, model_input, params=None):
-                return model_input
-
-        mlflow.pyfunc.save_model(str(path), python_model=Model())
+    path.mkdir(parents=True)
+    (path / "MLmodel").write_text(
+        "flavors:\n"
+        "  python_function:\n"
+        "    loader_module: mlflow.pyfunc.model\n"
+        "    python_model: python_model.pkl\n"
+        f"    python_version: {platform.python_version()}\n"
+        f"mlflow_version: {mlflow.__version__}\n"
+    )
     (path / "python_model.pkl").write_bytes(pickle.dumps(Payload(marker)))
     return path
 
