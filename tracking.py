@@ -7,11 +7,13 @@ scripts answer `--help` at once and Ctrl-C never lands in an import.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -227,8 +229,9 @@ def download_verified(model_uri: str, folder: str, trust_unsigned: bool = False)
 
     import signing
 
-    uri, name = model_source(model_uri)
-    local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
+    with loading(model_uri):
+        uri, name = model_source(model_uri)
+        local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
     try:
         key_id, count = signing.check_folder(local)
     except signing.Untrusted as why:
@@ -257,11 +260,20 @@ def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
     missing model is one clear line.
     """
     import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="model-") as folder:
+        local = download_verified(model_uri, folder, trust_unsigned)
+        with loading(model_uri):
+            return mlflow.pyfunc.load_model(local)
+
+
+@contextlib.contextmanager
+def loading(model_uri: str) -> Iterator[None]:
+    """A model that is missing or broken becomes one clear line; a failing server stays itself."""
     from mlflow.exceptions import MlflowException
 
     try:
-        with tempfile.TemporaryDirectory(prefix="model-") as folder:
-            return mlflow.pyfunc.load_model(download_verified(model_uri, folder, trust_unsigned))
+        yield
     except (MlflowException, OSError) as exc:
         if server_failed(exc) or connection_lost(exc):
             raise  # reporting() tells the user the server is down, not that the model is

@@ -255,24 +255,32 @@ def make_serve_model(server, tmp_path: Path, trust: str = "") -> subprocess.Pope
 
 
 def test_a_planted_champion_is_never_unpickled(mlflow_server, raw_dir, tmp_path, run_script):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    assert_one_line_error(run_script("verify_model.py", env=env), "cannot load", "make q6")
     marker = tmp_path / "marker"
     version = plant_champion(mlflow_server.uri, tmp_path, marker)
-    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
     refusal = f"refusing to load models:/{MODEL_NAME}@{CHAMPION_ALIAS} (version {version})"
 
     predict = run_script("predict.py", *ONE_TRIP, env=env)
     line = assert_one_line_error(predict, refusal, "it is unsigned", "--trust_unsigned")
     print(line)  # the line a user sees (pytest -s)
-    check = run_script("verify_model.py", env=env)
+    dest = tmp_path / "checked"
+    check = run_script("verify_model.py", "--dest", str(dest), env=env)
     assert_one_line_error(check, refusal, "it is unsigned")
+    assert not dest.exists()  # nothing of a refused model is kept
     q6 = run_script("answers.py", "-q", "6", "--raw_data_path", str(raw_dir), env=env)
     assert_one_line_error(q6, f"refusing to load models:/{MODEL_NAME}/{version}", "unsigned")
     serve = make_serve_model(mlflow_server, tmp_path)
     assert serve.wait(timeout=120) != 0
     log = (tmp_path / "serve.log").read_text()
     assert refusal in log and "Serving" not in log, log
+    kept = run_script("verify_model.py", "--dest", str(dest), "--trust_unsigned", env=env)
+    assert kept.returncode == 0 and kept.stdout.strip() == str(dest.resolve()), kept.stderr
+    assert (dest / "python_model.pkl").is_file()  # kept, with a warning, but never loaded
     assert not marker.exists()
     assert not list((tmp_path / "scratch").iterdir())  # serve-model's scratch folder is gone
+    not_empty = run_script("verify_model.py", "--dest", str(dest), env=env)
+    assert_one_line_error(not_empty, f"--dest {dest} is not an empty folder")
 
     trusted = run_script("predict.py", *ONE_TRIP, "--trust_unsigned", env=env)
     assert trusted.returncode == 0, trusted.stderr
