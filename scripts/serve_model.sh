@@ -37,7 +37,7 @@ case $TRUST_UNSIGNED in
     *) trust= ;;
 esac
 # The checked copy lives in a folder only we can read, removed when serving ends.
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/serve-model.XXXXXX")
+scratch=$(mktemp -d)  # in $TMPDIR, mode 0700
 trap 'rm -rf "$scratch"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
