@@ -29,6 +29,9 @@ TEST_MONTH_FILE := $(DATA_DIR)/$(DATASET)_tripdata_$(lastword $(MONTHS)).parquet
 VERBOSE         ?=
 # VERBOSE=1: MLflow's own log lines and run links too (passwords masked)
 LOG_FLAGS       := $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
+TRUST_UNSIGNED  ?=
+# TRUST_UNSIGNED=1: load (and serve) a model not signed by a key this machine trusts, with a warning
+TRUST_FLAGS     := $(if $(filter 1 yes true,$(TRUST_UNSIGNED)),--trust_unsigned)
 
 export MLFLOW_TRACKING_URI := $(TRACKING_URI)
 # Team setup (docs/team.md): BACKEND_STORE_URI=postgresql://... ARTIFACTS_DESTINATION=DIR or
@@ -42,7 +45,7 @@ S3_PORT         ?= 8333
 S3_DIR          ?= s3-data
 S3_ENV := WEED=$(VENV)/bin/weed S3_PORT=$(S3_PORT) S3_DIR=$(S3_DIR)
 SPARK_PARALLELISM ?= 2
-ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) --question
+ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
 .PHONY: bench lint format docs clean predict serve-model install-team s3 s3-stop user
@@ -128,11 +131,11 @@ q6: install server ## Q6: register the best model; test RMSE of models:/...@cham
 	@$(ANSWER) 6
 
 answers: install ## Print the six answers as a table, read back from files, server and registry
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS)
 
 all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
 	@$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR) $(LOG_FLAGS)
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
+	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS)
 
 ui-check: $(VENV)/.installed-ui ## After `make all`: headless Chromium checks the MLflow UI shows Q3, Q5, Q6
 	$(PYTHON) ui_check.py
@@ -141,11 +144,11 @@ screenshots: $(VENV)/.installed-ui ## The UI check, writing the pictures of docs
 	$(PYTHON) ui_check.py --screenshots_dir docs
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
-	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet
+	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet $(TRUST_FLAGS)
 
 serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invocations (MODEL_PORT=...)
 	@MLFLOW=$(VENV)/bin/mlflow MODEL_URI=$(MODEL_URI) HOST=$(HOST) MODEL_PORT=$(MODEL_PORT) \
-		scripts/serve_model.sh
+		TRUST_UNSIGNED=$(TRUST_UNSIGNED) scripts/serve_model.sh
 
 test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR, default data/)
 	$(VENV)/bin/ruff check .

@@ -2,8 +2,9 @@
 
 Nothing here is typed in: Q1 asks the installed package, Q2 counts the files in
 `--data_path`, Q3 and Q5 ask the tracking server, Q4 reads the running server's
-command line, and Q6 loads the registered champion and scores it on the raw trips of
-the test month its version tags name (read from `--raw_data_path`, 1-60 minute trips).
+command line, and Q6 loads the registered champion (once its signature checks out, see
+signing.py) and scores it on the raw trips of the test month its version tags name (read
+from `--raw_data_path`, 1-60 minute trips).
 The full table ends with where to see each answer in the MLflow UI.
 """
 
@@ -21,11 +22,11 @@ from cli import (
     raw_data_path_option,
     reporting,
     tracking_uri_option,
+    trust_unsigned_option,
     verbose_option,
 )
 from config import (
     BEST_MODELS_EXPERIMENT,
-    CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     MODEL_NAME,
     SERVER_PID_FILE,
@@ -103,7 +104,7 @@ def q5_best_rmse() -> str:
     return f"{best.data.metrics['rmse']:.3f}"
 
 
-def q6_champion_test_rmse(raw_data_path: str, model_name: str) -> str:
+def q6_champion_test_rmse(raw_data_path: str, model_name: str, trust_unsigned: bool = False) -> str:
     from features import RAW_COLUMNS, TARGET
     from trips import read_trips, tripdata_path
 
@@ -118,12 +119,17 @@ def q6_champion_test_rmse(raw_data_path: str, model_name: str) -> str:
     if not path.is_file():
         raise UserError(f"missing {path}: pass --raw_data_path (make data).")
     trips = read_trips(path, dataset)
-    model = load_pyfunc(f"models:/{model_name}@{CHAMPION_ALIAS}")
+    model = load_pyfunc(f"models:/{model_name}/{champion.version}", trust_unsigned)
     return f"{rmse(trips[TARGET], model.predict(trips[RAW_COLUMNS])):.3f}"
 
 
 def answer(
-    question: int, data_path: str, raw_data_path: str, pid_file: str, model_name: str
+    question: int,
+    data_path: str,
+    raw_data_path: str,
+    pid_file: str,
+    model_name: str,
+    trust_unsigned: bool = False,
 ) -> str:
     if question == 1:
         return q1_mlflow_version()
@@ -135,7 +141,7 @@ def answer(
         return q4_artifact_flag(pid_file)
     if question == 5:
         return q5_best_rmse()
-    return q6_champion_test_rmse(raw_data_path, model_name)
+    return q6_champion_test_rmse(raw_data_path, model_name, trust_unsigned)
 
 
 def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
@@ -175,6 +181,7 @@ def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
     show_default=True,
     help="Registered model name (Q6).",
 )
+@trust_unsigned_option
 @tracking_uri_option
 @verbose_option
 def run_answers(
@@ -183,6 +190,7 @@ def run_answers(
     raw_data_path: str,
     pid_file: str,
     model_name: str,
+    trust_unsigned: bool,
     tracking_uri: str,
     verbose: bool,
 ) -> None:
@@ -192,7 +200,10 @@ def run_answers(
     with reporting(tracking_uri if needs_server else "", verbose):
         if needs_server:
             connect(tracking_uri, verbose)
-        results = {q: answer(q, data_path, raw_data_path, pid_file, model_name) for q in questions}
+        results = {
+            q: answer(q, data_path, raw_data_path, pid_file, model_name, trust_unsigned)
+            for q in questions
+        }
         links = ui_links(tracking_uri, model_name) if len(results) == len(QUESTIONS) else {}
     if len(results) == 1:
         ((question, value),) = results.items()

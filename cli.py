@@ -72,6 +72,15 @@ verbose_option = click.option(
 )
 
 
+trust_unsigned_option = click.option(
+    "--trust_unsigned",
+    "--trust-unsigned",
+    is_flag=True,
+    help="Accept a model not signed by a key this machine trusts, with a warning instead of a "
+    "refusal (loading it runs the code it holds).",
+)
+
+
 def raw_data_path_option(help: str) -> Callable[[Any], Any]:
     """The `--raw_data_path` option, with a help text saying what is read from it."""
     return click.option(
@@ -80,7 +89,10 @@ def raw_data_path_option(help: str) -> Callable[[Any], Any]:
 
 
 class Chatter(io.TextIOBase):
-    """Stands in for stdout while MLflow works: to `target` with passwords masked, or nowhere."""
+    """Stands in for stdout or stderr: writes to `target` with passwords masked, or nowhere.
+
+    A terminal stays a terminal (`isatty`, `fileno`), so progress bars still draw.
+    """
 
     def __init__(self, target: TextIO | None, tracking_uri: str) -> None:
         self.target = target
@@ -97,6 +109,34 @@ class Chatter(io.TextIOBase):
     def flush(self) -> None:
         if self.target is not None:
             self.target.flush()
+
+    def isatty(self) -> bool:
+        return self.target is not None and self.target.isatty()
+
+    def fileno(self) -> int:
+        if self.target is None:
+            raise io.UnsupportedOperation("fileno")
+        return self.target.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.target, "encoding", None) or "utf-8"
+
+
+@contextlib.contextmanager
+def masked_output(tracking_uri: str, verbose: bool) -> Iterator[None]:
+    """Passwords masked in all that is printed meanwhile; MLflow's stdout chatter hidden.
+
+    MLflow prints "View run ..." links on stdout: they go to stderr with `verbose`, else
+    nowhere. Everything on stderr (our progress, MLflow's log lines and warnings, which it
+    writes to whatever sys.stderr is) passes with the password of `tracking_uri` masked.
+    """
+    stderr = sys.stderr
+    with (
+        contextlib.redirect_stderr(Chatter(stderr, tracking_uri)),
+        contextlib.redirect_stdout(Chatter(stderr if verbose else None, tracking_uri)),
+    ):
+        yield
 
 
 def importing(frame: FrameType | None) -> bool:
@@ -142,16 +182,15 @@ def ctrl_c_handled() -> Iterator[None]:
 
 @contextlib.contextmanager
 def reporting(tracking_uri: str = "", verbose: bool = False) -> Iterator[None]:
-    """Run a command's work with MLflow's stdout chatter hidden and errors as one line.
+    """Run a command's work with its output masked and quiet, and errors as one line.
 
-    MLflow prints "View run ..." links on stdout: they go to stderr with `verbose`, else
-    nowhere. A UserError, or an error of MLflow or the tracking server (told by its cause,
-    see tracking.describe_failure), becomes one `Error: ...` line, the password of
-    `tracking_uri` masked; HOMEWORK_DEBUG=1 shows the whole traceback instead.
+    Output as `masked_output` leaves it. A UserError, or an error of MLflow or the tracking
+    server (told by its cause, see tracking.describe_failure), becomes one `Error: ...`
+    line, the password of `tracking_uri` masked; HOMEWORK_DEBUG=1 shows the whole
+    traceback instead.
     """
-    chatter = Chatter(sys.stderr if verbose else None, tracking_uri)
     try:
-        with ctrl_c_handled(), contextlib.redirect_stdout(chatter):
+        with ctrl_c_handled(), masked_output(tracking_uri, verbose):
             yield
     except Exception as exc:
         if isinstance(exc, UserError):

@@ -15,6 +15,7 @@ SCRIPTS = (
     "pipeline.py",
     "answers.py",
     "predict.py",
+    "verify_model.py",
     "ui_check.py",
 )
 
@@ -57,3 +58,11 @@ CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept ou
 NUM_TRIALS = 15
 TOP_N = 5
 SEED = 42
+
+# Model signing (signing.py): the user's key folder, and the file each signed model carries.
+KEY_DIR_VARIABLE = "MLFLOW_HOMEWORK_KEY_DIR"  # overrides KEY_DIR (the tests use a temporary one)
+KEY_DIR = "mlflow-homework"  # in $XDG_CONFIG_HOME, else ~/.config
+PRIVATE_KEY_FILE = "signing-key.pem"  # readable by its owner only; never leaves the machine
+PUBLIC_KEY_FILE = "signing-key.pub"  # what a team shares
+TRUSTED_KEYS_DIR = "trusted-keys"  # other public keys (*.pub) this machine trusts
+SIGNED_MANIFEST = "signed-manifest.json"  # in the model folder: every file's digest, signed

@@ -34,8 +34,8 @@ from typing import Any
 import click
 
 from cli import (
-    Chatter,
     data_path_option,
+    masked_output,
     num_trials_option,
     reporting,
     tracking_uri_option,
@@ -132,8 +132,9 @@ def make_remote_objective(
 ) -> Callable[[dict[str, Any]], Any]:
     """Wrap `objective` for a Spark worker, a fresh process that knows nothing of the driver.
 
-    It connects to the driver's tracking server and experiment itself, and keeps MLflow's
-    chatter off its stdout (a worker's stdout may be the driver's, which carries only results).
+    It connects to the driver's tracking server and experiment itself, keeps MLflow's
+    chatter off its stdout (a worker's stdout may be the driver's, which carries only results)
+    and masks the password in what it prints.
     """
 
     def remote_objective(params: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def make_remote_objective(
 
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment_id=experiment_id)
-        with contextlib.redirect_stdout(Chatter(sys.stderr if verbose else None, tracking_uri)):
+        with masked_output(tracking_uri, verbose):
             return objective(params)
 
     return remote_objective

@@ -1,7 +1,9 @@
 """Predict trip durations with the registered champion (after question 6).
 
 Loads `--model_uri` (default `models:/nyc-green-taxi-duration-rf@champion`, the
-self-contained pyfunc register_model.py registers: raw trips in, minutes out) and either
+self-contained pyfunc register_model.py registers: raw trips in, minutes out), once its
+files are checked against the signature register_model.py made (see signing.py;
+`--trust_unsigned` loads an unsigned model with a warning), and either
 
 - scores a TLC trip file (`--input`): writes `--output`, a parquet file with the input's
   `PULocationID`, `DOLocationID`, `trip_distance`, the actual `duration` when the file has
@@ -23,7 +25,7 @@ from typing import Any
 
 import click
 
-from cli import reporting, tracking_uri_option, verbose_option
+from cli import reporting, tracking_uri_option, trust_unsigned_option, verbose_option
 from config import CHAMPION_ALIAS, DATASET, MODEL_NAME, MONTHS, RAW_DATA_PATH
 from errors import UserError
 from forest import rmse
@@ -149,6 +151,7 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
     callback=check_distance,
     help="Trip distance in miles of one trip.",
 )
+@trust_unsigned_option
 @tracking_uri_option
 @verbose_option
 def run_predict(
@@ -158,6 +161,7 @@ def run_predict(
     pu: int | None,
     do: int | None,
     distance: float | None,
+    trust_unsigned: bool,
     tracking_uri: str,
     verbose: bool,
 ) -> None:
@@ -174,7 +178,7 @@ def run_predict(
         trips = None if given else read_input(input_path)
         connect(tracking_uri, verbose)
         click.echo(f"Loading {model_uri}", err=True)
-        model = load_pyfunc(model_uri)
+        model = load_pyfunc(model_uri, trust_unsigned)
         if given:
             minutes = predict_trip(model, pu, do, distance)
         else:

@@ -21,6 +21,10 @@ months, files and digests, library versions, the gate's decision). The promotion
 (promotion.py) gives the new version its alias: `champion` if there is none yet or if
 its test RMSE is not worse than the champion's by more than `--max_regression` minutes
 (or with `--promote always`), else `challenger`, and `champion` stays where it was.
+
+Before the gate loads it back, the pyfunc is signed with the user's key (signing.py:
+`signed-manifest.json` in its folder holds every file's digest, signed), so that the gate,
+predict.py and answers.py load it and nothing planted in its place.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ from tracking import (
     pinned_requirements,
     register_model,
     set_experiment,
+    sign_logged_model,
 )
 
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]
@@ -236,6 +241,8 @@ def publish(
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
     with mlflow.start_run(run_id=candidate.run_id):
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
+        # Sign what was logged, so that nobody loads a model planted in its place (signing.py).
+        sign_logged_model(model_info)
         for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
         decision = gate(

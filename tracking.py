@@ -7,22 +7,28 @@ scripts answer `--help` at once and Ctrl-C never lands in an import.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
+
+import click
 
 from config import (
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     MODEL_ARTIFACT,
     SEARCH_TAG,
+    SIGNED_MANIFEST,
     SUMMARY_TAG,
     TRAIN_EXPERIMENT,
 )
@@ -42,9 +48,16 @@ HTTP_SETTINGS = {
 
 
 def redact(text: str, uri: str) -> str:
-    """`text` with the password of `uri` (as in http://user:password@host) replaced by ***."""
-    password = urlsplit(uri).password
-    return text.replace(f":{password}@", ":***@") if password else text
+    """`text` with every password it might hold replaced by ***.
+
+    The passwords: the one in `uri` (http://user:password@host), as written and decoded,
+    and $MLFLOW_TRACKING_PASSWORD (MLflow's basic-auth password), wherever they appear.
+    """
+    password = urlsplit(uri).password or ""
+    secrets = {password, unquote(password), os.environ.get("MLFLOW_TRACKING_PASSWORD", "")}
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def local_store_folder(tracking_uri: str) -> Path | None:
@@ -83,6 +96,8 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
     """
     for name, value in HTTP_SETTINGS.items():
         os.environ.setdefault(name, value)
+    if not verbose:  # MLflow's "Downloading artifacts" bars, one line per file off a terminal
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     import requests
 
@@ -343,20 +358,128 @@ def champion_version(model_name: str) -> Any:
     return champion
 
 
-def load_pyfunc(model_uri: str) -> Any:
-    """Load a logged or registered pyfunc (the champion); a missing one is one clear line."""
+# ---------------------------------------------------------------- signed models
+
+
+def model_source(model_uri: str) -> tuple[str, str]:
+    """Where to download `model_uri` from, and how messages name it.
+
+    A registered version (models:/<name>@<alias> or models:/<name>/<version>) is read from
+    its own files: the alias is resolved once, so what is checked is what is loaded even if
+    someone moves the alias meanwhile, and MLflow adds no file of its own to the download
+    (by a models:/ URI it writes a `registered_model_meta` beside the model's files).
+    """
+    from mlflow.tracking import MlflowClient
+
+    registered = re.fullmatch(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))", model_uri)
+    if not registered:
+        return model_uri, model_uri
+    name, alias, number = registered.groups()
+    client = MlflowClient()
+    if alias:
+        number = client.get_model_version_by_alias(name, alias).version
+        model_uri = f"{model_uri} (version {number})"
+    return client.get_model_version_download_uri(name, number), model_uri
+
+
+def download_verified(model_uri: str, folder: str, trust_unsigned: bool = False) -> str:
+    """Download a model into `folder` and check its signature before anything in it is loaded.
+
+    Returns the model's local folder. A model that is unsigned, signed by a key this
+    machine does not trust, or whose files changed since signing is refused with one line
+    naming the version and why (signing.check_folder); `trust_unsigned` turns that into
+    a loud warning.
+    """
     import mlflow
+
+    import signing
+
+    with loading(model_uri):
+        uri, name = model_source(model_uri)
+        local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
+    try:
+        key_id, count = signing.check_folder(local)
+    except signing.Untrusted as why:
+        if not trust_unsigned:
+            raise UserError(
+                f"refusing to load {name}: {why}. Loading a model runs the code it holds: "
+                "register your own with `make q6`, or pass --trust_unsigned "
+                "(make: TRUST_UNSIGNED=1) only if you trust whoever can write to the tracking "
+                "server and its artifact store."
+            ) from None
+        click.echo(
+            f"WARNING: --trust_unsigned: loading {name} although {why}; "
+            "it runs whatever code it holds.",
+            err=True,
+        )
+    else:
+        if verbose():
+            click.echo(f"Verified {name}: {count} files signed by {key_id}", err=True)
+    return str(local)
+
+
+def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
+    """Load a logged or registered pyfunc (the champion) once its signature checks out.
+
+    The model is downloaded and checked first (download_verified), then loaded from the
+    checked files: MLflow never loads it from the server or the artifact store itself. A
+    missing model is one clear line.
+    """
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="model-") as folder:
+        local = download_verified(model_uri, folder, trust_unsigned)
+        with loading(model_uri):
+            return mlflow.pyfunc.load_model(local)
+
+
+@contextlib.contextmanager
+def loading(model_uri: str) -> Iterator[None]:
+    """A model that is missing or broken becomes one clear line; a failing server stays itself."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow.pyfunc.load_model(model_uri)
+        yield
     except (MlflowException, OSError) as exc:
-        if server_failed(exc) or connection_lost(exc):
-            raise  # reporting() tells the user the server is down, not that the model is
+        if server_failed(exc) or connection_lost(exc) or refused_status(exc):
+            raise  # reporting() tells the user the server is down or refused, not the model
         raise UserError(
             f"cannot load {model_uri}: {first_line(exc)[:300]} "
             "(register the champion with `make q6`, or pass --model_uri)."
         ) from None
+
+
+def verbose() -> bool:
+    """True if the command runs with --verbose (connect() turned MLflow's INFO lines on)."""
+    return logging.getLogger("mlflow").isEnabledFor(logging.INFO)
+
+
+def sign_logged_model(model_info: Any) -> None:
+    """Sign a model just logged: every file as the store holds it (signing.sign_folder).
+
+    The signed manifest is uploaded into the model's own folder, so every copy of the
+    model carries it. Says which key signed it with --verbose, and always when the key
+    was made just now (the user should know where it lies).
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    import signing
+
+    source = model_info.model_uri  # runs:/<id>/<path> on 2.x
+    if MLFLOW_3:  # its files, not models:/<id>, whose download gets a file of MLflow's own
+        source = MlflowClient().get_logged_model(model_info.model_id).artifact_location
+    with tempfile.TemporaryDirectory(prefix="sign-") as scratch:
+        folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=scratch))
+        key_id, created = signing.sign_folder(folder)
+        manifest = str(folder / SIGNED_MANIFEST)
+        if MLFLOW_3:  # a logged model's files are its own, not among its run's artifacts
+            MlflowClient().log_model_artifact(model_info.model_id, manifest)
+        else:
+            MlflowClient().log_artifact(model_info.run_id, manifest, model_info.artifact_path)
+    if created or verbose():
+        made = f" (made just now in {signing.key_dir()})" if created else ""
+        click.echo(f"Signed the model with key {key_id}{made}", err=True)
 
 
 # ---------------------------------------------------------------- logging models
@@ -367,7 +490,7 @@ def register_model(model_uri: str, name: str, tags: dict[str, str]) -> str:
     import mlflow
     from mlflow.utils import logging_utils
 
-    if not logging.getLogger("mlflow").isEnabledFor(logging.INFO):
+    if not verbose():
         logging_utils.disable_logging()
     try:
         return mlflow.register_model(model_uri, name, tags=tags).version

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from config import DATASET
+from config import DATASET, KEY_DIR_VARIABLE
 from config import MONTHS as MONTH_OF
 from servers import ROOT, Server, free_port, start_server
 from trips import tripdata_path
@@ -112,6 +112,18 @@ def random_month(path: Path, n: int, seed: int, zones: int = 12, prefix: str = "
     pickup = rng.integers(1, zones, n).tolist()
     dropoff = rng.integers(1, zones, n).tolist()
     return write_trips(path, minutes, pickup, dropoff, distance.tolist(), prefix)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's own signing key folder (made on first use): tests never touch the user's.
+
+    Set in the environment, so the scripts the tests run sign and verify with it too.
+    """
+    folder = tmp_path_factory.mktemp("keys") / "mlflow-homework"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_DIR_VARIABLE, str(folder))
+        yield folder
 
 
 @pytest.fixture

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, assert_one_line_error
 
+from cli import reporting
 from config import SCRIPTS
 
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
@@ -74,6 +78,7 @@ def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
         "pipeline.py": ("mlflow", [*raw, "--dest_path", str(tmp_path / "new")]),
         "answers.py": ("mlflow", ["--question", "5"]),
         "predict.py": ("mlflow", trip),
+        "verify_model.py": ("mlflow", []),
         "ui_check.py": ("mlflow", []),
     }[script]
 
@@ -118,3 +123,54 @@ def test_homework_debug_shows_the_traceback(tmp_path) -> None:
     loud = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert loud.returncode == 1
     assert "Traceback" in loud.stderr and "UserError" in loud.stderr
+
+
+def test_passwords_are_masked_on_stdout_and_stderr(capsys, monkeypatch) -> None:
+    """What MLflow prints (run links on stdout, its log lines on stderr) and what we print."""
+    import mlflow  # noqa: F401 (sets up MLflow's own logger, which writes to sys.stderr)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "basic-auth-secret")
+    uri = "http://alice:s3cr%40t@127.0.0.1:5000"
+    with reporting(uri, verbose=True):
+        print(f"View run at: {uri}/#/experiments/1")
+        logging.getLogger("mlflow").warning("retrying %s", uri)
+        sys.stderr.write("decoded: s3cr@t, basic auth: basic-auth-secret\n")
+    out, err = capsys.readouterr()
+    for secret in ("s3cr%40t", "s3cr@t", "basic-auth-secret"):
+        assert secret not in out + err
+    assert err.count("alice:***@127.0.0.1:5000") == 2
+
+
+def test_no_password_in_any_output_of_a_whole_run(
+    raw_dir: Path, tmp_path: Path, mlflow_server, run_script
+) -> None:
+    """pipeline.py, predict.py, verify_model.py and answers.py, all --verbose where they can."""
+    password, basic_auth = secrets.token_hex(8), secrets.token_hex(8)
+    uri = f"http://alice:{password}@127.0.0.1:{mlflow_server.port}"
+    env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_PASSWORD": basic_auth}
+    output = str(tmp_path / "output")
+    paths = ("--raw_data_path", str(raw_dir))
+    runs = [
+        run_script(
+            "pipeline.py",
+            *(*paths, "--dest_path", output, "--num_trials", "2", "--top_n", "1", "--verbose"),
+            *("--tracking_uri", uri),
+            env=env,
+        ),
+        run_script(
+            "predict.py", "--pu", "3", "--do", "5", "--distance", "2.5", "--verbose", env=env
+        ),
+        run_script("verify_model.py", "--verbose", env=env),
+        run_script(
+            "answers.py",
+            *(*paths, "--data_path", output),
+            *("--pid_file", str(mlflow_server.folder / "server.pid")),
+            env=env,
+        ),
+    ]
+    mlflow_server.stop()
+    runs.append(run_script("hpo.py", "--data_path", output, "--verbose", env=env))  # server gone
+    text = "".join(done.stdout + done.stderr for done in runs)
+    assert [done.returncode for done in runs] == [0, 0, 0, 0, 1], text[-3000:]
+    assert password not in text and basic_auth not in text
+    assert "View run" in text and f"alice:***@127.0.0.1:{mlflow_server.port}" in text

@@ -26,10 +26,19 @@ from promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
+from tracking import load_pyfunc
 from trips import read_trips
 
 pytestmark = pytest.mark.server
-NOISE = ("INFO", "View run", "View experiment", "Warning", "warn")
+NOISE = (
+    "INFO",
+    "View run",
+    "View experiment",
+    "WARNING",
+    "Warning",
+    "warn",
+    "Downloading artifacts",
+)
 REAL_MONTHS = ("green_tripdata_2023-01", "green_tripdata_2023-02", "green_tripdata_2023-03")
 WEAKER_SEARCH = ("--num_trials", "2", "--seed", "1")  # best validation RMSE 5.537, test 5.764
 
@@ -223,7 +232,7 @@ def run_homework_and_check_answers(
     }
     mlflow.set_tracking_uri(uri)
     # The champion takes the raw March trips (1-60 minutes) and gives the Q6 answer ...
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     trips = read_trips(taxi_data_dir / "green_tripdata_2023-03.parquet")
     assert rmse(trips["duration"], model.predict(trips[RAW_COLUMNS])) == pytest.approx(
         5.5674, abs=1e-4

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,6 +27,7 @@ from hpo import run_hpo
 from pickles import load_dataset, load_vectorizer
 from predict import read_input, run_predict
 from register_model import run_register_model
+from tracking import load_pyfunc
 from trip_model import TripDurationModel
 
 MODEL_NAME = "predict-test-model"
@@ -185,7 +185,7 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
         env=env,
     )
     assert one.returncode == 0, one.stderr[-3000:]
-    model = mlflow.pyfunc.load_model(MODEL_URI)
+    model = load_pyfunc(MODEL_URI)
     trip = pd.DataFrame({"PULocationID": [3], "DOLocationID": [5], "trip_distance": [2.5]})
     assert one.stdout.strip() == f"predicted duration: {model.predict(trip)[0]:.2f} minutes"
 
@@ -236,7 +236,7 @@ def test_serve_model_answers_raw_trips_over_http(
         response = requests.post(url, json={"dataframe_records": trips}, timeout=30)
         assert response.status_code == 200, response.text
         predictions = response.json()["predictions"]
-        expected = mlflow.pyfunc.load_model(MODEL_URI).predict(pd.DataFrame(trips))
+        expected = load_pyfunc(MODEL_URI).predict(pd.DataFrame(trips))
         assert predictions == pytest.approx(expected.tolist(), rel=1e-12)
 
         bad = requests.post(url, json={"dataframe_records": [{"PULocationID": 3}]}, timeout=30)

@@ -42,6 +42,7 @@ from promotion import (
     STATUS_TAG,
 )
 from register_model import run_register_model
+from tracking import download_verified, load_pyfunc
 from trips import read_trips
 
 MODEL_NAME = "test-model"
@@ -78,7 +79,7 @@ def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_serve
     version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert version.run_id == runs[0].info.run_id
     # The champion takes raw trips: the raw test month gives the logged test RMSE.
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     trips = raw_test_trips(prepared_dir)
     champion_rmse = rmse(trips["duration"], model.predict(trips[RAW_COLUMNS]))
     assert champion_rmse == pytest.approx(runs[0].data.metrics["test_rmse"], rel=1e-12)
@@ -120,7 +121,7 @@ def test_champion_version_is_documented(prepared_dir: Path, mlflow_server) -> No
     assert tags["version.scikit-learn"] == sklearn.__version__
     assert "raw" in version.description and tags["hpo_run_id"] in version.description
 
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     assert model.metadata.signature.inputs.input_names() == RAW_COLUMNS
     example = model.input_example
     assert list(example.columns) == RAW_COLUMNS and len(example) == 5
@@ -138,7 +139,7 @@ import mlflow, pandas as pd
 assert importlib.util.find_spec("preprocess_data") is None, "repo on the path"
 trips = pd.read_parquet("../trips.parquet")
 environment, modules = dict(os.environ), set(sys.modules)
-path = mlflow.artifacts.download_artifacts("models:/{name}@{alias}", dst_path="model")
+path = {path!r}  # downloaded and checked against its signature by the test
 model = mlflow.pyfunc.load_model(path)
 predictions = model.predict(trips)
 print(json.dumps({{
@@ -164,7 +165,8 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     trips[RAW_COLUMNS].to_parquet(tmp_path / "trips.parquet")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = LOAD_ELSEWHERE.format(name=MODEL_NAME, alias=CHAMPION_ALIAS)
+    path = download_verified(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}", str(elsewhere / "model"))
+    code = LOAD_ELSEWHERE.format(path=path)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
     done = subprocess.run(
@@ -178,7 +180,7 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     assert {"trip_model", "features"} <= set(loaded["loaded"])
     homework_cli = {"click", "cli", "config", "tracking", "preprocess_data", "pyarrow"}
     assert homework_cli.isdisjoint(loaded["loaded"])
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     expected = model.predict(trips[RAW_COLUMNS]).tolist()
     assert loaded["predictions"] == pytest.approx(expected, rel=1e-12)
 

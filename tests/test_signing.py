@@ -1,0 +1,335 @@
+"""signing.py and the check before every model load: a planted or changed champion is refused.
+
+The attack: anyone who can reach the tracking server (on the default setup, any local user)
+registers a model of theirs with plain REST calls and moves @champion to it. Its pickle's
+payload here only writes a marker file, so a test can tell whether it was ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import MONTHS, ROOT, assert_one_line_error
+from test_predict import MODEL_URI, register_champion, wait_for_model_server
+
+import signing
+from config import (
+    CHAMPION_ALIAS,
+    KEY_DIR_VARIABLE,
+    MODEL_NAME,
+    PRIVATE_KEY_FILE,
+    PUBLIC_KEY_FILE,
+    SIGNED_MANIFEST,
+    TRUSTED_KEYS_DIR,
+)
+from errors import UserError
+
+ONE_TRIP = ("--pu", "74", "--do", "75", "--distance", "1.2")
+PLANTED_MINUTES = 42.0  # what the planted model predicts for every trip
+
+
+# ---------------------------------------------------------------- signing.py on plain folders
+
+
+def model_folder(path: Path) -> Path:
+    """A folder shaped like a logged pyfunc: files at the top and in `code/`."""
+    (path / "code").mkdir(parents=True)
+    (path / "MLmodel").write_text("flavors: {}\n")
+    (path / "python_model.pkl").write_bytes(b"\x80\x05N.")
+    (path / "code" / "features.py").write_text("X = 1\n")
+    return path
+
+
+@pytest.fixture
+def key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A key folder of this test's own, not made yet."""
+    folder = tmp_path / "config" / "mlflow-homework"
+    monkeypatch.setenv(KEY_DIR_VARIABLE, str(folder))
+    return folder
+
+
+def test_first_signature_makes_a_private_key_and_checks_out(tmp_path: Path, key_dir: Path) -> None:
+    folder = model_folder(tmp_path / "model")
+    key_id, created = signing.sign_folder(folder)
+    assert created
+    assert signing.check_folder(folder) == (key_id, 3)
+    assert (key_dir.stat().st_mode & 0o777) == 0o700
+    assert ((key_dir / PRIVATE_KEY_FILE).stat().st_mode & 0o777) == 0o600
+    assert not list(key_dir.glob(".*"))  # no scratch file left
+    # The public key is an OpenSSH line: `ssh-keygen -lf` names it by the same fingerprint.
+    public = key_dir / PUBLIC_KEY_FILE
+    assert public.read_text().startswith("ssh-ed25519 ")
+    if shutil.which("ssh-keygen"):
+        listed = subprocess.run(["ssh-keygen", "-lf", str(public)], capture_output=True, text=True)
+        assert key_id in listed.stdout
+    # The private key never lands in what is signed or logged.
+    assert "PRIVATE" not in (folder / SIGNED_MANIFEST).read_text()
+    assert signing.sign_folder(folder) == (key_id, False)  # the same key next time
+
+
+def change_a_file(folder: Path) -> None:
+    (folder / "python_model.pkl").write_bytes(b"\x80\x05K\x01.")
+
+
+def add_a_file(folder: Path) -> None:
+    (folder / "code" / "sitecustomize.py").write_text("import os\n")
+
+
+def remove_a_file(folder: Path) -> None:
+    (folder / "code" / "features.py").unlink()
+
+
+def update_the_manifest(folder: Path) -> None:
+    """What an attacker who swapped the pickle would do next: record its digest."""
+    change_a_file(folder)
+    manifest = json.loads((folder / SIGNED_MANIFEST).read_text())
+    manifest["files"] = signing.file_digests(folder)
+    (folder / SIGNED_MANIFEST).write_text(json.dumps(manifest))
+
+
+def remove_the_manifest(folder: Path) -> None:
+    (folder / SIGNED_MANIFEST).unlink()
+
+
+def garble_the_manifest(folder: Path) -> None:
+    (folder / SIGNED_MANIFEST).write_text("{not json")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "why"),
+    [
+        (change_a_file, "its files are not the signed ones: changed python_model.pkl"),
+        (add_a_file, "its files are not the signed ones: added code/sitecustomize.py"),
+        (remove_a_file, "its files are not the signed ones: missing code/features.py"),
+        (update_the_manifest, f"its {SIGNED_MANIFEST} was changed after signing"),
+        (remove_the_manifest, f"it is unsigned (it has no {SIGNED_MANIFEST})"),
+        (garble_the_manifest, f"its {SIGNED_MANIFEST} is not a signed manifest"),
+    ],
+)
+def test_any_change_after_signing_is_refused(tmp_path: Path, key_dir: Path, tamper, why) -> None:
+    folder = model_folder(tmp_path / "model")
+    signing.sign_folder(folder)
+    tamper(folder)
+    with pytest.raises(signing.Untrusted) as refused:
+        signing.check_folder(folder)
+    assert str(refused.value).startswith(why)
+
+
+def test_another_key_is_refused_until_its_public_key_is_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team: the machine that registers signs; a reviewer trusts its public key only."""
+    folder = model_folder(tmp_path / "model")
+    team = tmp_path / "ci-keys"
+    monkeypatch.setenv(KEY_DIR_VARIABLE, str(team))
+    key_id, _ = signing.sign_folder(folder)
+
+    reviewer = tmp_path / "reviewer-keys"
+    monkeypatch.setenv(KEY_DIR_VARIABLE, str(reviewer))
+    with pytest.raises(signing.Untrusted, match=re.escape(f"signed by another key ({key_id})")):
+        signing.check_folder(folder)
+    (reviewer / TRUSTED_KEYS_DIR).mkdir(parents=True)
+    shutil.copy(team / PUBLIC_KEY_FILE, reviewer / TRUSTED_KEYS_DIR / "team.pub")
+    assert signing.check_folder(folder) == (key_id, 3)
+    assert not (reviewer / PRIVATE_KEY_FILE).exists()  # checking never makes a key
+
+
+def test_a_private_key_readable_by_others_is_not_used(tmp_path: Path, key_dir: Path) -> None:
+    signing.sign_folder(model_folder(tmp_path / "model"))
+    (key_dir / PRIVATE_KEY_FILE).chmod(0o644)
+    with pytest.raises(UserError, match="readable by others: chmod 600"):
+        signing.sign_folder(tmp_path / "model")
+
+
+def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> None:
+    code = "import signing as s; key, _ = s.signing_key(); print(s.fingerprint(key.public_key()))"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    fingerprints = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert len(fingerprints) == 1 and all(process.returncode == 0 for process in processes)
+    assert sorted(path.name for path in key_dir.iterdir()) == [PRIVATE_KEY_FILE, PUBLIC_KEY_FILE]
+
+
+# ---------------------------------------------------------------- the planting attack
+
+
+class Payload:
+    """Unpickled, it writes `marker` and becomes a model that predicts 42 minutes."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        model = (
+            "type('Planted', (__import__('mlflow.pyfunc').pyfunc.PythonModel,), "
+            f"{{'predict': lambda self, context, model_input, params=None: "
+            f"[{PLANTED_MINUTES}] * len(model_input)}})()"
+        )
+        marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
+        return (eval, (f"({marker}, {model})[1]",))
+
+
+def planted_model_folder(path: Path, marker: Path) -> Path:
+    """A pyfunc folder as an attacker writes it by hand: an MLmodel file and their pickle."""
+    import mlflow
+
+    path.mkdir(parents=True)
+    (path / "MLmodel").write_text(
+        "flavors:\n"
+        "  python_function:\n"
+        "    loader_module: mlflow.pyfunc.model\n"
+        "    python_model: python_model.pkl\n"
+        f"    python_version: {platform.python_version()}\n"
+        f"mlflow_version: {mlflow.__version__}\n"
+    )
+    (path / "python_model.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    return path
+
+
+def rest(uri: str, endpoint: str, body: dict) -> dict:
+    response = requests.post(f"{uri}/api/2.0/mlflow/{endpoint}", json=body, timeout=30)
+    assert response.ok, response.text
+    return response.json()
+
+
+def plant_champion(uri: str, folder: Path, marker: Path) -> str:
+    """The attack, with plain REST calls: a version of the attacker's model becomes @champion.
+
+    An experiment whose artifact location is the attacker's folder, a run in it holding the
+    model, a model version whose source is that model, then the alias. Returns the version.
+    """
+    attacker = folder / "attacker"
+    experiment = rest(uri, "experiments/create", {"name": "x", "artifact_location": str(attacker)})
+    run = rest(uri, "runs/create", {"experiment_id": experiment["experiment_id"]})["run"]
+    source = Path(run["info"]["artifact_uri"].removeprefix("file://")) / "model"
+    planted_model_folder(source, marker)
+    requests.post(f"{uri}/api/2.0/mlflow/registered-models/create", json={"name": MODEL_NAME})
+    version = rest(
+        uri,
+        "model-versions/create",
+        {"name": MODEL_NAME, "source": str(source), "run_id": run["info"]["run_id"]},
+    )["model_version"]["version"]
+    tags = {"data.dataset": "green", "data.test_month": MONTHS[2]}  # what Q6 reads first
+    for key, value in tags.items():
+        rest(
+            uri,
+            "model-versions/set-tag",
+            {"name": MODEL_NAME, "version": version, "key": key, "value": value},
+        )
+    rest(
+        uri,
+        "registered-models/alias",
+        {"name": MODEL_NAME, "alias": CHAMPION_ALIAS, "version": version},
+    )
+    return version
+
+
+def make_serve_model(server, tmp_path: Path, trust: str = "") -> subprocess.Popen:
+    """`make serve-model` against `server`, as a user runs it; its scratch folder in tmp_path."""
+    venv = Path(sys.executable).parent.parent
+    env = {**os.environ, "TMPDIR": str(tmp_path / "scratch")}
+    (tmp_path / "scratch").mkdir(exist_ok=True)
+    args = ["make", "-s", "-o", "install", "serve-model", f"PORT={server.port}", f"VENV={venv}"]
+    with open(tmp_path / "serve.log", "wb") as log:
+        return subprocess.Popen(
+            [*args, f"TRUST_UNSIGNED={trust}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def test_a_planted_champion_is_never_unpickled(mlflow_server, raw_dir, tmp_path, run_script):
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    assert_one_line_error(run_script("verify_model.py", env=env), "cannot load", "make q6")
+    marker = tmp_path / "marker"
+    version = plant_champion(mlflow_server.uri, tmp_path, marker)
+    refusal = f"refusing to load models:/{MODEL_NAME}@{CHAMPION_ALIAS} (version {version})"
+
+    predict = run_script("predict.py", *ONE_TRIP, env=env)
+    line = assert_one_line_error(predict, refusal, "it is unsigned", "--trust_unsigned")
+    print(line)  # the line a user sees (pytest -s)
+    dest = tmp_path / "checked"
+    check = run_script("verify_model.py", "--dest", str(dest), env=env)
+    assert_one_line_error(check, refusal, "it is unsigned")
+    assert not dest.exists()  # nothing of a refused model is kept
+    q6 = run_script("answers.py", "-q", "6", "--raw_data_path", str(raw_dir), env=env)
+    assert_one_line_error(q6, f"refusing to load models:/{MODEL_NAME}/{version}", "unsigned")
+    serve = make_serve_model(mlflow_server, tmp_path)
+    assert serve.wait(timeout=120) != 0
+    log = (tmp_path / "serve.log").read_text()
+    assert refusal in log and "Serving" not in log, log
+    kept = run_script("verify_model.py", "--dest", str(dest), "--trust_unsigned", env=env)
+    assert kept.returncode == 0 and kept.stdout.strip() == str(dest.resolve()), kept.stderr
+    assert (dest / "python_model.pkl").is_file()  # kept, with a warning, but never loaded
+    assert not marker.exists()
+    assert not list((tmp_path / "scratch").iterdir())  # serve-model's scratch folder is gone
+    not_empty = run_script("verify_model.py", "--dest", str(dest), env=env)
+    assert_one_line_error(not_empty, f"--dest {dest} is not an empty folder")
+
+    trusted = run_script("predict.py", *ONE_TRIP, "--trust_unsigned", env=env)
+    assert trusted.returncode == 0, trusted.stderr
+    warning = f"WARNING: --trust_unsigned: loading models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+    assert warning in trusted.stderr and "unsigned" in trusted.stderr
+    assert trusted.stdout.strip() == f"predicted duration: {PLANTED_MINUTES:.2f} minutes"
+    assert marker.read_text() == "planted"  # the load did happen: the payload ran
+
+
+def test_serve_model_with_trust_unsigned_serves_the_planted_model(mlflow_server, tmp_path):
+    marker = tmp_path / "marker"
+    plant_champion(mlflow_server.uri, tmp_path, marker)
+    serve = make_serve_model(mlflow_server, tmp_path, trust="1")
+    try:
+        url = wait_for_model_server(serve, tmp_path / "serve.log")
+        trip = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
+        response = requests.post(url, json={"dataframe_records": [trip]}, timeout=30)
+        assert response.json()["predictions"] == [PLANTED_MINUTES]
+        assert "WARNING: --trust_unsigned" in (tmp_path / "serve.log").read_text()
+        assert marker.exists()
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=30)
+    assert not list((tmp_path / "scratch").iterdir())  # the checked copy is removed
+
+
+def test_a_signed_champion_changed_in_the_store_is_refused(
+    prepared_dir: Path, mlflow_server, run_script, tmp_path: Path
+) -> None:
+    register_champion(prepared_dir)
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    args = ("--model_uri", MODEL_URI, *ONE_TRIP)
+    mine = run_script("predict.py", *args, env=env)
+    assert mine.returncode == 0, mine.stderr
+    assert "Verified" in mine.stderr and "files signed by SHA256:" in mine.stderr
+
+    # A reviewer's machine: no key of its own, refused until it trusts the team's public key.
+    reviewer = tmp_path / "reviewer"
+    other = run_script("predict.py", *args, env={**env, KEY_DIR_VARIABLE: str(reviewer)})
+    assert_one_line_error(other, "(version 1)", "signed by another key")
+    (reviewer / TRUSTED_KEYS_DIR).mkdir(parents=True)
+    team_key = Path(os.environ[KEY_DIR_VARIABLE]) / PUBLIC_KEY_FILE
+    shutil.copy(team_key, reviewer / TRUSTED_KEYS_DIR / "team.pub")
+    trusted = run_script("predict.py", *args, env={**env, KEY_DIR_VARIABLE: str(reviewer)})
+    assert trusted.returncode == 0 and trusted.stdout == mine.stdout, trusted.stderr
+
+    # Someone with write access to the artifact store changes the stored pickle.
+    (manifest,) = (mlflow_server.folder / "artifacts").rglob(SIGNED_MANIFEST)
+    with open(manifest.parent / "python_model.pkl", "ab") as pickle_file:
+        pickle_file.write(b"\n")
+    changed = run_script("predict.py", *args, env=env)
+    assert_one_line_error(changed, "(version 1)", "changed python_model.pkl")

@@ -1,0 +1,75 @@
+"""Check a registered model's signature without loading it (what `make serve-model` serves).
+
+Downloads `--model_uri` (default `models:/nyc-green-taxi-duration-rf@champion`) and checks
+it against the keys this machine trusts (see signing.py): signed by one of them, and every
+file as it was signed. Nothing of the model is unpickled or imported. Refuses an unsigned
+or changed model in one line, unless `--trust_unsigned` (then a warning).
+
+With `--dest`, the checked files stay in that folder and its path is printed on stdout:
+scripts/serve_model.sh serves the model from there, never from the server directly.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from cli import reporting, tracking_uri_option, trust_unsigned_option, verbose_option
+from config import CHAMPION_ALIAS, MODEL_NAME
+from errors import UserError
+from tracking import connect, download_verified
+
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+
+
+def check_dest(dest: Path) -> None:
+    """A folder that is new or empty: a file already there would count as added to the model."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UserError(f"--dest {dest} is not an empty folder: pick a new or empty one.")
+
+
+def verify_into(model_uri: str, dest: Path | None, trust_unsigned: bool) -> None:
+    """Download and check the model in a scratch folder; move it to `dest` only if it passed."""
+    parent = None if dest is None else dest.parent
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".model-", dir=parent) as scratch:
+        local = download_verified(model_uri, scratch, trust_unsigned)
+        if dest is not None:
+            os.replace(local, dest)  # never a half-downloaded or refused model in --dest
+
+
+@click.command()
+@click.option(
+    "--model_uri",
+    "--model-uri",
+    default=DEFAULT_MODEL_URI,
+    show_default=True,
+    help="MLflow model to check: models:/<name>@<alias>, models:/<name>/<version> or runs:/...",
+)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the checked model in this new or empty folder and print its path.",
+)
+@trust_unsigned_option
+@tracking_uri_option
+@verbose_option
+def run_verify_model(
+    model_uri: str, dest: Path | None, trust_unsigned: bool, tracking_uri: str, verbose: bool
+) -> None:
+    """Download a model and check its signature; nothing of it is loaded."""
+    with reporting(tracking_uri, verbose):
+        if dest is not None:
+            check_dest(dest)
+        connect(tracking_uri, verbose)
+        verify_into(model_uri, dest, trust_unsigned)
+    if dest is not None:
+        click.echo(dest.resolve())
+
+
+if __name__ == "__main__":
+    run_verify_model()
