@@ -19,6 +19,7 @@ import click
 
 from cli import (
     data_path_option,
+    model_name_option,
     raw_data_path_option,
     reporting,
     tracking_uri_option,
@@ -28,7 +29,6 @@ from cli import (
 from config import (
     BEST_MODELS_EXPERIMENT,
     HPO_EXPERIMENT,
-    MODEL_NAME,
     SERVER_PID_FILE,
     TRAIN_EXPERIMENT,
 )
@@ -174,13 +174,7 @@ def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
     show_default=True,
     help="Pid file of the server started by `make server` (Q4).",
 )
-@click.option(
-    "--model_name",
-    "--model-name",
-    default=MODEL_NAME,
-    show_default=True,
-    help="Registered model name (Q6).",
-)
+@model_name_option("Registered model name (Q6).")
 @trust_unsigned_option
 @tracking_uri_option
 @verbose_option

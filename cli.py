@@ -20,7 +20,15 @@ from typing import Any, TextIO
 
 import click
 
-from config import DATA_PATH, NUM_TRIALS, RAW_DATA_PATH, TOP_N, TRACKING_URI
+from config import (
+    CHAMPION_ALIAS,
+    DATA_PATH,
+    MODEL_NAME,
+    NUM_TRIALS,
+    RAW_DATA_PATH,
+    TOP_N,
+    TRACKING_URI,
+)
 from errors import UserError
 from tracking import describe_failure, redact
 
@@ -79,6 +87,24 @@ trust_unsigned_option = click.option(
     help="Accept a model not signed by a key this machine trusts, with a warning instead of a "
     "refusal (loading it runs the code it holds).",
 )
+
+
+def model_name_option(help: str, **settings: Any) -> Callable[[Any], Any]:
+    """The `--model_name` option (the registered model), with its help text."""
+    return click.option(
+        "--model_name", "--model-name", default=MODEL_NAME, show_default=True, help=help, **settings
+    )
+
+
+def model_uri_option(help: str) -> Callable[[Any], Any]:
+    """The `--model_uri` option, default the registered champion."""
+    return click.option(
+        "--model_uri",
+        "--model-uri",
+        default=f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}",
+        show_default=True,
+        help=help,
+    )
 
 
 def raw_data_path_option(help: str) -> Callable[[Any], Any]:

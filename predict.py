@@ -25,13 +25,18 @@ from typing import Any
 
 import click
 
-from cli import reporting, tracking_uri_option, trust_unsigned_option, verbose_option
-from config import CHAMPION_ALIAS, DATASET, MODEL_NAME, MONTHS, RAW_DATA_PATH
+from cli import (
+    model_uri_option,
+    reporting,
+    tracking_uri_option,
+    trust_unsigned_option,
+    verbose_option,
+)
+from config import DATASET, MONTHS, RAW_DATA_PATH
 from errors import UserError
 from forest import rmse
 from tracking import connect, load_pyfunc
 
-DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"
 PREDICTION = "predicted_duration"
@@ -120,12 +125,8 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
 
 
 @click.command()
-@click.option(
-    "--model_uri",
-    "--model-uri",
-    default=DEFAULT_MODEL_URI,
-    show_default=True,
-    help="MLflow model to use: models:/<name>@<alias>, models:/<name>/<version> or runs:/...",
+@model_uri_option(
+    "MLflow model to use: models:/<name>@<alias>, models:/<name>/<version> or runs:/..."
 )
 @click.option(
     "--input",

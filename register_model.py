@@ -40,6 +40,7 @@ import click
 
 from cli import (
     data_path_option,
+    model_name_option,
     raw_data_path_option,
     reporting,
     top_n_option,
@@ -51,7 +52,6 @@ from config import (
     CHAMPION_PLOTS,
     HPO_RUN_TAG,
     MODEL_ARTIFACT,
-    MODEL_NAME,
     PYFUNC_ARTIFACT,
 )
 from errors import UserError
@@ -347,14 +347,7 @@ def run_register(
     "Folder with the raw trip files; the test month recorded in dv.pkl is read from it."
 )
 @top_n_option
-@click.option(
-    "--model_name",
-    "--model-name",
-    default=MODEL_NAME,
-    show_default=True,
-    callback=check_model_name,
-    help="Registered model name for the champion.",
-)
+@model_name_option("Registered model name for the champion.", callback=check_model_name)
 @click.option(
     "--promote",
     type=click.Choice((GATE, ALWAYS)),

@@ -33,13 +33,12 @@ from urllib.parse import urlsplit
 
 import click
 
-from cli import reporting, tracking_uri_option
+from cli import model_name_option, reporting, tracking_uri_option
 from config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
     CHAMPION_PLOTS,
     HPO_EXPERIMENT,
-    MODEL_NAME,
     SEARCH_TAG,
     SUMMARY_TAG,
     TRAIN_EXPERIMENT,
@@ -404,13 +403,7 @@ def checked_walk(
     show_default=True,
     help="Where a failed check saves a screenshot of the page it failed on.",
 )
-@click.option(
-    "--model_name",
-    "--model-name",
-    default=MODEL_NAME,
-    show_default=True,
-    help="Registered model name (Q6).",
-)
+@model_name_option("Registered model name (Q6).")
 @tracking_uri_option
 def run_ui_check(
     screenshots_dir: Path | None, failure_screenshot: Path, model_name: str, tracking_uri: str

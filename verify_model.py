@@ -17,12 +17,15 @@ from pathlib import Path
 
 import click
 
-from cli import reporting, tracking_uri_option, trust_unsigned_option, verbose_option
-from config import CHAMPION_ALIAS, MODEL_NAME
+from cli import (
+    model_uri_option,
+    reporting,
+    tracking_uri_option,
+    trust_unsigned_option,
+    verbose_option,
+)
 from errors import UserError
 from tracking import connect, download_verified
-
-DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 
 
 def check_dest(dest: Path) -> None:
@@ -43,12 +46,8 @@ def verify_into(model_uri: str, dest: Path | None, trust_unsigned: bool) -> None
 
 
 @click.command()
-@click.option(
-    "--model_uri",
-    "--model-uri",
-    default=DEFAULT_MODEL_URI,
-    show_default=True,
-    help="MLflow model to check: models:/<name>@<alias>, models:/<name>/<version> or runs:/...",
+@model_uri_option(
+    "MLflow model to check: models:/<name>@<alias>, models:/<name>/<version> or runs:/..."
 )
 @click.option(
     "--dest",
