@@ -254,7 +254,8 @@ def check_hpo_runs(page: Any, base: str, pictures: Path | None) -> str:
     from playwright.sync_api import expect
 
     open_experiment(page, base, HPO_EXPERIMENT)
-    hpo_experiment_id, search = newest_search()
+    newest = newest_search()
+    hpo_experiment_id, search = newest.experiment_id, newest.trials_filter
     trials = MlflowClient().search_runs([hpo_experiment_id], search, order_by=["metrics.rmse ASC"])
     best, best_rmse = trials[0].info.run_name, trials[0].data.metrics["rmse"]
     with expecting(f"the {len(trials)} trials of the newest search (filter: {search})"):
@@ -335,11 +336,9 @@ def check_search_plot(page: Any, base: str) -> str:
     """The newest search's summary run shows validation_rmse_per_trial.png."""
     from mlflow.tracking import MlflowClient
 
-    hpo_experiment_id, search = newest_search()
-    client = MlflowClient()
-    (trial,) = client.search_runs([hpo_experiment_id], search, max_results=1)
-    search_id = trial.data.tags.get(SEARCH_TAG, "")
-    summaries = client.search_runs(
+    newest = newest_search()
+    hpo_experiment_id, search_id = newest.experiment_id, newest.search_id
+    summaries = MlflowClient().search_runs(
         [hpo_experiment_id],
         f"tags.`{SUMMARY_TAG}` = 'true' and tags.`{SEARCH_TAG}` = '{search_id}'",
         max_results=1,

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import requests
+from click.testing import CliRunner
 
-from config import DATASET, KEY_DIR_VARIABLE
+from config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
 from config import MONTHS as MONTH_OF
 from servers import ROOT, Server, free_port, start_server
 from trips import tripdata_path
@@ -306,3 +309,50 @@ def assert_one_line_error(result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     return errors[0]
+
+
+# ---------------------------------------------------------------- helpers several test files use
+
+TEST_MODEL_NAME = "predict-test-model"
+TEST_MODEL_URI = f"models:/{TEST_MODEL_NAME}@{CHAMPION_ALIAS}"
+
+
+def register_champion(prepared_dir: Path) -> Path:
+    """Run a 2-trial search and register its champion; return the raw test month's file."""
+    from hpo import run_hpo
+    from register_model import run_register_model
+
+    raw_dir = prepared_dir.parent / "data"
+    hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+    assert hpo.exit_code == 0, hpo.output
+    args = ["--data_path", str(prepared_dir), "--raw_data_path", str(raw_dir)]
+    result = CliRunner().invoke(run_register_model, [*args, "--model_name", TEST_MODEL_NAME])
+    assert result.exit_code == 0, result.output
+    return raw_dir / f"green_tripdata_{MONTHS[2]}.parquet"
+
+
+def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
+    """The /invocations URL the script announced, once /ping answers."""
+    deadline = time.monotonic() + 120
+    url = None
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log.read_text()[-3000:]
+        text = log.read_text()
+        if url is None and " at http://" in text:
+            url = text.split(" at ", 1)[1].split()[0]
+        if url:
+            try:
+                if requests.get(url.replace("/invocations", "/ping"), timeout=1).ok:
+                    return url
+            except requests.RequestException:
+                pass
+        time.sleep(0.5)
+    raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
+
+
+def project_copy(folder: Path) -> Path:
+    """What `make server` needs of the project: the Makefile and scripts/."""
+    folder.mkdir()
+    shutil.copy(ROOT / "Makefile", folder)
+    shutil.copytree(ROOT / "scripts", folder / "scripts")
+    return folder

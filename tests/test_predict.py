@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,34 +14,27 @@ import pandas as pd
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import MONTHS, ROOT, assert_one_line_error, free_port, write_trips, write_with_nulls
+from conftest import (
+    ROOT,
+    TEST_MODEL_NAME,
+    TEST_MODEL_URI,
+    assert_one_line_error,
+    free_port,
+    register_champion,
+    wait_for_model_server,
+    write_trips,
+    write_with_nulls,
+)
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from config import CHAMPION_ALIAS
 from errors import UserError
 from features import RAW_COLUMNS, RAW_DTYPES
 from forest import fit_forest, rmse
-from hpo import run_hpo
 from pickles import load_dataset, load_vectorizer
 from predict import read_input, run_predict
-from register_model import run_register_model
 from tracking import load_pyfunc
 from trip_model import TripDurationModel
-
-MODEL_NAME = "predict-test-model"
-MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
-
-
-def register_champion(prepared_dir: Path) -> Path:
-    """Run a 2-trial search and register its champion; return the raw test month's file."""
-    raw_dir = prepared_dir.parent / "data"
-    hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
-    assert hpo.exit_code == 0, hpo.output
-    args = ["--data_path", str(prepared_dir), "--raw_data_path", str(raw_dir)]
-    result = CliRunner().invoke(run_register_model, [*args, "--model_name", MODEL_NAME])
-    assert result.exit_code == 0, result.output
-    return raw_dir / f"green_tripdata_{MONTHS[2]}.parquet"
 
 
 def test_read_trips_with_times_keeps_1_to_60_minutes(tmp_path: Path) -> None:
@@ -159,14 +151,16 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
     test_month = register_champion(prepared_dir)
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
     output = tmp_path / "out" / "predictions.parquet"
-    args = ["--model_uri", MODEL_URI, "--input", str(test_month), "--output", str(output)]
+    args = ["--model_uri", TEST_MODEL_URI, "--input", str(test_month), "--output", str(output)]
     done = run_script("predict.py", *args, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
 
     written = pd.read_parquet(output)
     assert list(written.columns) == [*RAW_COLUMNS, "duration", "predicted_duration"]
     assert len(written) == len(read_input(test_month))
-    version = MlflowClient(mlflow_server.uri).get_model_version_by_alias(MODEL_NAME, "champion")
+    version = MlflowClient(mlflow_server.uri).get_model_version_by_alias(
+        TEST_MODEL_NAME, "champion"
+    )
     file_rmse = rmse(written["duration"], written["predicted_duration"])
     assert file_rmse == pytest.approx(float(version.tags["test_rmse"]), abs=1e-6)
     assert f"RMSE on {len(written)} trips: {file_rmse:.4f}" in done.stdout
@@ -175,7 +169,7 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
     one = run_script(
         "predict.py",
         "--model_uri",
-        MODEL_URI,
+        TEST_MODEL_URI,
         "--pu",
         "3",
         "--do",
@@ -185,7 +179,7 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
         env=env,
     )
     assert one.returncode == 0, one.stderr[-3000:]
-    model = load_pyfunc(MODEL_URI)
+    model = load_pyfunc(TEST_MODEL_URI)
     trip = pd.DataFrame({"PULocationID": [3], "DOLocationID": [5], "trip_distance": [2.5]})
     assert one.stdout.strip() == f"predicted duration: {model.predict(trip)[0]:.2f} minutes"
 
@@ -199,7 +193,16 @@ def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path
     assert missing_file.returncode == 2 and "nope.parquet does not exist" in missing_file.stderr
 
     no_model = run_script(
-        "predict.py", "--model_uri", MODEL_URI, "--pu", "1", "--do", "2", "--distance", "1", env=env
+        "predict.py",
+        "--model_uri",
+        TEST_MODEL_URI,
+        "--pu",
+        "1",
+        "--do",
+        "2",
+        "--distance",
+        "1",
+        env=env,
     )
     assert no_model.returncode == 1
     assert "cannot load" in no_model.stderr and "make q6" in no_model.stderr
@@ -215,7 +218,7 @@ def test_serve_model_answers_raw_trips_over_http(
     env = {
         **os.environ,
         "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
-        "MODEL_URI": MODEL_URI,
+        "MODEL_URI": TEST_MODEL_URI,
         "MLFLOW_TRACKING_URI": mlflow_server.uri,
     }
     env.pop("MODEL_PORT", None)
@@ -236,7 +239,7 @@ def test_serve_model_answers_raw_trips_over_http(
         response = requests.post(url, json={"dataframe_records": trips}, timeout=30)
         assert response.status_code == 200, response.text
         predictions = response.json()["predictions"]
-        expected = load_pyfunc(MODEL_URI).predict(pd.DataFrame(trips))
+        expected = load_pyfunc(TEST_MODEL_URI).predict(pd.DataFrame(trips))
         assert predictions == pytest.approx(expected.tolist(), rel=1e-12)
 
         bad = requests.post(url, json={"dataframe_records": [{"PULocationID": 3}]}, timeout=30)
@@ -257,31 +260,12 @@ def test_serve_model_answers_raw_trips_over_http(
         server.wait(timeout=30)
 
 
-def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
-    """The /invocations URL the script announced, once /ping answers."""
-    deadline = time.monotonic() + 120
-    url = None
-    while time.monotonic() < deadline:
-        assert server.poll() is None, log.read_text()[-3000:]
-        text = log.read_text()
-        if url is None and " at http://" in text:
-            url = text.split(" at ", 1)[1].split()[0]
-        if url:
-            try:
-                if requests.get(url.replace("/invocations", "/ping"), timeout=1).ok:
-                    return url
-            except requests.RequestException:
-                pass
-        time.sleep(0.5)
-    raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
-
-
 def test_serve_model_refuses_a_taken_port(tmp_path: Path) -> None:
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = other.getsockname()[1]
-        env = {**os.environ, "MODEL_PORT": str(port), "MODEL_URI": MODEL_URI}
+        env = {**os.environ, "MODEL_PORT": str(port), "MODEL_URI": TEST_MODEL_URI}
         done = subprocess.run(
             [str(ROOT / "scripts/serve_model.sh")], env=env, capture_output=True, text=True
         )

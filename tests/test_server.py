@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT
+from conftest import ROOT, project_copy
 
 from servers import free_port, pid_in, server_env
 
@@ -92,14 +92,6 @@ def make(folder: Path, target: str, port: int, **settings: str) -> subprocess.Co
     return subprocess.run(
         [*command, f"PORT={port}"], env=env, capture_output=True, text=True, timeout=300
     )
-
-
-def project_copy(folder: Path) -> Path:
-    """What `make server` needs of the project: the Makefile and scripts/."""
-    folder.mkdir()
-    shutil.copy(ROOT / "Makefile", folder)
-    shutil.copytree(ROOT / "scripts", folder / "scripts")
-    return folder
 
 
 @pytest.mark.server

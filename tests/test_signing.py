@@ -20,8 +20,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import MONTHS, ROOT, assert_one_line_error
-from test_predict import MODEL_URI, register_champion, wait_for_model_server
+from conftest import (
+    MONTHS,
+    ROOT,
+    TEST_MODEL_URI,
+    assert_one_line_error,
+    register_champion,
+    wait_for_model_server,
+)
 
 import signing
 from config import (
@@ -312,10 +318,10 @@ def test_a_signed_champion_changed_in_the_store_is_refused(
 ) -> None:
     register_champion(prepared_dir)
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
-    args = ("--model_uri", MODEL_URI, *ONE_TRIP)
-    mine = run_script("predict.py", *args, env=env)
+    args = ("--model_uri", TEST_MODEL_URI, *ONE_TRIP)
+    mine = run_script("predict.py", *args, "--verbose", env=env)
     assert mine.returncode == 0, mine.stderr
-    assert "Verified" in mine.stderr and "files signed by SHA256:" in mine.stderr
+    assert "Verified" in mine.stderr and "files signed by SHA256:" in mine.stderr  # --verbose
 
     # A reviewer's machine: no key of its own, refused until it trusts the team's public key.
     reviewer = tmp_path / "reviewer"

@@ -19,10 +19,9 @@ from pathlib import Path
 import mlflow
 import pytest
 import requests
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, assert_one_line_error, project_copy, wait_for_model_server
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
-from test_server import project_copy
 
 from config import (
     BEST_MODELS_EXPERIMENT,
@@ -404,7 +403,6 @@ def test_homework_through_s3_and_a_login(
 
 def serve_model(login: dict[str, str], log: Path) -> float:
     """`make serve-model`'s script with a login: the champion's answer for one trip."""
-    from test_predict import wait_for_model_server
 
     env = {
         **{k: v for k, v in os.environ.items() if k not in CLIENT_HIDDEN},
