@@ -34,12 +34,12 @@ from config import (
 )
 from errors import UserError
 from forest import rmse
+from models import load_pyfunc
 from tracking import (
     best_trials,
     champion_version,
     connect,
     experiment_id,
-    load_pyfunc,
     newest_search,
     redact,
     train_run,

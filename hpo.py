@@ -45,8 +45,9 @@ from config import HPO_EXPERIMENT, SEARCH_TAG, SEED, SUMMARY_TAG, TRIALS_PLOT
 from errors import UserError, first_line
 from forest import fit_forest, rmse
 from lineage import log_datasets, month_datasets
+from models import log_sklearn_model, matrix_signature
 from pickles import check_outputs, load_dataset, load_vectorizer
-from tracking import connect, log_sklearn_model, matrix_signature, set_experiment
+from tracking import connect, set_experiment
 
 DEFAULT_SPARK_MASTER = "local[*]"
 ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a crash

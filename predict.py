@@ -35,7 +35,8 @@ from cli import (
 from config import DATASET, MONTHS, RAW_DATA_PATH
 from errors import UserError
 from forest import rmse
-from tracking import connect, load_pyfunc
+from models import load_pyfunc
+from tracking import connect
 
 DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"

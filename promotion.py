@@ -25,7 +25,7 @@ from typing import Any
 
 from config import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from lineage import log_datasets
-from tracking import load_pyfunc
+from models import load_pyfunc
 
 RMSE_METRIC = "root_mean_squared_error"  # of MLflow's regressor evaluation: what the gate compares
 GATE, ALWAYS = "gate", "always"  # the choices of --promote

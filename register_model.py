@@ -64,6 +64,15 @@ from lineage import (
     logged_datasets,
     month_datasets,
 )
+from models import (
+    load_pyfunc,
+    log_sklearn_model,
+    matrix_signature,
+    model_name,
+    pinned_requirements,
+    register_model,
+    sign_logged_model,
+)
 from pickles import check_outputs, load_dataset, load_vectorizer
 from promotion import (
     ALWAYS,
@@ -74,21 +83,7 @@ from promotion import (
     evaluate,
     evaluate_champion,
 )
-from tracking import (
-    Search,
-    best_trials,
-    connect,
-    find_champion,
-    load_pyfunc,
-    log_sklearn_model,
-    matrix_signature,
-    model_name,
-    newest_search,
-    pinned_requirements,
-    register_model,
-    set_experiment,
-    sign_logged_model,
-)
+from tracking import Search, best_trials, connect, find_champion, newest_search, set_experiment
 
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]
 EXAMPLE_TRIPS = 5

@@ -1,19 +1,17 @@
-"""Everything that talks to MLflow: the connection, its errors, run queries and model logging.
+"""Talking to the tracking server: the connection, its errors, and the runs it holds.
 
-Everything that differs between MLflow versions is decided here, once (`MLFLOW_3`), so
-the scripts never check a version. MLflow itself is imported inside the functions: the
-scripts answer `--help` at once and Ctrl-C never lands in an import.
+Connecting (with a quick check that the server answers), telling its errors apart by
+cause, and finding experiments, the newest complete hyperopt search and the champion.
+Logging, signing and loading models is in models.py. Which MLflow is installed is decided
+here, once (`MLFLOW_3`), so no script checks a version. MLflow itself is imported inside
+the functions: the scripts answer `--help` at once and Ctrl-C never lands in an import.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -21,14 +19,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-import click
-
 from config import (
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
-    MODEL_ARTIFACT,
     SEARCH_TAG,
-    SIGNED_MANIFEST,
     SUMMARY_TAG,
     TRAIN_EXPERIMENT,
 )
@@ -214,6 +208,11 @@ def describe_failure(exc: BaseException, tracking_uri: str) -> str | None:
     return None
 
 
+def verbose() -> bool:
+    """True if the command runs with --verbose (connect() turned MLflow's INFO lines on)."""
+    return logging.getLogger("mlflow").isEnabledFor(logging.INFO)
+
+
 # ---------------------------------------------------------------- experiments and runs
 
 
@@ -356,205 +355,3 @@ def champion_version(model_name: str) -> Any:
             f"@{CHAMPION_ALIAS}: run register_model.py (make q6)."
         )
     return champion
-
-
-# ---------------------------------------------------------------- signed models
-
-
-def model_source(model_uri: str) -> tuple[str, str]:
-    """Where to download `model_uri` from, and how messages name it.
-
-    A registered version (models:/<name>@<alias> or models:/<name>/<version>) is read from
-    its own files: the alias is resolved once, so what is checked is what is loaded even if
-    someone moves the alias meanwhile, and MLflow adds no file of its own to the download
-    (by a models:/ URI it writes a `registered_model_meta` beside the model's files).
-    """
-    from mlflow.tracking import MlflowClient
-
-    registered = re.fullmatch(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))", model_uri)
-    if not registered:
-        return model_uri, model_uri
-    name, alias, number = registered.groups()
-    client = MlflowClient()
-    if alias:
-        number = client.get_model_version_by_alias(name, alias).version
-        model_uri = f"{model_uri} (version {number})"
-    return client.get_model_version_download_uri(name, number), model_uri
-
-
-def download_verified(model_uri: str, folder: str, trust_unsigned: bool = False) -> str:
-    """Download a model into `folder` and check its signature before anything in it is loaded.
-
-    Returns the model's local folder. A model that is unsigned, signed by a key this
-    machine does not trust, or whose files changed since signing is refused with one line
-    naming the version and why (signing.check_folder); `trust_unsigned` turns that into
-    a loud warning.
-    """
-    import mlflow
-
-    import signing
-
-    with loading(model_uri):
-        uri, name = model_source(model_uri)
-        local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
-    try:
-        key_id, count = signing.check_folder(local)
-    except signing.Untrusted as why:
-        if not trust_unsigned:
-            raise UserError(
-                f"refusing to load {name}: {why}. Loading a model runs the code it holds: "
-                "register your own with `make q6`, or pass --trust_unsigned "
-                "(make: TRUST_UNSIGNED=1) only if you trust whoever can write to the tracking "
-                "server and its artifact store."
-            ) from None
-        click.echo(
-            f"WARNING: --trust_unsigned: loading {name} although {why}; "
-            "it runs whatever code it holds.",
-            err=True,
-        )
-    else:
-        if verbose():
-            click.echo(f"Verified {name}: {count} files signed by {key_id}", err=True)
-    return str(local)
-
-
-def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
-    """Load a logged or registered pyfunc (the champion) once its signature checks out.
-
-    The model is downloaded and checked first (download_verified), then loaded from the
-    checked files: MLflow never loads it from the server or the artifact store itself. A
-    missing model is one clear line.
-    """
-    import mlflow
-
-    with tempfile.TemporaryDirectory(prefix="model-") as folder:
-        local = download_verified(model_uri, folder, trust_unsigned)
-        with loading(model_uri):
-            return mlflow.pyfunc.load_model(local)
-
-
-@contextlib.contextmanager
-def loading(model_uri: str) -> Iterator[None]:
-    """A model that is missing or broken becomes one clear line; a failing server stays itself."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        yield
-    except (MlflowException, OSError) as exc:
-        if server_failed(exc) or connection_lost(exc) or refused_status(exc):
-            raise  # reporting() tells the user the server is down or refused, not the model
-        raise UserError(
-            f"cannot load {model_uri}: {first_line(exc)[:300]} "
-            "(register the champion with `make q6`, or pass --model_uri)."
-        ) from None
-
-
-def verbose() -> bool:
-    """True if the command runs with --verbose (connect() turned MLflow's INFO lines on)."""
-    return logging.getLogger("mlflow").isEnabledFor(logging.INFO)
-
-
-def sign_logged_model(model_info: Any) -> None:
-    """Sign a model just logged: every file as the store holds it (signing.sign_folder).
-
-    The signed manifest is uploaded into the model's own folder, so every copy of the
-    model carries it. Says which key signed it with --verbose, and always when the key
-    was made just now (the user should know where it lies).
-    """
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    import signing
-
-    source = model_info.model_uri  # runs:/<id>/<path> on 2.x
-    if MLFLOW_3:  # its files, not models:/<id>, whose download gets a file of MLflow's own
-        source = MlflowClient().get_logged_model(model_info.model_id).artifact_location
-    with tempfile.TemporaryDirectory(prefix="sign-") as scratch:
-        folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=scratch))
-        key_id, created = signing.sign_folder(folder)
-        manifest = str(folder / SIGNED_MANIFEST)
-        if MLFLOW_3:  # a logged model's files are its own, not among its run's artifacts
-            MlflowClient().log_model_artifact(model_info.model_id, manifest)
-        else:
-            MlflowClient().log_artifact(model_info.run_id, manifest, model_info.artifact_path)
-    if created or verbose():
-        made = f" (made just now in {signing.key_dir()})" if created else ""
-        click.echo(f"Signed the model with key {key_id}{made}", err=True)
-
-
-# ---------------------------------------------------------------- logging models
-
-
-def register_model(model_uri: str, name: str, tags: dict[str, str]) -> str:
-    """`mlflow.register_model`; its two progress lines on stderr only with MLflow's INFO lines."""
-    import mlflow
-    from mlflow.utils import logging_utils
-
-    if not verbose():
-        logging_utils.disable_logging()
-    try:
-        return mlflow.register_model(model_uri, name, tags=tags).version
-    finally:
-        logging_utils.enable_logging()
-
-
-def model_name(name: str) -> dict[str, str]:
-    """The keyword that names a logged model: MLflow 3 renamed `artifact_path=` to `name=`
-    (and `name=` is a TypeError on 2.x)."""
-    return {"name" if MLFLOW_3 else "artifact_path": name}
-
-
-@functools.cache
-def installed_version(package: str) -> str:
-    """The installed version of `package`, read once: each read parses its metadata files."""
-    return version(package)
-
-
-def pinned_requirements(*extra: str) -> list[str]:
-    """Pinned requirements for a logged model, read from this environment (no slow inference)."""
-    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle", *extra)
-    return [f"{name}=={installed_version(name)}" for name in packages]
-
-
-def matrix_signature(X: Any, y: Any) -> Any:
-    """The signature of a forest on the vectorised matrix (float64 tensors), from five rows."""
-    from mlflow.models import infer_signature
-
-    return infer_signature(X[:5], y[:5])
-
-
-def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
-    """Log a scikit-learn model as `model` in the active run, without pip-requirement inference.
-
-    Returns MLflow's ModelInfo. Load the model back by `runs:/<run_id>/model` or
-    `model_info.model_uri`, never by artifact path: on MLflow 3 a model is not among
-    its run's artifacts.
-    """
-    import mlflow.sklearn
-
-    kwargs.setdefault("pip_requirements", pinned_requirements())
-    # MLflow 3's default format, skops, refuses a forest's tree types: cloudpickle, as 2.x
-    # and autolog use.
-    kwargs.setdefault("serialization_format", mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
-    return mlflow.sklearn.log_model(model, **model_name(MODEL_ARTIFACT), **kwargs)
-
-
-def keep_sparse(X: Any) -> Any:
-    """`X` (same arrays, no copy) as a matrix that cannot be made dense: fit with it under autolog.
-
-    MLflow 3's sklearn autolog builds a dataset from the training matrix after every fit,
-    whatever `log_datasets` says: `_log_posttraining_metadata` calls `_create_dataset(X, ...)`,
-    which runs `X.toarray()` on a sparse X (3 GB for the 66k x 5.7k taxi matrix), only to tag
-    the training metrics with the dataset; it catches any error there and goes on without it.
-    So with this matrix autolog logs everything but the dataset, and memory stays small.
-    scikit-learn never densifies it (the forest converts it to CSC/CSR float32 itself), and
-    on MLflow 2.x, where `log_datasets=False` already skips that call, it changes nothing.
-    """
-    import scipy.sparse as sp
-
-    class SparseOnly(sp.csr_matrix):
-        def toarray(self, order: Any = None, out: Any = None) -> Any:
-            gigabytes = self.shape[0] * self.shape[1] * self.dtype.itemsize / 1e9
-            raise TypeError(f"kept sparse on purpose: made dense it would take {gigabytes:.1f} GB")
-
-    return SparseOnly(X)

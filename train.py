@@ -16,8 +16,9 @@ from cli import data_path_option, reporting, tracking_uri_option, verbose_option
 from config import TRAIN_EXPERIMENT
 from forest import fit_forest, rmse
 from lineage import log_datasets, month_datasets
+from models import keep_sparse, log_sklearn_model, matrix_signature
 from pickles import check_outputs, load_dataset, load_vectorizer
-from tracking import connect, keep_sparse, log_sklearn_model, matrix_signature, set_experiment
+from tracking import connect, set_experiment
 
 RF_PARAMS = {"max_depth": 10, "random_state": 0}
 
@@ -32,7 +33,7 @@ def train_and_log(data_path: str) -> tuple[str, float]:
     datasets = month_datasets(trip_data, ("train", "val"), data_path)
 
     # No dataset logging: it would turn the sparse matrix dense (gigabytes). log_datasets=False
-    # stops it on MLflow 2.x; keep_sparse (see tracking.py) on 3.x, which ignores that flag.
+    # stops it on MLflow 2.x; keep_sparse (see models.py) on 3.x, which ignores that flag.
     # log_models=False: autolog would infer the model's pip requirements by loading it again
     # in a fresh interpreter (seconds); the model is logged below with pinned requirements
     # and the signature autolog gives it (float64 tensors), the rest stays autologged.

@@ -25,7 +25,8 @@ from cli import (
     verbose_option,
 )
 from errors import UserError
-from tracking import connect, download_verified
+from models import download_verified
+from tracking import connect
 
 
 def check_dest(dest: Path) -> None:

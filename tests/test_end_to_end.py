@@ -15,6 +15,7 @@ from config import CHALLENGER_ALIAS, CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME,
 from features import RAW_COLUMNS
 from forest import rmse
 from lineage import logged_datasets
+from models import load_pyfunc
 from pickles import load_dataset
 from promotion import (
     BASELINE_RMSE_TAG,
@@ -26,7 +27,6 @@ from promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
-from tracking import load_pyfunc
 from trips import read_trips
 
 pytestmark = pytest.mark.server

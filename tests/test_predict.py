@@ -31,9 +31,9 @@ from mlflow.tracking import MlflowClient
 from errors import UserError
 from features import RAW_COLUMNS, RAW_DTYPES
 from forest import fit_forest, rmse
+from models import load_pyfunc
 from pickles import load_dataset, load_vectorizer
 from predict import read_input, run_predict
-from tracking import load_pyfunc
 from trip_model import TripDurationModel
 
 

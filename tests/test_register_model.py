@@ -28,6 +28,7 @@ from config import (
 from features import RAW_COLUMNS
 from forest import rmse
 from hpo import run_hpo
+from models import download_verified, load_pyfunc
 from pickles import load_dataset
 from preprocess_data import run_data_prep
 from promotion import (
@@ -42,7 +43,6 @@ from promotion import (
     STATUS_TAG,
 )
 from register_model import run_register_model
-from tracking import download_verified, load_pyfunc
 from trips import read_trips
 
 MODEL_NAME = "test-model"

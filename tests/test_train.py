@@ -15,8 +15,8 @@ from mlflow.tracking import MlflowClient
 
 from config import TRAIN_EXPERIMENT
 from forest import rmse
+from models import keep_sparse
 from pickles import load_dataset
-from tracking import keep_sparse
 from train import run_train
 
 
