@@ -29,22 +29,27 @@ from tracking import MLFLOW_3, connection_lost, refused_status, server_failed, v
 def model_source(model_uri: str) -> tuple[str, str]:
     """Where to download `model_uri` from, and how messages name it.
 
-    A registered version (models:/<name>@<alias> or models:/<name>/<version>) is read from
-    its own files: the alias is resolved once, so what is checked is what is loaded even if
-    someone moves the alias meanwhile, and MLflow adds no file of its own to the download
-    (by a models:/ URI it writes a `registered_model_meta` beside the model's files).
+    A registered version (models:/<name>@<alias> or models:/<name>/<version>) and an MLflow 3
+    logged model (models:/m-<id>) are read from their own files: the alias is resolved once,
+    so what is checked is what is loaded even if someone moves the alias meanwhile, and
+    MLflow adds no file of its own to the download (by a models:/ URI it writes a
+    `registered_model_meta` beside the model's files, which no signature covers).
     """
     from mlflow.tracking import MlflowClient
 
-    registered = re.fullmatch(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))", model_uri)
-    if not registered:
-        return model_uri, model_uri
-    name, alias, number = registered.groups()
     client = MlflowClient()
-    if alias:
-        number = client.get_model_version_by_alias(name, alias).version
-        model_uri = f"{model_uri} (version {number})"
-    return client.get_model_version_download_uri(name, number), model_uri
+    source, name = model_uri, model_uri
+    registered = re.fullmatch(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))", model_uri)
+    if registered:
+        model, alias, number = registered.groups()
+        if alias:
+            number = client.get_model_version_by_alias(model, alias).version
+            name = f"{model_uri} (version {number})"
+        source = client.get_model_version_download_uri(model, number)
+    logged = re.fullmatch(r"models:/(m-[0-9a-f]+)", source)
+    if MLFLOW_3 and logged:
+        source = client.get_logged_model(logged.group(1)).artifact_location
+    return source, name
 
 
 def download_verified(model_uri: str, folder: str, trust_unsigned: bool = False) -> str:
@@ -126,9 +131,7 @@ def sign_logged_model(model_info: Any) -> None:
 
     import signing
 
-    source = model_info.model_uri  # runs:/<id>/<path> on 2.x
-    if MLFLOW_3:  # its files, not models:/<id>, whose download gets a file of MLflow's own
-        source = MlflowClient().get_logged_model(model_info.model_id).artifact_location
+    source, _ = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
     with tempfile.TemporaryDirectory(prefix="sign-") as scratch:
         folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=scratch))
         key_id, created = signing.sign_folder(folder)

@@ -36,6 +36,17 @@ HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
+# MLflow 3 warns on every pickled model it saves. Ours are signed at registration and checked
+# before loading (signing.py), the caution these ask for: shown only with --verbose.
+PICKLE_CAUTIONS = {
+    "mlflow.sklearn": "Saving scikit-learn models in the pickle",
+    "mlflow.pyfunc": "Passing a Python object as `python_model`",
+}
+
+
+def no_pickle_caution(record: logging.LogRecord) -> bool:
+    """A logging filter: False for MLflow 3's pickle cautions (see PICKLE_CAUTIONS)."""
+    return not any(caution in str(record.msg) for caution in PICKLE_CAUTIONS.values())
 
 
 # ---------------------------------------------------------------- the connection
@@ -96,6 +107,11 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
     import requests
 
     logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.WARNING)
+    for logger in PICKLE_CAUTIONS:
+        if verbose:
+            logging.getLogger(logger).removeFilter(no_pickle_caution)
+        else:
+            logging.getLogger(logger).addFilter(no_pickle_caution)
     if not tracking_uri.startswith(("http://", "https://")):
         check_local_store(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
