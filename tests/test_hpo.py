@@ -187,7 +187,7 @@ def done_searches(client: MlflowClient) -> set[str]:
 
 
 @pytest.mark.server
-def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
+def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path, run_script) -> None:
     data = slow_data(tmp_path)
     server = start_server(tmp_path / "server")
     # Seed 3 draws deep forests first (max_depth 14, 17, 16), so each trial fits for seconds.
@@ -214,14 +214,7 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
         client = MlflowClient(restarted.uri)
         runs = {run.info.run_id: run for run in client.search_runs(experiment_ids(client))}
         # The stopped search is no result: with no other, Q5 says to run hpo.py again.
-        env = {**os.environ, "MLFLOW_TRACKING_URI": restarted.uri}
-        q5 = subprocess.run(
-            [sys.executable, str(ROOT / "answers.py"), "-q", "5"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        q5 = run_script("answers.py", "-q", "5", env={"MLFLOW_TRACKING_URI": restarted.uri})
     finally:
         restarted.stop()
     assert set(finished) <= set(runs)
@@ -231,10 +224,10 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path) -> None:
 
 
 @pytest.mark.server
-def test_ctrl_c_mid_search_leaves_a_search_that_is_never_used(tmp_path: Path) -> None:
+def test_ctrl_c_mid_search_leaves_a_search_that_is_never_used(tmp_path: Path, run_script) -> None:
     data = slow_data(tmp_path)
     server = start_server(tmp_path / "server")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+    env = {"MLFLOW_TRACKING_URI": server.uri}
     try:
         complete = start_hpo(data, server.uri, "--num_trials", "2", "--seed", "0")
         _, stderr = complete.communicate(timeout=600)
@@ -265,26 +258,14 @@ def test_ctrl_c_mid_search_leaves_a_search_that_is_never_used(tmp_path: Path) ->
         best = min(run.data.metrics["rmse"] for run in trials if "rmse" in run.data.metrics)
         stopped_best = min(client.get_run(run_id).data.metrics["rmse"] for run_id in stopped)
         assert f"{stopped_best:.3f}" != f"{best:.3f}"  # else Q5 could not tell them apart
-        q5 = subprocess.run(
-            [sys.executable, str(ROOT / "answers.py"), "-q", "5"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        q5 = run_script("answers.py", "-q", "5", env=env)
         assert q5.returncode == 0, q5.stderr
         assert q5.stdout.strip().endswith(f": {best:.3f}")
         (note,) = [line for line in q5.stderr.splitlines() if "did not finish" in line]
         assert stopped_id[:8] in note and complete_id[:8] in note
 
         raw = ("--raw_data_path", str(tmp_path / "data"), "--top_n", "5")
-        register = subprocess.run(
-            [sys.executable, str(ROOT / "register_model.py"), "--data_path", str(data), *raw],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
+        register = run_script("register_model.py", "--data_path", str(data), *raw, env=env)
         assert register.returncode == 0, register.stderr
         assert note in register.stderr
         assert "Only 2 finished hyperopt runs" in register.stderr
