@@ -80,6 +80,11 @@ def count_invalid(masks: dict[str, np.ndarray]) -> dict[str, int]:
     return {reason: count for reason, count in counts.items() if count}
 
 
+def trips_counted(count: int) -> str:
+    """'1 trip', '3 trips', '1,024 trips'."""
+    return f"{count:,} trip{'' if count == 1 else 's'}"
+
+
 def describe_invalid(counts: dict[str, int]) -> str:
     """'2 with a missing zone id, 1 with a negative or infinite trip_distance'."""
     return ", ".join(f"{count:,} with {reason}" for reason, count in counts.items())

@@ -76,12 +76,12 @@ def read_input(path: Path) -> Any:
 
 def check_trips(path: Path, trips: Any) -> None:
     """Refuse a file with trips the model cannot take, saying how many and why."""
-    from features import count_invalid, describe_invalid, invalid_trips
+    from features import count_invalid, describe_invalid, invalid_trips, trips_counted
 
     invalid = count_invalid(invalid_trips(trips))
     if invalid:
         raise UserError(
-            f"{path} has {sum(invalid.values()):,} trips the model cannot take "
+            f"{path} has {trips_counted(sum(invalid.values()))} the model cannot take "
             f"({describe_invalid(invalid)}): drop or fix them."
         )
 

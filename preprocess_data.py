@@ -89,7 +89,7 @@ def preprocess(raw_data_path: str | Path, dataset: str, months: dict[str, str]) 
 def dropped_line(dropped: dict[str, dict[str, int]], months: dict[str, str]) -> str | None:
     """One line on the trips the months lost, e.g. 'Dropped 3 invalid trips: train 2023-01:
     2 with a missing zone id, ...'; None if none was dropped."""
-    from features import describe_invalid
+    from features import describe_invalid, trips_counted
 
     parts = [
         f"{name} {months[name]}: {describe_invalid(counts)}"
@@ -99,7 +99,7 @@ def dropped_line(dropped: dict[str, dict[str, int]], months: dict[str, str]) -> 
     if not parts:
         return None
     total = sum(sum(counts.values()) for counts in dropped.values())
-    return f"Dropped {total:,} trips the model cannot take: {'; '.join(parts)}"
+    return f"Dropped {trips_counted(total)} the model cannot take: {'; '.join(parts)}"
 
 
 def write_outputs(results: dict[str, Any], dest_path: str | Path) -> list[Path]:

@@ -76,7 +76,7 @@ def test_read_input_refuses_trips_the_model_cannot_take(tmp_path: Path) -> None:
     )
     with_times = write_with_nulls(tmp_path / "timed.parquet", [1, 2], [3, 4], [None, 1.0])
     with pytest.raises(
-        UserError, match=r"1 trips the model cannot take \(1 with a missing trip_dis"
+        UserError, match=r"1 trip the model cannot take \(1 with a missing trip_dis"
     ):
         read_input(with_times)
 

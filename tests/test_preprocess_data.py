@@ -350,7 +350,7 @@ def test_one_null_zone_id_in_a_real_month_changes_nothing_else(
     done = run_script("preprocess_data.py", "--raw_data_path", str(raw), "--dest_path", "out")
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[1:] == [
-        "Dropped 1 trips the model cannot take: train 2023-01: 1 with a missing zone id"
+        "Dropped 1 trip the model cannot take: train 2023-01: 1 with a missing zone id"
     ]
     clean = preprocess(taxi_data_dir, "green", SPLITS)
     out = tmp_path / "out"
