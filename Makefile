@@ -127,7 +127,7 @@ q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PA
 	@$(ANSWER) 5
 
 q6: install server ## Q6: register the best model; test RMSE of models:/...@champion
-	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS)
+	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS)
 	@$(ANSWER) 6
 
 answers: install ## Print the six answers as a table, read back from files, server and registry

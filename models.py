@@ -23,6 +23,9 @@ from config import MODEL_ARTIFACT, SIGNED_MANIFEST
 from errors import UserError, first_line
 from tracking import MLFLOW_3, connection_lost, refused_status, server_failed, verbose
 
+REGISTER_YOUR_OWN = "register your own with `make q6`"
+RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
+
 # ---------------------------------------------------------------- signed models
 
 
@@ -46,19 +49,32 @@ def model_source(model_uri: str) -> tuple[str, str]:
             number = client.get_model_version_by_alias(model, alias).version
             name = f"{model_uri} (version {number})"
         source = client.get_model_version_download_uri(model, number)
+    in_run = re.fullmatch(r"runs:/([0-9a-f]+)/([^/]+)", source)
+    if MLFLOW_3 and in_run:  # a model is not among its run's artifacts: find the logged model
+        source = logged_model_uri(client, *in_run.groups()) or source
     logged = re.fullmatch(r"models:/(m-[0-9a-f]+)", source)
     if MLFLOW_3 and logged:
         source = client.get_logged_model(logged.group(1)).artifact_location
     return source, name
 
 
-def download_verified(model_uri: str, folder: str, trust_unsigned: bool = False) -> str:
+def logged_model_uri(client: Any, run_id: str, name: str) -> str | None:
+    """MLflow 3: `models:/m-<id>` of the model `name` logged in run `run_id`, if there is one."""
+    experiment_id = client.get_run(run_id).info.experiment_id
+    query = f"source_run_id = '{run_id}' AND name = '{name}'"
+    found = client.search_logged_models(experiment_ids=[experiment_id], filter_string=query)
+    return f"models:/{found[0].model_id}" if found else None
+
+
+def download_verified(
+    model_uri: str, folder: str, trust_unsigned: bool = False, remedy: str = REGISTER_YOUR_OWN
+) -> str:
     """Download a model into `folder` and check its signature before anything in it is loaded.
 
     Returns the model's local folder. A model that is unsigned, signed by a key this
     machine does not trust, or whose files changed since signing is refused with one line
-    naming the version and why (signing.check_folder); `trust_unsigned` turns that into
-    a loud warning.
+    naming the version and why (signing.check_folder) and the `remedy`; `trust_unsigned`
+    turns that into a loud warning.
     """
     import mlflow
 
@@ -73,7 +89,7 @@ def download_verified(model_uri: str, folder: str, trust_unsigned: bool = False)
         if not trust_unsigned:
             raise UserError(
                 f"refusing to load {name}: {why}. Loading a model runs the code it holds: "
-                "register your own with `make q6`, or pass --trust_unsigned "
+                f"{remedy}, or pass --trust_unsigned "
                 "(make: TRUST_UNSIGNED=1) only if you trust whoever can write to the tracking "
                 "server and its artifact store."
             ) from None
@@ -101,6 +117,19 @@ def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
         local = download_verified(model_uri, folder, trust_unsigned)
         with loading(model_uri):
             return mlflow.pyfunc.load_model(local)
+
+
+def load_sklearn(model_uri: str, trust_unsigned: bool = False) -> Any:
+    """Load a forest logged by train.py, hpo.py or register_model.py once its signature checks out.
+
+    As load_pyfunc; a refusal tells the user to run the search again.
+    """
+    import mlflow.sklearn
+
+    with tempfile.TemporaryDirectory(prefix="model-") as folder:
+        local = download_verified(model_uri, folder, trust_unsigned, RUN_THE_SEARCH_AGAIN)
+        with loading(model_uri):
+            return mlflow.sklearn.load_model(local)
 
 
 @contextlib.contextmanager
@@ -187,9 +216,11 @@ def matrix_signature(X: Any, y: Any) -> Any:
 
 
 def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
-    """Log a scikit-learn model as `model` in the active run, without pip-requirement inference.
+    """Log a scikit-learn model as `model` in the active run, and sign it (sign_logged_model).
 
-    Returns MLflow's ModelInfo. Load the model back by `runs:/<run_id>/model` or
+    Every forest the project logs is signed, so that register_model.py unpickles only the
+    trials hpo.py made (load_sklearn), not one planted among them. No pip-requirement
+    inference. Returns MLflow's ModelInfo. Load the model back by `runs:/<run_id>/model` or
     `model_info.model_uri`, never by artifact path: on MLflow 3 a model is not among
     its run's artifacts.
     """
@@ -199,7 +230,9 @@ def log_sklearn_model(model: Any, **kwargs: Any) -> Any:
     # MLflow 3's default format, skops, refuses a forest's tree types: cloudpickle, as 2.x
     # and autolog use.
     kwargs.setdefault("serialization_format", mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
-    return mlflow.sklearn.log_model(model, **model_name(MODEL_ARTIFACT), **kwargs)
+    model_info = mlflow.sklearn.log_model(model, **model_name(MODEL_ARTIFACT), **kwargs)
+    sign_logged_model(model_info)
+    return model_info
 
 
 def keep_sparse(X: Any) -> Any:

@@ -109,14 +109,17 @@ def evaluate(model: Any, trips: Any, test_month: Any) -> Any:
         )
 
 
-def evaluate_champion(model_name: str, version: str, trips: Any, test_month: Any) -> Any:
+def evaluate_champion(
+    model_name: str, version: str, trips: Any, test_month: Any, trust_unsigned: bool = False
+) -> Any:
     """Evaluate the champion's version on the same trips, in a run nested under the active one.
 
-    It is loaded by version number, not by alias: what it scores is what it is compared with.
+    It is loaded by version number, not by alias: what it scores is what it is compared with;
+    and only if its signature checks out, unless `trust_unsigned` (models.load_pyfunc).
     """
     import mlflow
 
-    model = load_pyfunc(f"models:/{model_name}/{version}")
+    model = load_pyfunc(f"models:/{model_name}/{version}", trust_unsigned)
     with mlflow.start_run(run_name=f"champion-v{version}-baseline", nested=True):
         log_datasets({"test": test_month})
         return evaluate(model, trips, test_month)

@@ -45,6 +45,7 @@ from cli import (
     reporting,
     top_n_option,
     tracking_uri_option,
+    trust_unsigned_option,
     verbose_option,
 )
 from config import (
@@ -66,6 +67,7 @@ from lineage import (
 )
 from models import (
     load_pyfunc,
+    load_sklearn,
     log_sklearn_model,
     matrix_signature,
     model_name,
@@ -129,15 +131,20 @@ def check_same_data(hpo_runs: list[Any], search: Search, months: dict, data_path
 
 
 def evaluate_and_log(
-    hpo_run: Any, datasets: dict[str, tuple[Any, Any]], months: dict[str, Any], signature: Any
+    hpo_run: Any,
+    datasets: dict[str, tuple[Any, Any]],
+    months: dict[str, Any],
+    signature: Any,
+    trust_unsigned: bool = False,
 ) -> Candidate:
     """Score one hyperopt run's model on validation and test data and log it as a new run.
 
     `months` are the raw months behind `datasets` (lineage.py), logged as the run's inputs.
+    The trial's model is loaded only if hpo.py's signature on it checks out (models.py).
     """
     import mlflow
 
-    model = mlflow.sklearn.load_model(f"runs:/{hpo_run.info.run_id}/{MODEL_ARTIFACT}")
+    model = load_sklearn(f"runs:/{hpo_run.info.run_id}/{MODEL_ARTIFACT}", trust_unsigned)
     scores = {f"{name}_rmse": rmse(y, model.predict(X)) for name, (X, y) in datasets.items()}
     params = {name: hpo_run.data.params[name] for name in RF_PARAMS}
     with mlflow.start_run(tags={HPO_RUN_TAG: hpo_run.info.run_id}) as run:
@@ -212,10 +219,12 @@ def publish(
     model_name: str,
     promote: str = GATE,
     max_regression: float = 0.0,
+    trust_unsigned: bool = False,
 ) -> tuple[str, Decision]:
     """Log the candidate's raw-trip pyfunc and plots, register it, alias it by the gate.
 
     Returns the new version and the gate's decision (@champion or @challenger).
+    `trust_unsigned` lets the gate score a champion that is not signed by a trusted key.
     """
     import mlflow
 
@@ -223,7 +232,7 @@ def publish(
     from features import RAW_COLUMNS, TARGET
     from trip_model import TripDurationModel
 
-    forest = mlflow.sklearn.load_model(f"runs:/{candidate.run_id}/{MODEL_ARTIFACT}")
+    forest = load_sklearn(f"runs:/{candidate.run_id}/{MODEL_ARTIFACT}")
     model = TripDurationModel(dv, forest)
     predicted = model.predict(None, trips)
     raw_rmse = rmse(trips[TARGET], predicted)
@@ -241,7 +250,14 @@ def publish(
         for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
         decision = gate(
-            model_info.model_uri, candidate, trips, test_month, model_name, promote, max_regression
+            model_info.model_uri,
+            candidate,
+            trips,
+            test_month,
+            model_name,
+            promote,
+            max_regression,
+            trust_unsigned,
         )
     tags = {**version_tags(candidate, trip_data), **decision.tags()}
     version = register_model(model_info.model_uri, model_name, tags)
@@ -261,6 +277,7 @@ def gate(
     model_name: str,
     promote: str,
     max_regression: float,
+    trust_unsigned: bool = False,
 ) -> Decision:
     """Evaluate the logged pyfunc in the active run, and the champion if any; decide.
 
@@ -272,7 +289,7 @@ def gate(
     champion = find_champion(model_name)
     if champion is None:
         return decide(evaluation, None, "", promote, max_regression)
-    baseline = evaluate_champion(model_name, champion.version, trips, test_month)
+    baseline = evaluate_champion(model_name, champion.version, trips, test_month, trust_unsigned)
     return decide(evaluation, baseline, champion.version, promote, max_regression)
 
 
@@ -309,8 +326,12 @@ def run_register(
     model_name: str,
     promote: str = GATE,
     max_regression: float = 0.0,
+    trust_unsigned: bool = False,
 ) -> tuple[Candidate, str, Decision]:
-    """Score the top trials, log them, register the best; return it, its version, the decision."""
+    """Score the top trials, log them, register the best; return it, its version, the decision.
+
+    `trust_unsigned` loads trials and a champion not signed by a trusted key, with a warning.
+    """
     datasets = {name: load_dataset(data_path, name) for name in ("val", "test")}
     dv = load_vectorizer(data_path)
     months = month_datasets(dv.trip_data_, MONTH_NAMES, data_path)
@@ -328,10 +349,21 @@ def run_register(
     candidates = []
     with click.progressbar(hpo_runs, label="Scoring the top models", file=sys.stderr) as bar:
         for hpo_run in bar:
-            candidates.append(evaluate_and_log(hpo_run, datasets, scored_months, signature))
+            candidate = evaluate_and_log(
+                hpo_run, datasets, scored_months, signature, trust_unsigned
+            )
+            candidates.append(candidate)
     best = min(candidates, key=lambda candidate: candidate.test_rmse)
     version, decision = publish(
-        best, dv, dv.trip_data_, trips, months["test"], model_name, promote, max_regression
+        best,
+        dv,
+        dv.trip_data_,
+        trips,
+        months["test"],
+        model_name,
+        promote,
+        max_regression,
+        trust_unsigned,
     )
     return best, version, decision
 
@@ -360,6 +392,7 @@ def run_register(
     callback=check_max_regression,
     help="Minutes of test RMSE the new version may lose to the champion and still replace it.",
 )
+@trust_unsigned_option
 @tracking_uri_option
 @verbose_option
 def run_register_model(
@@ -369,6 +402,7 @@ def run_register_model(
     model_name: str,
     promote: str,
     max_regression: float,
+    trust_unsigned: bool,
     tracking_uri: str,
     verbose: bool,
 ) -> None:
@@ -378,7 +412,7 @@ def run_register_model(
         check_outputs(data_path)
         connect(tracking_uri, verbose)
         best, version, decision = run_register(
-            data_path, raw_data_path, top_n, model_name, promote, max_regression
+            data_path, raw_data_path, top_n, model_name, promote, max_regression, trust_unsigned
         )
     click.echo(
         f"Registered {model_name} version {version} as @{decision.alias}: {decision.reason()}.",

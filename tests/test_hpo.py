@@ -70,13 +70,14 @@ def test_each_trial_is_one_run(prepared_dir: Path, mlflow_server) -> None:
 
 def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_server) -> None:
     from forest import rmse
+    from models import load_sklearn
     from pickles import load_dataset
 
     CliRunner().invoke(
         run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"], catch_exceptions=False
     )
     (run,) = hpo_runs(mlflow_server.uri)
-    model = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    model = load_sklearn(f"runs:/{run.info.run_id}/model")  # signed: loads only if it checks out
     X_val, y_val = load_dataset(prepared_dir, "val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(run.data.metrics["rmse"], rel=1e-12)
     # Logged with the signature of the vectorised matrix, as train.py's model.

@@ -7,7 +7,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import mlflow
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
@@ -16,6 +15,7 @@ from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
 from errors import UserError
 from forest import rmse
 from hpo import run_hpo
+from models import load_sklearn
 from pickles import load_dataset
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
@@ -72,8 +72,8 @@ def test_every_spark_trial_is_one_run_and_register_model_works(
     # Results alone on stdout: the workers' MLflow chatter went to stderr.
     assert result.stdout == f"best validation RMSE: {trials[0].data.metrics['rmse']:.4f}\n"
 
-    # A worker's logged model scores what it reported.
-    model = mlflow.sklearn.load_model(f"runs:/{trials[0].info.run_id}/model")
+    # A worker's logged model is signed (load_sklearn checks it) and scores what it reported.
+    model = load_sklearn(f"runs:/{trials[0].info.run_id}/model")
     X_val, y_val = load_dataset(prepared_dir, "val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(trials[0].data.metrics["rmse"])
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 from conftest import (
     MONTHS,
     ROOT,
@@ -32,10 +33,14 @@ from conftest import (
 import signing
 from config import (
     CHAMPION_ALIAS,
+    HPO_EXPERIMENT,
+    HPO_RUN_TAG,
     KEY_DIR_VARIABLE,
+    MODEL_ARTIFACT,
     MODEL_NAME,
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
+    SEARCH_TAG,
     SIGNED_MANIFEST,
     TRUSTED_KEYS_DIR,
 )
@@ -334,8 +339,85 @@ def test_a_signed_champion_changed_in_the_store_is_refused(
     assert trusted.returncode == 0 and trusted.stdout == mine.stdout, trusted.stderr
 
     # Someone with write access to the artifact store changes the stored pickle.
-    (manifest,) = (mlflow_server.folder / "artifacts").rglob(SIGNED_MANIFEST)
+    manifests = (mlflow_server.folder / "artifacts").rglob(SIGNED_MANIFEST)
+    (manifest,) = [found for found in manifests if (found.parent / "python_model.pkl").exists()]
     with open(manifest.parent / "python_model.pkl", "ab") as pickle_file:
         pickle_file.write(b"\n")
     changed = run_script("predict.py", *args, env=env)
     assert_one_line_error(changed, "(version 1)", "changed python_model.pkl")
+
+
+# ---------------------------------------------------------------- a planted hyperopt trial
+
+
+class PlantedForest:
+    """Unpickled, it writes `marker` and becomes a regressor that predicts 42 minutes."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        forest = (
+            "__import__('sklearn.dummy').dummy.DummyRegressor("
+            f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
+        )
+        marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
+        return (eval, (f"({marker}, {forest})[1]",))
+
+
+def plant_trial(uri: str, folder: Path, marker: Path) -> str:
+    """The attack on the search: a finished trial of the newest search, with the best `rmse`,
+    the real trials' parameters and datasets, and the attacker's forest. Returns its run id.
+    """
+    import mlflow.sklearn
+    from mlflow.entities import Param
+    from mlflow.tracking import MlflowClient
+    from sklearn.dummy import DummyRegressor
+
+    client = MlflowClient(uri)
+    experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
+    real = client.search_runs([experiment_id], "metrics.rmse >= 0")[0]
+    tags = {SEARCH_TAG: real.data.tags[SEARCH_TAG]}
+    run_id = client.create_run(experiment_id, tags=tags).info.run_id
+    params = [Param(key, value) for key, value in real.data.params.items()]
+    client.log_batch(run_id, params=params)
+    client.log_inputs(run_id, real.inputs.dataset_inputs)
+    client.log_metric(run_id, "rmse", 0.001)  # better than any real trial
+    model = folder / "planted-forest"
+    forest = DummyRegressor().fit([[0]], [0])
+    mlflow.sklearn.save_model(forest, model, serialization_format="cloudpickle")
+    (model / "model.pkl").write_bytes(pickle.dumps(PlantedForest(marker)))
+    client.log_artifacts(run_id, str(model), MODEL_ARTIFACT)
+    client.set_terminated(run_id)
+    return run_id
+
+
+def test_a_planted_trial_is_never_unpickled_by_register_model(
+    prepared_dir: Path, mlflow_server, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from hpo import run_hpo
+    from register_model import run_register_model
+
+    search = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+    assert search.exit_code == 0, search.output
+    marker = tmp_path / "marker"
+    planted = plant_trial(mlflow_server.uri, tmp_path, marker)
+    args = ["--data_path", str(prepared_dir), "--raw_data_path", str(prepared_dir.parent / "data")]
+
+    refused = CliRunner().invoke(run_register_model, args)
+    line = assert_one_line_error(
+        refused, f"refusing to load runs:/{planted}/{MODEL_ARTIFACT}", "it is unsigned", "make q5"
+    )
+    print(line)  # the line a user sees (pytest -s)
+    assert not marker.exists()
+    client = MlflowClient(mlflow_server.uri)
+    assert not client.search_model_versions(f"name = '{MODEL_NAME}'")
+
+    trusted = CliRunner().invoke(run_register_model, [*args, "--trust_unsigned"])
+    assert trusted.exit_code == 0, trusted.output
+    assert f"WARNING: --trust_unsigned: loading runs:/{planted}/{MODEL_ARTIFACT}" in trusted.output
+    assert marker.read_text() == "planted"  # trusted means loaded: the payload ran
+    (version,) = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    assert version.tags[HPO_RUN_TAG] != planted  # 42 minutes for every trip never wins
