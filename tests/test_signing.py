@@ -177,20 +177,27 @@ def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> N
 # ---------------------------------------------------------------- the planting attack
 
 
-class Payload:
-    """Unpickled, it writes `marker` and becomes a model that predicts 42 minutes."""
+PLANTED_PYFUNC = (  # a pyfunc model that predicts 42 minutes for every trip
+    "type('Planted', (__import__('mlflow.pyfunc').pyfunc.PythonModel,), "
+    f"{{'predict': lambda self, context, model_input, params=None: "
+    f"[{PLANTED_MINUTES}] * len(model_input)}})()"
+)
+PLANTED_FOREST = (  # a scikit-learn regressor that predicts 42 minutes for every trip
+    "__import__('sklearn.dummy').dummy.DummyRegressor("
+    f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
+)
 
-    def __init__(self, marker: Path) -> None:
+
+class Payload:
+    """Unpickled, it writes `marker` and becomes the object the expression `model` makes."""
+
+    def __init__(self, marker: Path, model: str = PLANTED_PYFUNC) -> None:
         self.marker = marker
+        self.model = model
 
     def __reduce__(self):
-        model = (
-            "type('Planted', (__import__('mlflow.pyfunc').pyfunc.PythonModel,), "
-            f"{{'predict': lambda self, context, model_input, params=None: "
-            f"[{PLANTED_MINUTES}] * len(model_input)}})()"
-        )
         marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
-        return (eval, (f"({marker}, {model})[1]",))
+        return (eval, (f"({marker}, {self.model})[1]",))
 
 
 def planted_model_folder(path: Path, marker: Path) -> Path:
@@ -350,21 +357,6 @@ def test_a_signed_champion_changed_in_the_store_is_refused(
 # ---------------------------------------------------------------- a planted hyperopt trial
 
 
-class PlantedForest:
-    """Unpickled, it writes `marker` and becomes a regressor that predicts 42 minutes."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        forest = (
-            "__import__('sklearn.dummy').dummy.DummyRegressor("
-            f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
-        )
-        marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
-        return (eval, (f"({marker}, {forest})[1]",))
-
-
 def plant_trial(uri: str, folder: Path, marker: Path) -> str:
     """The attack on the search: a finished trial of the newest search, with the best `rmse`,
     the real trials' parameters and datasets, and the attacker's forest. Returns its run id.
@@ -386,7 +378,7 @@ def plant_trial(uri: str, folder: Path, marker: Path) -> str:
     model = folder / "planted-forest"
     forest = DummyRegressor().fit([[0]], [0])
     mlflow.sklearn.save_model(forest, model, serialization_format="cloudpickle")
-    (model / "model.pkl").write_bytes(pickle.dumps(PlantedForest(marker)))
+    (model / "model.pkl").write_bytes(pickle.dumps(Payload(marker, PLANTED_FOREST)))
     client.log_artifacts(run_id, str(model), MODEL_ARTIFACT)
     client.set_terminated(run_id)
     return run_id
