@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -178,10 +178,7 @@ def postgres_uri() -> Iterator[str]:
 
     bindir = postgres_bindir()
     if bindir is None:
-        message = "no PostgreSQL server binaries (initdb): apt-get install postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("no PostgreSQL server binaries (initdb): apt-get install postgresql")
     as_user = unprivileged_user()
     folder = Path(tempfile.mkdtemp(prefix="mlflow-pg-"))  # root's pytest tmp_path is private
     data = str(folder / "data")
@@ -253,6 +250,14 @@ def run_script(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
     return run
 
 
+def unavailable(message: str) -> NoReturn:
+    """Something to install or download is missing: a failure under CI, which has everything,
+    else a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def taxi_data_dir() -> Path:
     """The real January-March 2023 files (TAXI_DATA_DIR, default data/).
@@ -261,17 +266,26 @@ def taxi_data_dir() -> Path:
     """
     folder = Path(os.environ.get("TAXI_DATA_DIR", ROOT / "data")).resolve()
     names = [tripdata_path(folder, DATASET, month).name for month in MONTHS]
-    missing = [name for name in names if not (folder / name).is_file()]
-    if missing:
-        message = f"real taxi data missing in {folder}: {', '.join(missing)} (run `make data`)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    absent = [name for name in names if not (folder / name).is_file()]
+    if absent:
+        unavailable(f"real taxi data missing in {folder}: {', '.join(absent)} (run `make data`)")
     return folder
 
 
 @pytest.fixture(scope="session")
-def chromium() -> str:
+def playwright() -> None:
+    """Playwright, which ui_check.py needs before it looks for a browser (make install-browser)."""
+    from errors import UserError
+    from ui_check import require_playwright
+
+    try:
+        require_playwright()
+    except UserError as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: None) -> str:
     """The Chromium that ui_check.py drives, with Playwright installed (`make install-browser`).
 
     Missing: skipped on a laptop, a failure under CI. On MLflow 3 always skipped: the check
@@ -279,17 +293,14 @@ def chromium() -> str:
     """
     from errors import UserError
     from tracking import MLFLOW_3
-    from ui_check import chromium_path, require_playwright
+    from ui_check import chromium_path
 
     if MLFLOW_3:
         pytest.skip("the UI check walks MLflow 2.x's UI (3.x's differs)")
     try:
-        require_playwright()
         return chromium_path()
     except UserError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        unavailable(str(exc))
 
 
 def assert_one_line_error(result, *fragments: str) -> str:

@@ -85,9 +85,11 @@ def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_ctrl_c_while_the_libraries_load_is_one_line(
-    script: str, prepared_dir, tmp_path, monkeypatch
+    script: str, prepared_dir, tmp_path, monkeypatch, request
 ) -> None:
     """Ctrl-C while the command imports MLflow, pandas & co.: `Aborted!`, exit 1, nothing else."""
+    if script == "ui_check.py":
+        request.getfixturevalue("playwright")  # without it, ui_check.py stops before the imports
     library, args = script_args(script, prepared_dir, tmp_path)
     # ui_check.py looks for a browser before it imports MLflow; any executable passes that look.
     monkeypatch.setenv("CHROMIUM", sys.executable)

@@ -41,7 +41,7 @@ def test_the_browser_logs_in_with_mlflow_s_variables(monkeypatch: pytest.MonkeyP
     )
 
 
-def test_no_chromium_is_one_line(run_script, tmp_path: Path) -> None:
+def test_no_chromium_is_one_line(run_script, tmp_path: Path, playwright: None) -> None:
     missing = tmp_path / "no-such-chrome"
     result = run_script("ui_check.py", env={"CHROMIUM": str(missing)})
     assert_one_line_error(result, f"CHROMIUM={missing}", "make install-browser")
