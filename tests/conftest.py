@@ -266,9 +266,9 @@ def taxi_data_dir() -> Path:
     """
     folder = Path(os.environ.get("TAXI_DATA_DIR", ROOT / "data")).resolve()
     names = [tripdata_path(folder, DATASET, month).name for month in MONTHS]
-    absent = [name for name in names if not (folder / name).is_file()]
-    if absent:
-        unavailable(f"real taxi data missing in {folder}: {', '.join(absent)} (run `make data`)")
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        unavailable(f"real taxi data missing in {folder}: {', '.join(missing)} (run `make data`)")
     return folder
 
 
