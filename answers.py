@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import click
 
-from cli import (
+from homework.cli import (
     data_path_option,
     model_name_option,
     raw_data_path_option,
@@ -26,16 +26,16 @@ from cli import (
     trust_unsigned_option,
     verbose_option,
 )
-from config import (
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     HPO_EXPERIMENT,
     SERVER_PID_FILE,
     TRAIN_EXPERIMENT,
 )
-from errors import UserError
-from forest import rmse
-from models import load_pyfunc
-from tracking import (
+from homework.errors import UserError
+from homework.forest import rmse
+from homework.models import load_pyfunc
+from homework.tracking import (
     best_trials,
     champion_version,
     connect,
@@ -105,8 +105,8 @@ def q5_best_rmse() -> str:
 
 
 def q6_champion_test_rmse(raw_data_path: str, model_name: str, trust_unsigned: bool = False) -> str:
-    from features import RAW_COLUMNS, TARGET
-    from trips import read_trips, tripdata_path
+    from homework.features import RAW_COLUMNS, TARGET
+    from homework.trips import read_trips, tripdata_path
 
     champion = champion_version(model_name)
     dataset, month = (champion.tags.get(f"data.{key}") for key in ("dataset", "test_month"))

@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,7 +35,8 @@ from typing import Any
 
 import click
 
-from cli import (
+import homework
+from homework.cli import (
     data_path_option,
     masked_output,
     num_trials_option,
@@ -41,13 +44,13 @@ from cli import (
     tracking_uri_option,
     verbose_option,
 )
-from config import HPO_EXPERIMENT, SEARCH_TAG, SEED, SUMMARY_TAG, TRIALS_PLOT
-from errors import UserError, first_line
-from forest import fit_forest, rmse
-from lineage import log_datasets, month_datasets
-from models import log_sklearn_model, matrix_signature
-from pickles import check_outputs, load_dataset, load_vectorizer
-from tracking import connect, set_experiment
+from homework.config import HPO_EXPERIMENT, SEARCH_TAG, SEED, SUMMARY_TAG, TRIALS_PLOT
+from homework.errors import UserError, first_line
+from homework.forest import fit_forest, rmse
+from homework.lineage import log_datasets, month_datasets
+from homework.models import log_sklearn_model, matrix_signature
+from homework.pickles import check_outputs, load_dataset, load_vectorizer
+from homework.tracking import connect, set_experiment
 
 DEFAULT_SPARK_MASTER = "local[*]"
 ORPHAN_AGE_MINUTES = 10  # a trial still RUNNING after this long was left by a crash
@@ -76,7 +79,7 @@ def log_summary(losses: list[float], search_id: str) -> str:
     """Log the search's plot in a run without `rmse` (not a trial); returns the run id."""
     import mlflow
 
-    import plots
+    from homework import plots
 
     tags = {SEARCH_TAG: search_id, SUMMARY_TAG: "true"}
     with mlflow.start_run(run_name=f"hpo-summary-{search_id[:8]}", tags=tags) as run:
@@ -168,9 +171,14 @@ def spark_trials(parallelism: int, master: str) -> Iterator[Any]:
         ) from None
     try:
         spark.sparkContext.setLogLevel("ERROR")
-        # The trials import the homework's modules on the workers: ship them all (small files).
-        for path in sorted(Path(__file__).parent.glob("*.py")):
-            spark.sparkContext.addPyFile(str(path))
+        # The trials import the homework's modules on the workers: ship them (small files).
+        spark.sparkContext.addPyFile(__file__)
+        with tempfile.TemporaryDirectory() as scratch:
+            package = Path(homework.__file__).parent
+            archive = shutil.make_archive(
+                f"{scratch}/homework", "zip", package.parent, package.name
+            )
+            spark.sparkContext.addPyFile(archive)
         yield SparkTrials(parallelism=parallelism, spark_session=spark)
     finally:
         spark.stop()
@@ -206,7 +214,7 @@ def run_optimization(
     import mlflow
     from hyperopt import Trials
 
-    from search import minimize
+    from homework.tuning import minimize
 
     # A failed trial stops the search and becomes our one `Error:` line; hyperopt's own
     # "job exception: ..." log line would say it a second time.

@@ -20,7 +20,7 @@ import hpo
 import preprocess_data
 import register_model
 import train
-from cli import (
+from homework.cli import (
     num_trials_option,
     raw_data_path_option,
     reporting,
@@ -28,8 +28,8 @@ from cli import (
     tracking_uri_option,
     verbose_option,
 )
-from config import DATA_PATH, DATASET, MONTHS
-from tracking import connect
+from homework.config import DATA_PATH, DATASET, MONTHS
+from homework.tracking import connect
 
 
 def run_step(script: str, command: click.Command, args: list[str]) -> float:

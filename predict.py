@@ -25,18 +25,18 @@ from typing import Any
 
 import click
 
-from cli import (
+from homework.cli import (
     model_uri_option,
     reporting,
     tracking_uri_option,
     trust_unsigned_option,
     verbose_option,
 )
-from config import DATASET, MONTHS, RAW_DATA_PATH
-from errors import UserError
-from forest import rmse
-from models import load_pyfunc
-from tracking import connect
+from homework.config import DATASET, MONTHS, RAW_DATA_PATH
+from homework.errors import UserError
+from homework.forest import rmse
+from homework.models import load_pyfunc
+from homework.tracking import connect
 
 DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"
@@ -52,8 +52,14 @@ def read_input(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from features import RAW_COLUMNS, TARGET, with_model_types
-    from trips import TIMESTAMP_PREFIX, not_readable, read_month, schema_names, timestamp_columns
+    from homework.features import RAW_COLUMNS, TARGET, with_model_types
+    from homework.trips import (
+        TIMESTAMP_PREFIX,
+        not_readable,
+        read_month,
+        schema_names,
+        timestamp_columns,
+    )
 
     names = schema_names(path)
     missing = [name for name in RAW_COLUMNS if name not in names]
@@ -76,7 +82,7 @@ def read_input(path: Path) -> Any:
 
 def check_trips(path: Path, trips: Any) -> None:
     """Refuse a file with trips the model cannot take, saying how many and why."""
-    from features import count_invalid, describe_invalid, invalid_trips, trips_counted
+    from homework.features import count_invalid, describe_invalid, invalid_trips, trips_counted
 
     invalid = count_invalid(invalid_trips(trips))
     if invalid:
@@ -95,7 +101,7 @@ def check_distance(ctx: click.Context, param: click.Parameter, value: float | No
 
 def predict_file(model: Any, trips: Any, output_path: Path) -> Any:
     """Add `predicted_duration` to the trips and write them to `output_path`."""
-    from features import RAW_COLUMNS
+    from homework.features import RAW_COLUMNS
 
     trips[PREDICTION] = model.predict(trips[RAW_COLUMNS])
     scratch = output_path.with_name(f".{output_path.name}.tmp")
@@ -113,7 +119,7 @@ def predict_file(model: Any, trips: Any, output_path: Path) -> Any:
 
 def actual_rmse(trips: Any) -> float | None:
     """The RMSE of the predictions, if the trips have their actual durations."""
-    from features import TARGET
+    from homework.features import TARGET
 
     return rmse(trips[TARGET], trips[PREDICTION]) if TARGET in trips else None
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import click
 
-from cli import raw_data_path_option, reporting
-from config import DATA_PATH, DATASET, DATASET_FILES, MONTHS
-from errors import UserError
-from lineage import raw_files
-from pickles import atomic_dir_write, dump_pickle
+from homework.cli import raw_data_path_option, reporting
+from homework.config import DATA_PATH, DATASET, DATASET_FILES, MONTHS
+from homework.errors import UserError
+from homework.lineage import raw_files
+from homework.pickles import atomic_dir_write, dump_pickle
 
 DATASETS = ("green", "yellow")
 ALLOW_UNORDERED = "--allow_unordered_months"
@@ -53,8 +53,8 @@ def preprocess(raw_data_path: str | Path, dataset: str, months: dict[str, str]) 
     Also {'dropped': {'train': {reason: count}, ...}}: the trips each month lost because
     the model cannot take them (features.invalid_trips), only the non-zero counts.
     """
-    from features import TARGET, fit_vectorizer, vectorize
-    from trips import read_valid_trips, tripdata_path
+    from homework.features import TARGET, fit_vectorizer, vectorize
+    from homework.trips import read_valid_trips, tripdata_path
 
     if not Path(raw_data_path).is_dir():
         raise UserError(
@@ -89,7 +89,7 @@ def preprocess(raw_data_path: str | Path, dataset: str, months: dict[str, str]) 
 def dropped_line(dropped: dict[str, dict[str, int]], months: dict[str, str]) -> str | None:
     """One line on the trips the months lost, e.g. 'Dropped 3 invalid trips: train 2023-01:
     2 with a missing zone id, ...'; None if none was dropped."""
-    from features import describe_invalid, trips_counted
+    from homework.features import describe_invalid, trips_counted
 
     parts = [
         f"{name} {months[name]}: {describe_invalid(counts)}"

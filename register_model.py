@@ -38,7 +38,7 @@ from typing import Any
 
 import click
 
-from cli import (
+from homework.cli import (
     data_path_option,
     model_name_option,
     raw_data_path_option,
@@ -48,16 +48,16 @@ from cli import (
     trust_unsigned_option,
     verbose_option,
 )
-from config import (
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_PLOTS,
     HPO_RUN_TAG,
     MODEL_ARTIFACT,
     PYFUNC_ARTIFACT,
 )
-from errors import UserError
-from forest import rmse
-from lineage import (
+from homework.errors import UserError
+from homework.forest import rmse
+from homework.lineage import (
     describe,
     expected_datasets,
     file_digest,
@@ -65,7 +65,7 @@ from lineage import (
     logged_datasets,
     month_datasets,
 )
-from models import (
+from homework.models import (
     load_pyfunc,
     load_sklearn,
     log_sklearn_model,
@@ -75,8 +75,8 @@ from models import (
     register_model,
     sign_logged_model,
 )
-from pickles import check_outputs, load_dataset, load_vectorizer
-from promotion import (
+from homework.pickles import check_outputs, load_dataset, load_vectorizer
+from homework.promotion import (
     ALWAYS,
     GATE,
     RMSE_METRIC,
@@ -85,7 +85,14 @@ from promotion import (
     evaluate,
     evaluate_champion,
 )
-from tracking import Search, best_trials, connect, find_champion, newest_search, set_experiment
+from homework.tracking import (
+    Search,
+    best_trials,
+    connect,
+    find_champion,
+    newest_search,
+    set_experiment,
+)
 
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]
 EXAMPLE_TRIPS = 5
@@ -161,7 +168,7 @@ def load_test_trips(
     data_path: str, raw_data_path: str, trip_data: dict[str, str], test_month: Any
 ) -> Any:
     """The raw trips of the test month, from the very file dv.pkl was made from."""
-    from trips import read_trips, tripdata_path
+    from homework.trips import read_trips, tripdata_path
 
     path = tripdata_path(raw_data_path, trip_data["dataset"], trip_data["test_month"])
     if not path.is_file():
@@ -181,7 +188,7 @@ def load_test_trips(
 
 def version_tags(candidate: Candidate, trip_data: dict[str, str]) -> dict[str, str]:
     """What a reviewer needs on the registered version: scores, origin, data, libraries."""
-    from trip_model import REQUIREMENTS
+    from homework.trip_model import REQUIREMENTS
 
     libraries = (requirement.split("==") for requirement in pinned_requirements(*REQUIREMENTS))
     return {
@@ -198,16 +205,17 @@ def log_trip_model(model: Any, example: Any) -> Any:
     """Log the raw-trip pyfunc in the active run with its signature and an input example."""
     import mlflow.pyfunc
 
-    from trip_model import CODE_PATHS, REQUIREMENTS, raw_trips, signature
+    from homework.trip_model import REQUIREMENTS, raw_trips, shipped_code, signature
 
-    return mlflow.pyfunc.log_model(
-        **model_name(PYFUNC_ARTIFACT),
-        python_model=model,
-        code_paths=CODE_PATHS,
-        signature=signature(),
-        input_example=raw_trips(example),
-        pip_requirements=pinned_requirements(*REQUIREMENTS),
-    )
+    with shipped_code() as code_paths:
+        return mlflow.pyfunc.log_model(
+            **model_name(PYFUNC_ARTIFACT),
+            python_model=model,
+            code_paths=code_paths,
+            signature=signature(),
+            input_example=raw_trips(example),
+            pip_requirements=pinned_requirements(*REQUIREMENTS),
+        )
 
 
 def publish(
@@ -228,9 +236,9 @@ def publish(
     """
     import mlflow
 
-    import plots
-    from features import RAW_COLUMNS, TARGET
-    from trip_model import TripDurationModel
+    from homework import plots
+    from homework.features import RAW_COLUMNS, TARGET
+    from homework.trip_model import TripDurationModel
 
     forest = load_sklearn(f"runs:/{candidate.run_id}/{MODEL_ARTIFACT}")
     model = TripDurationModel(dv, forest)
@@ -305,7 +313,7 @@ def check_evaluation(evaluation: Any, candidate: Candidate) -> None:
 
 def description(candidate: Candidate, trip_data: dict[str, str], decision: Decision) -> str:
     """The registered version's description: what it is, what it takes, and the gate's decision."""
-    from features import RAW_COLUMNS
+    from homework.features import RAW_COLUMNS
 
     params = ", ".join(f"{name}={value}" for name, value in candidate.params.items())
     return (

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import click
 
-from cli import data_path_option, reporting, tracking_uri_option, verbose_option
-from config import TRAIN_EXPERIMENT
-from forest import fit_forest, rmse
-from lineage import log_datasets, month_datasets
-from models import keep_sparse, log_sklearn_model, matrix_signature
-from pickles import check_outputs, load_dataset, load_vectorizer
-from tracking import connect, set_experiment
+from homework.cli import data_path_option, reporting, tracking_uri_option, verbose_option
+from homework.config import TRAIN_EXPERIMENT
+from homework.forest import fit_forest, rmse
+from homework.lineage import log_datasets, month_datasets
+from homework.models import keep_sparse, log_sklearn_model, matrix_signature
+from homework.pickles import check_outputs, load_dataset, load_vectorizer
+from homework.tracking import connect, set_experiment
 
 RF_PARAMS = {"max_depth": 10, "random_state": 0}
 

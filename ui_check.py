@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from cli import model_name_option, reporting, tracking_uri_option
-from config import (
+from homework.cli import model_name_option, reporting, tracking_uri_option
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
     CHAMPION_PLOTS,
@@ -44,8 +44,8 @@ from config import (
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
-from errors import UserError, first_line
-from tracking import champion_version, connect, newest_search, train_run
+from homework.errors import UserError, first_line
+from homework.tracking import champion_version, connect, newest_search, train_run
 
 CHROMIUM_VARIABLE = "CHROMIUM"  # the browser to drive, e.g. a local Google Chrome on macOS
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

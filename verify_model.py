@@ -17,16 +17,16 @@ from pathlib import Path
 
 import click
 
-from cli import (
+from homework.cli import (
     model_uri_option,
     reporting,
     tracking_uri_option,
     trust_unsigned_option,
     verbose_option,
 )
-from errors import UserError
-from models import download_verified
-from tracking import connect
+from homework.errors import UserError
+from homework.models import download_verified
+from homework.tracking import connect
 
 
 def check_dest(dest: Path) -> None:

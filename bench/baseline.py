@@ -23,10 +23,10 @@ import numpy as np
 from hyperopt import STATUS_OK, Trials
 from sklearn.ensemble import RandomForestRegressor
 
-from config import DATA_PATH, NUM_TRIALS, SEED, TOP_N
-from forest import fit_forest, rmse
-from pickles import load_dataset
-from search import minimize
+from homework.config import DATA_PATH, NUM_TRIALS, SEED, TOP_N
+from homework.forest import fit_forest, rmse
+from homework.pickles import load_dataset
+from homework.tuning import minimize
 from train import RF_PARAMS
 
 

@@ -36,9 +36,9 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from config import DATASET, KEY_DIR_VARIABLE, MONTHS
-from servers import ROOT, start_server
-from trips import tripdata_path
+from homework.config import DATASET, KEY_DIR_VARIABLE, MONTHS
+from homework.servers import ROOT, start_server
+from homework.trips import tripdata_path
 
 PYTHON = sys.executable
 STAGES = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")

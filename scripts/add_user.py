@@ -20,16 +20,16 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cli import reporting, tracking_uri_option
-from config import (
+from homework.cli import reporting, tracking_uri_option
+from homework.config import (
     AUTH_ADMIN,
     BEST_MODELS_EXPERIMENT,
     HPO_EXPERIMENT,
     MODEL_NAME,
     TRAIN_EXPERIMENT,
 )
-from errors import UserError
-from tracking import connect
+from homework.errors import UserError
+from homework.tracking import connect
 
 EXPERIMENTS = (TRAIN_EXPERIMENT, HPO_EXPERIMENT, BEST_MODELS_EXPERIMENT)
 PERMISSION = "READ"

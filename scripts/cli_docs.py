@@ -44,7 +44,7 @@ def help_text(script: str) -> str:
 
 
 def render() -> str:
-    from config import SCRIPTS
+    from homework.config import SCRIPTS
 
     sections = [HEADER]
     for script in SCRIPTS:

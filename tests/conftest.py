@@ -26,10 +26,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
-from config import MONTHS as MONTH_OF
-from servers import ROOT, Server, free_port, start_server
-from trips import tripdata_path
+from homework.config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
+from homework.config import MONTHS as MONTH_OF
+from homework.servers import ROOT, Server, free_port, start_server
+from homework.trips import tripdata_path
 
 MONTHS = tuple(MONTH_OF.values())  # train, validation, test
 FIXTURE_MARKERS = {
@@ -275,7 +275,7 @@ def taxi_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def playwright() -> None:
     """Playwright, which ui_check.py needs before it looks for a browser (make install-browser)."""
-    from errors import UserError
+    from homework.errors import UserError
     from ui_check import require_playwright
 
     try:
@@ -291,8 +291,8 @@ def chromium(request: pytest.FixtureRequest) -> str:
     Missing: skipped on a laptop, a failure under CI. On MLflow 3 always skipped: the check
     walks MLflow 2.x's UI, and 3.x's differs.
     """
-    from errors import UserError
-    from tracking import MLFLOW_3
+    from homework.errors import UserError
+    from homework.tracking import MLFLOW_3
     from ui_check import chromium_path
 
     if MLFLOW_3:  # before Playwright: the MLflow 3 environment does not install it

@@ -16,9 +16,9 @@ from conftest import assert_one_line_error
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from errors import UserError
+from homework.errors import UserError
+from homework.pickles import load_dataset
 from hpo import run_hpo
-from pickles import load_dataset
 from register_model import run_register_model
 from train import run_train
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, assert_one_line_error
 
-from cli import reporting
-from config import SCRIPTS
+from homework.cli import reporting
+from homework.config import SCRIPTS
 
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
 HEAVY += ("playwright", "PIL")  # ui_check.py
@@ -113,7 +113,7 @@ def test_ctrl_c_inside_an_import_ends_the_command(tmp_path) -> None:
         "except BaseException:\n"
         "    pass\n"
     )
-    code = "from cli import reporting\nwith reporting():\n    import swallowing\nprint('went on')"
+    code = "from homework.cli import reporting\nwith reporting():\n    import swallowing\nprint('went on')"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60

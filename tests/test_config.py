@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from conftest import ROOT
 
-from config import (
+from homework.config import (
     AUTH_ADMIN,
     CHAMPION_ALIAS,
     DATA_PATH,

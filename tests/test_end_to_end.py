@@ -11,13 +11,19 @@ import sqlalchemy
 from conftest import start_server
 from mlflow.tracking import MlflowClient
 
-from config import CHALLENGER_ALIAS, CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, TRAIN_EXPERIMENT
-from features import RAW_COLUMNS
-from forest import rmse
-from lineage import logged_datasets
-from models import load_pyfunc
-from pickles import load_dataset
-from promotion import (
+from homework.config import (
+    CHALLENGER_ALIAS,
+    CHAMPION_ALIAS,
+    HPO_EXPERIMENT,
+    MODEL_NAME,
+    TRAIN_EXPERIMENT,
+)
+from homework.features import RAW_COLUMNS
+from homework.forest import rmse
+from homework.lineage import logged_datasets
+from homework.models import load_pyfunc
+from homework.pickles import load_dataset
+from homework.promotion import (
     BASELINE_RMSE_TAG,
     CANDIDATE_RMSE_TAG,
     FIRST,
@@ -27,7 +33,7 @@ from promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
-from trips import read_trips
+from homework.trips import read_trips
 
 pytestmark = pytest.mark.server
 NOISE = (

@@ -10,7 +10,7 @@ import pytest
 from conftest import MONTHS, write_trips
 from sklearn.feature_extraction import DictVectorizer
 
-from features import (
+from homework.features import (
     BAD_DISTANCE,
     FRACTIONAL_ZONE,
     MISSING_DISTANCE,
@@ -21,8 +21,8 @@ from features import (
     valid_trips,
     vectorize,
 )
+from homework.trips import read_trips
 from preprocess_data import preprocess
-from trips import read_trips
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
 

@@ -23,8 +23,8 @@ from conftest import (
 )
 from mlflow.tracking import MlflowClient
 
-import plots
-from config import (
+from homework import plots
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     HPO_EXPERIMENT,
     HPO_RUN_TAG,
@@ -33,9 +33,9 @@ from config import (
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
+from homework.tracking import best_trials, newest_search
 from hpo import run_hpo
 from preprocess_data import preprocess, write_outputs
-from tracking import best_trials, newest_search
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
@@ -69,9 +69,9 @@ def test_each_trial_is_one_run(prepared_dir: Path, mlflow_server) -> None:
 
 
 def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_server) -> None:
-    from forest import rmse
-    from models import load_sklearn
-    from pickles import load_dataset
+    from homework.forest import rmse
+    from homework.models import load_sklearn
+    from homework.pickles import load_dataset
 
     CliRunner().invoke(
         run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"], catch_exceptions=False
@@ -332,8 +332,8 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
 def test_forests_fit_on_every_core_and_predict_bit_identically(prepared_dir: Path) -> None:
     from sklearn.ensemble import RandomForestRegressor
 
-    from forest import fit_forest
-    from pickles import load_dataset
+    from homework.forest import fit_forest
+    from homework.pickles import load_dataset
 
     X_train, y_train = load_dataset(prepared_dir, "train")
     X_val, _ = load_dataset(prepared_dir, "val")
@@ -350,7 +350,7 @@ def test_experiment_created_by_another_client_meanwhile_still_gets_the_runs(
     """The race behind lost parallel runs: the lookup misses, another client creates it."""
     from mlflow.tracking import MlflowClient as Client
 
-    from tracking import set_experiment
+    from homework.tracking import set_experiment
 
     experiment_id = MlflowClient(mlflow_server.uri).create_experiment(HPO_EXPERIMENT)
     lookup = Client.get_experiment_by_name

@@ -11,12 +11,12 @@ from click.testing import CliRunner
 from conftest import unavailable
 from mlflow.tracking import MlflowClient
 
-from config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
-from errors import UserError
-from forest import rmse
+from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
+from homework.errors import UserError
+from homework.forest import rmse
+from homework.models import load_sklearn
+from homework.pickles import load_dataset
 from hpo import run_hpo
-from models import load_sklearn
-from pickles import load_dataset
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 

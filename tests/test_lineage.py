@@ -11,15 +11,15 @@ from click.testing import CliRunner
 from conftest import assert_one_line_error, random_month
 from mlflow.tracking import MlflowClient
 
-from config import (
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     MONTHS,
     TRAIN_EXPERIMENT,
 )
+from homework.lineage import file_digest
 from hpo import run_hpo
-from lineage import file_digest
 from preprocess_data import run_data_prep
 from register_model import run_register_model
 from train import run_train

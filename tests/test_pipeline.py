@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
-from config import (
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
     DATASET_FILES,

@@ -28,13 +28,13 @@ from conftest import (
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from errors import UserError
-from features import RAW_COLUMNS, RAW_DTYPES
-from forest import fit_forest, rmse
-from models import load_pyfunc
-from pickles import load_dataset, load_vectorizer
+from homework.errors import UserError
+from homework.features import RAW_COLUMNS, RAW_DTYPES
+from homework.forest import fit_forest, rmse
+from homework.models import load_pyfunc
+from homework.pickles import load_dataset, load_vectorizer
+from homework.trip_model import TripDurationModel
 from predict import read_input, run_predict
-from trip_model import TripDurationModel
 
 
 def test_read_trips_with_times_keeps_1_to_60_minutes(tmp_path: Path) -> None:

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import MONTHS, assert_one_line_error, random_month, write_trips, write_with_nulls
 
-import pickles
 import preprocess_data
-from errors import UserError
+from homework import pickles
+from homework.errors import UserError
+from homework.trips import read_trips
 from preprocess_data import preprocess, run_data_prep, write_outputs
-from trips import read_trips
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from mlflow.models import EvaluationResult
 
-from config import CHALLENGER_ALIAS, CHAMPION_ALIAS
-from promotion import (
+from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from homework.promotion import (
     ALWAYS,
     BASELINE_RMSE_TAG,
     BASELINE_VERSION_TAG,

@@ -17,7 +17,7 @@ from conftest import MONTHS, assert_one_line_error, random_month, write_trips
 from mlflow.tracking import MlflowClient
 
 from answers import q5_best_rmse, q6_champion_test_rmse
-from config import (
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
@@ -25,13 +25,11 @@ from config import (
     PYFUNC_ARTIFACT,
     SEARCH_TAG,
 )
-from features import RAW_COLUMNS
-from forest import rmse
-from hpo import run_hpo
-from models import download_verified, load_pyfunc
-from pickles import load_dataset
-from preprocess_data import run_data_prep
-from promotion import (
+from homework.features import RAW_COLUMNS
+from homework.forest import rmse
+from homework.models import download_verified, load_pyfunc
+from homework.pickles import load_dataset
+from homework.promotion import (
     BASELINE_RMSE_TAG,
     BASELINE_VERSION_TAG,
     CANDIDATE_RMSE_TAG,
@@ -42,8 +40,10 @@ from promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
+from homework.trips import read_trips
+from hpo import run_hpo
+from preprocess_data import run_data_prep
 from register_model import run_register_model
-from trips import read_trips
 
 MODEL_NAME = "test-model"
 
@@ -137,6 +137,7 @@ LOAD_ELSEWHERE = """
 import importlib.util, json, os, sys
 import mlflow, pandas as pd
 assert importlib.util.find_spec("preprocess_data") is None, "repo on the path"
+assert importlib.util.find_spec("homework") is None, "package installed"
 trips = pd.read_parquet("../trips.parquet")
 environment, modules = dict(os.environ), set(sys.modules)
 path = {path!r}  # downloaded and checked against its signature by the test
@@ -144,7 +145,11 @@ model = mlflow.pyfunc.load_model(path)
 predictions = model.predict(trips)
 print(json.dumps({{
     "predictions": predictions.tolist(),
-    "code": sorted(os.listdir(os.path.join(path, "code"))),
+    "code": sorted(
+        os.path.relpath(os.path.join(parent, name), os.path.join(path, "code"))
+        for parent, _, names in os.walk(os.path.join(path, "code")) for name in names
+        if "__pycache__" not in parent
+    ),
     "requirements": open(os.path.join(path, "requirements.txt")).read().split(),
     "environment_changed": sorted(set(os.environ.items()) ^ set(environment.items())),
     "loaded": sorted(set(sys.modules) - modules),
@@ -174,11 +179,12 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded["code"] == ["features.py", "trip_model.py"]
+    shipped = ["homework/__init__.py", "homework/features.py", "homework/trip_model.py"]
+    assert loaded["code"] == shipped
     assert not any(line.startswith("click") for line in loaded["requirements"])
     assert loaded["environment_changed"] == []
-    assert {"trip_model", "features"} <= set(loaded["loaded"])
-    homework_cli = {"click", "cli", "config", "tracking", "preprocess_data", "pyarrow"}
+    assert {"homework.trip_model", "homework.features"} <= set(loaded["loaded"])
+    homework_cli = {"click", "homework.cli", "homework.config", "homework.tracking", "pyarrow"}
     assert homework_cli.isdisjoint(loaded["loaded"])
     model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     expected = model.predict(trips[RAW_COLUMNS]).tolist()

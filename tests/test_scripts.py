@@ -14,7 +14,7 @@ import requests
 from conftest import ROOT, free_port, write_trips
 from mlflow.tracking import MlflowClient
 
-from servers import pid_in, server_env
+from homework.servers import pid_in, server_env
 
 
 def download(dest: Path, url: str, *names: str) -> subprocess.CompletedProcess:

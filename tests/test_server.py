@@ -18,7 +18,7 @@ import pytest
 import requests
 from conftest import ROOT, project_copy
 
-from servers import free_port, pid_in, server_env
+from homework.servers import free_port, pid_in, server_env
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 

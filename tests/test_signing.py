@@ -30,8 +30,8 @@ from conftest import (
     wait_for_model_server,
 )
 
-import signing
-from config import (
+from homework import signing
+from homework.config import (
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     HPO_RUN_TAG,
@@ -44,7 +44,7 @@ from config import (
     SIGNED_MANIFEST,
     TRUSTED_KEYS_DIR,
 )
-from errors import UserError
+from homework.errors import UserError
 
 ONE_TRIP = ("--pu", "74", "--do", "75", "--distance", "1.2")
 PLANTED_MINUTES = 42.0  # what the planted model predicts for every trip
@@ -164,7 +164,7 @@ def test_a_private_key_readable_by_others_is_not_used(tmp_path: Path, key_dir: P
 
 
 def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> None:
-    code = "import signing as s; key, _ = s.signing_key(); print(s.fingerprint(key.public_key()))"
+    code = "from homework import signing as s; key, _ = s.signing_key(); print(s.fingerprint(key.public_key()))"
     processes = [
         subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         for _ in range(4)

@@ -29,7 +29,7 @@ from conftest import (
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from config import (
+from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
@@ -39,11 +39,11 @@ from config import (
     SEARCH_TAG,
     TRAIN_EXPERIMENT,
 )
-from features import RAW_COLUMNS
-from forest import rmse
-from servers import BIN, S3Server, free_port, start_s3, start_server
-from tracking import describe_failure
-from trips import read_trips
+from homework.features import RAW_COLUMNS
+from homework.forest import rmse
+from homework.servers import BIN, S3Server, free_port, start_s3, start_server
+from homework.tracking import describe_failure
+from homework.trips import read_trips
 
 # Keys and passwords of the team setup: none may reach a client, a command line or our output.
 CLIENT_HIDDEN = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL")

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import assert_one_line_error
 
-from errors import UserError
-from tracking import connect, local_store_folder
+from homework.errors import UserError
+from homework.tracking import connect, local_store_folder
 from train import run_train
 
 

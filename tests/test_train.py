@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
-from config import TRAIN_EXPERIMENT
-from forest import rmse
-from models import keep_sparse
-from pickles import load_dataset
+from homework.config import TRAIN_EXPERIMENT
+from homework.forest import rmse
+from homework.models import keep_sparse
+from homework.pickles import load_dataset
 from train import run_train
 
 

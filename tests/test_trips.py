@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 from conftest import MONTHS, write_trips, write_with_nulls
 
-from errors import UserError
-from features import BAD_DISTANCE, MISSING_DISTANCE, MISSING_ZONE, RAW_DTYPES
+from homework.errors import UserError
+from homework.features import BAD_DISTANCE, MISSING_DISTANCE, MISSING_ZONE, RAW_DTYPES
+from homework.trips import read_month, read_trips, read_valid_trips
 from preprocess_data import preprocess
-from trips import read_month, read_trips, read_valid_trips
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import assert_one_line_error, free_port
 from PIL import Image
 
-from config import CHAMPION_PLOTS
+from homework.config import CHAMPION_PLOTS
 from ui_check import PICTURES, VIEWPORT, ui_address
 
 SMALL_SEARCH = ("--num_trials", "3", "--top_n", "2")

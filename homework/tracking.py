@@ -19,14 +19,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from config import (
+from homework.config import (
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     SEARCH_TAG,
     SUMMARY_TAG,
     TRAIN_EXPERIMENT,
 )
-from errors import UserError, first_line
+from homework.errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
 MLFLOW_3 = int(version("mlflow").split(".")[0]) >= 3

@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from config import (
+from homework.config import (
     KEY_DIR,
     KEY_DIR_VARIABLE,
     PRIVATE_KEY_FILE,
@@ -33,7 +33,7 @@ from config import (
     SIGNED_MANIFEST,
     TRUSTED_KEYS_DIR,
 )
-from errors import UserError, first_line
+from homework.errors import UserError, first_line
 
 MANIFEST_FORMAT = "mlflow-homework signed manifest 1"
 SHOWN_FILES = 3  # how many changed, added or missing files a refusal names

@@ -7,8 +7,9 @@ the fitted DictVectorizer and the forest and builds the features itself with
 
 register_model.py logs it in the champion's run as `trip_duration_model`, beside the bare
 forest (`model`, the course's `runs:/<id>/model`), and registers it. It ships only the code
-it runs, this file and features.py (`CODE_PATHS`), so it loads anywhere the tracking server
-is reachable, and loading it imports nothing of the homework's command-line side.
+it runs, this file and features.py in a copy of this package (`shipped_code`), so it loads
+anywhere the tracking server is reachable, and loading it imports nothing of the homework's
+command-line side.
 
 It refuses trips it cannot predict (features.invalid_trips: a missing zone id or distance,
 a negative or infinite distance) with one MlflowException naming how many and why, which
@@ -17,6 +18,10 @@ a negative or infinite distance) with one MlflowException naming how many and wh
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
-from features import (
+from homework.features import (
     RAW_COLUMNS,
     RAW_DTYPES,
     count_invalid,
@@ -34,7 +39,7 @@ from features import (
     vectorize,
 )
 
-CODE_PATHS = [str(Path(__file__).with_name(name)) for name in ("trip_model.py", "features.py")]
+SHIPPED_FILES = ("__init__.py", "features.py", "trip_model.py")  # all the model runs
 REQUIREMENTS = ("pandas",)  # beside mlflow, scikit-learn, scipy, numpy and cloudpickle
 MLFLOW_TYPES = {"int64": "long", "float64": "double"}
 
@@ -51,6 +56,17 @@ class TripDurationModel(mlflow.pyfunc.PythonModel):
         if model_input.empty:
             return np.empty(0, dtype=np.float64)  # the forest refuses 0 rows; none to predict
         return self.forest.predict(vectorize(raw_trips(model_input), self.dv))
+
+
+@contextlib.contextmanager
+def shipped_code() -> Iterator[list[str]]:
+    """The model's `code_paths`: a copy of this package that holds only SHIPPED_FILES."""
+    with tempfile.TemporaryDirectory(prefix="code-") as scratch:
+        package = Path(scratch, __package__)
+        package.mkdir()
+        for name in SHIPPED_FILES:
+            shutil.copy(Path(__file__).with_name(name), package / name)
+        yield [str(package)]
 
 
 def check_trips(df: pd.DataFrame) -> None:

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import click
 
-from config import (
+from homework.config import (
     CHAMPION_ALIAS,
     DATA_PATH,
     MODEL_NAME,
@@ -29,8 +29,8 @@ from config import (
     TOP_N,
     TRACKING_URI,
 )
-from errors import UserError
-from tracking import describe_failure, redact
+from homework.errors import UserError
+from homework.tracking import describe_failure, redact
 
 DEBUG_VARIABLE = "HOMEWORK_DEBUG"  # set to 1 for the whole traceback of an error
 

@@ -23,9 +23,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from config import CHALLENGER_ALIAS, CHAMPION_ALIAS
-from lineage import log_datasets
-from models import load_pyfunc
+from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from homework.lineage import log_datasets
+from homework.models import load_pyfunc
 
 RMSE_METRIC = "root_mean_squared_error"  # of MLflow's regressor evaluation: what the gate compares
 GATE, ALWAYS = "gate", "always"  # the choices of --promote
@@ -87,7 +87,7 @@ def evaluate(model: Any, trips: Any, test_month: Any) -> Any:
     """
     import mlflow
 
-    from features import RAW_COLUMNS, TARGET
+    from homework.features import RAW_COLUMNS, TARGET
 
     with warnings.catch_warnings():
         # MLflow infers a schema from the trips and warns that integer columns cannot hold

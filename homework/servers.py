@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config import AUTH_ADMIN, S3_BUCKET
+from homework.config import AUTH_ADMIN, S3_BUCKET
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # the project folder
 SERVER_SH = ROOT / "scripts" / "server.sh"
 S3_SH = ROOT / "scripts" / "s3.sh"
 BIN = Path(sys.executable).parent  # this environment's mlflow and weed

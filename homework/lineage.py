@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from errors import UserError
+from homework.errors import UserError
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 DIGEST_LENGTH = 16  # hex digits; MLflow keeps at most 36
@@ -69,9 +69,9 @@ def trip_schema(dataset: str) -> Any:
     """The columns the homework reads from a trip file, with the types it reads them as."""
     from mlflow.types import ColSpec, Schema
 
-    from features import RAW_DTYPES
-    from trip_model import MLFLOW_TYPES
-    from trips import timestamp_columns
+    from homework.features import RAW_DTYPES
+    from homework.trip_model import MLFLOW_TYPES
+    from homework.trips import timestamp_columns
 
     return Schema(
         [ColSpec("datetime", name) for name in timestamp_columns(dataset)]

@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from config import MODEL_ARTIFACT, SIGNED_MANIFEST
-from errors import UserError, first_line
-from tracking import MLFLOW_3, connection_lost, refused_status, server_failed, verbose
+from homework.config import MODEL_ARTIFACT, SIGNED_MANIFEST
+from homework.errors import UserError, first_line
+from homework.tracking import MLFLOW_3, connection_lost, refused_status, server_failed, verbose
 
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
@@ -78,7 +78,7 @@ def download_verified(
     """
     import mlflow
 
-    import signing
+    from homework import signing
 
     with loading(model_uri):
         uri, name = model_source(model_uri)
@@ -158,7 +158,7 @@ def sign_logged_model(model_info: Any) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    import signing
+    from homework import signing
 
     source, _ = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
     with tempfile.TemporaryDirectory(prefix="sign-") as scratch:

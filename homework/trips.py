@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from errors import UserError, first_line
-from features import LOCATION_COLUMNS, NUMERICAL, TARGET, describe_invalid, valid_trips
+from homework.errors import UserError, first_line
+from homework.features import LOCATION_COLUMNS, NUMERICAL, TARGET, describe_invalid, valid_trips
 
 MIN_MINUTES, MAX_MINUTES = 1, 60
 TIMESTAMP_PREFIX = {"green": "lpep", "yellow": "tpep"}  # pickup/drop-off column prefix

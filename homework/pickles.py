@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from config import DATASET_FILES
-from errors import UserError, first_line
+from homework.config import DATASET_FILES
+from homework.errors import UserError, first_line
 
 RUN_PREPROCESSING = "run preprocess_data.py first (make q2)"
 RUN_AGAIN = "run preprocess_data.py again (make q2)"

@@ -1,0 +1,1 @@
+"""The machinery beneath the homework scripts: data, features, tracking, models, trust."""
