@@ -17,15 +17,6 @@ from urllib.parse import quote
 
 import click
 
-from homework.cli import (
-    data_path_option,
-    model_name_option,
-    raw_data_path_option,
-    reporting,
-    tracking_uri_option,
-    trust_unsigned_option,
-    verbose_option,
-)
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
     HPO_EXPERIMENT,
@@ -34,16 +25,18 @@ from homework.config import (
 )
 from homework.errors import UserError
 from homework.forest import rmse
-from homework.models import load_pyfunc
-from homework.tracking import (
-    best_trials,
-    champion_version,
-    connect,
-    experiment_id,
-    newest_search,
-    redact,
-    train_run,
+from homework.options import (
+    connection_options,
+    data_path_option,
+    model_name_option,
+    raw_data_path_option,
+    trust_unsigned_option,
 )
+from homework.registry import champion_version
+from homework.reporting import reporting
+from homework.search_runs import finished_trials, newest_search
+from homework.tracking import Connection, experiment_id, newest_run, redact
+from homework.trust.loading import load_pyfunc
 
 QUESTIONS = {
     1: "MLflow version",
@@ -69,7 +62,7 @@ def q2_files_written(data_path: str) -> str:
 
 
 def q3_min_samples_split() -> str:
-    return train_run().data.params["min_samples_split"]
+    return newest_run(TRAIN_EXPERIMENT, "train.py (make q3)").data.params["min_samples_split"]
 
 
 def server_command_line(pid_file: str) -> str:
@@ -100,8 +93,10 @@ def q5_best_rmse() -> str:
     search = newest_search()
     if search.note:
         click.echo(search.note, err=True)
-    (best,) = best_trials(search, 1)
-    return f"{best.data.metrics['rmse']:.3f}"
+    best = finished_trials(search, 1)
+    if not best:  # possible only if someone deleted them
+        raise UserError(f"hyperopt search {search.name} has no finished trials left: make q5.")
+    return f"{best[0].data.metrics['rmse']:.3f}"
 
 
 def q6_champion_test_rmse(raw_data_path: str, model_name: str, trust_unsigned: bool = False) -> str:
@@ -176,8 +171,7 @@ def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
 )
 @model_name_option("Registered model name (Q6).")
 @trust_unsigned_option
-@tracking_uri_option
-@verbose_option
+@connection_options
 def run_answers(
     questions: tuple[int, ...],
     data_path: str,
@@ -185,20 +179,19 @@ def run_answers(
     pid_file: str,
     model_name: str,
     trust_unsigned: bool,
-    tracking_uri: str,
-    verbose: bool,
+    connection: Connection,
 ) -> None:
     """Print the homework answers, each read back from the files, server and registry."""
     questions = questions or tuple(QUESTIONS)
     needs_server = any(question in SERVER_QUESTIONS for question in questions)
-    with reporting(tracking_uri if needs_server else "", verbose):
+    with reporting(connection if needs_server else None):
         if needs_server:
-            connect(tracking_uri, verbose)
+            connection.connect()
         results = {
             q: answer(q, data_path, raw_data_path, pid_file, model_name, trust_unsigned)
             for q in questions
         }
-        links = ui_links(tracking_uri, model_name) if len(results) == len(QUESTIONS) else {}
+        links = ui_links(connection.uri, model_name) if len(results) == len(QUESTIONS) else {}
     if len(results) == 1:
         ((question, value),) = results.items()
         click.echo(f"Q{question} {QUESTIONS[question]}: {value}")
@@ -211,7 +204,7 @@ def run_answers(
         click.echo("\nIn the MLflow UI:")
         width = max(len(name) for name in links)
         for name, url in links.items():
-            click.echo(f"  {name:<{width}}  {redact(url, tracking_uri)}")
+            click.echo(f"  {name:<{width}}  {redact(url, connection.uri)}")
 
 
 if __name__ == "__main__":

@@ -20,16 +20,16 @@ import hpo
 import preprocess_data
 import register_model
 import train
-from homework.cli import (
+from homework.config import DATASET, MONTHS
+from homework.options import (
+    connection_options,
+    dest_path_option,
     num_trials_option,
     raw_data_path_option,
-    reporting,
     top_n_option,
-    tracking_uri_option,
-    verbose_option,
 )
-from homework.config import DATA_PATH, DATASET, MONTHS
-from homework.tracking import connect
+from homework.reporting import reporting
+from homework.tracking import Connection
 
 
 def run_step(script: str, command: click.Command, args: list[str]) -> float:
@@ -39,58 +39,32 @@ def run_step(script: str, command: click.Command, args: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def homework_steps(
-    raw_data_path: str,
-    dest_path: str,
-    num_trials: int,
-    top_n: int,
-    tracking_uri: str,
-    verbose: bool,
-) -> list[tuple[str, click.Command, list[str]]]:
-    """The four scripts, their commands and their command lines, in the order they run."""
-    tracking = ["--tracking_uri", tracking_uri, *(["--verbose"] if verbose else [])]
-    data = ["--data_path", dest_path]
-    raw = ["--raw_data_path", raw_data_path]
-    return [
-        ("preprocess_data.py", preprocess_data.run_data_prep, [*raw, "--dest_path", dest_path]),
-        ("train.py", train.run_train, [*data, *tracking]),
-        ("hpo.py", hpo.run_hpo, [*data, "--num_trials", str(num_trials), *tracking]),
-        (
-            "register_model.py",
-            register_model.run_register_model,
-            [*data, *raw, "--top_n", str(top_n), *tracking],
-        ),
-    ]
-
-
 @click.command()
 @raw_data_path_option(
     f"Folder with the raw {DATASET}_tripdata_{{{','.join(MONTHS.values())}}}.parquet files."
 )
-@click.option(
-    "--dest_path",
-    "--dest-path",
-    default=DATA_PATH,
-    show_default=True,
-    help="Folder for the four pickles: preprocessing writes them, the other steps read them.",
-)
+@dest_path_option
 @num_trials_option
 @top_n_option
-@tracking_uri_option
-@verbose_option
+@connection_options
 def run_pipeline(
-    raw_data_path: str,
-    dest_path: str,
-    num_trials: int,
-    top_n: int,
-    tracking_uri: str,
-    verbose: bool,
+    raw_data_path: str, dest_path: str, num_trials: int, top_n: int, connection: Connection
 ) -> None:
     """Run preprocess_data.py, train.py, hpo.py and register_model.py in one process."""
-    with reporting(tracking_uri, verbose):
-        connect(tracking_uri, verbose)  # a server that is down fails here, before any work
-    steps = homework_steps(raw_data_path, dest_path, num_trials, top_n, tracking_uri, verbose)
-    seconds = {script: run_step(script, command, args) for script, command, args in steps}
+    with reporting(connection):
+        connection.connect()  # a server that is down fails here, before any work
+    server = ["--tracking_uri", connection.uri, *(["--verbose"] if connection.verbose else [])]
+    data, raw = ["--data_path", dest_path], ["--raw_data_path", raw_data_path]
+    steps = {
+        "preprocess_data.py": (preprocess_data.run_data_prep, [*raw, "--dest_path", dest_path]),
+        "train.py": (train.run_train, [*data, *server]),
+        "hpo.py": (hpo.run_optimization, [*data, "--num_trials", str(num_trials), *server]),
+        "register_model.py": (
+            register_model.run_register_model,
+            [*data, *raw, "--top_n", str(top_n), *server],
+        ),
+    }
+    seconds = {script: run_step(script, *step) for script, step in steps.items()}
     each = ", ".join(f"{script} {elapsed:.1f} s" for script, elapsed in seconds.items())
     click.echo(f"Done in {sum(seconds.values()):.1f} s: {each}", err=True)
 

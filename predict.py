@@ -25,18 +25,13 @@ from typing import Any
 
 import click
 
-from homework.cli import (
-    model_uri_option,
-    reporting,
-    tracking_uri_option,
-    trust_unsigned_option,
-    verbose_option,
-)
 from homework.config import DATASET, MONTHS, RAW_DATA_PATH
 from homework.errors import UserError
 from homework.forest import rmse
-from homework.models import load_pyfunc
-from homework.tracking import connect
+from homework.options import connection_options, model_uri_option, trust_unsigned_option
+from homework.reporting import reporting
+from homework.tracking import Connection
+from homework.trust.loading import load_pyfunc
 
 DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"
@@ -160,8 +155,7 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
     help="Trip distance in miles of one trip.",
 )
 @trust_unsigned_option
-@tracking_uri_option
-@verbose_option
+@connection_options
 def run_predict(
     model_uri: str,
     input_path: Path,
@@ -170,8 +164,7 @@ def run_predict(
     do: int | None,
     distance: float | None,
     trust_unsigned: bool,
-    tracking_uri: str,
-    verbose: bool,
+    connection: Connection,
 ) -> None:
     """Predict trip durations in minutes for a trip file or for one trip."""
     trip = {"pu": pu, "do": do, "distance": distance}
@@ -182,9 +175,9 @@ def run_predict(
     if not given and not input_path.is_file():
         raise click.BadParameter(f"{input_path} does not exist (make data).", param_hint="--input")
 
-    with reporting(tracking_uri, verbose):
+    with reporting(connection):
         trips = None if given else read_input(input_path)
-        connect(tracking_uri, verbose)
+        connection.connect()
         click.echo(f"Loading {model_uri}", err=True)
         model = load_pyfunc(model_uri, trust_unsigned)
         if given:

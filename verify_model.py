@@ -17,16 +17,11 @@ from pathlib import Path
 
 import click
 
-from homework.cli import (
-    model_uri_option,
-    reporting,
-    tracking_uri_option,
-    trust_unsigned_option,
-    verbose_option,
-)
 from homework.errors import UserError
-from homework.models import download_verified
-from homework.tracking import connect
+from homework.options import connection_options, model_uri_option, trust_unsigned_option
+from homework.reporting import reporting
+from homework.tracking import Connection
+from homework.trust.loading import download_verified
 
 
 def check_dest(dest: Path) -> None:
@@ -56,16 +51,15 @@ def verify_into(model_uri: str, dest: Path | None, trust_unsigned: bool) -> None
     help="Keep the checked model in this new or empty folder and print its path.",
 )
 @trust_unsigned_option
-@tracking_uri_option
-@verbose_option
+@connection_options
 def run_verify_model(
-    model_uri: str, dest: Path | None, trust_unsigned: bool, tracking_uri: str, verbose: bool
+    model_uri: str, dest: Path | None, trust_unsigned: bool, connection: Connection
 ) -> None:
     """Download a model and check its signature; nothing of it is loaded."""
-    with reporting(tracking_uri, verbose):
+    with reporting(connection):
         if dest is not None:
             check_dest(dest)
-        connect(tracking_uri, verbose)
+        connection.connect()
         verify_into(model_uri, dest, trust_unsigned)
     if dest is not None:
         click.echo(dest.resolve())

@@ -20,6 +20,7 @@ SCRIPTS = (
 )
 
 # The data: NYC TLC trip records, one parquet file per month.
+DATASETS = ("green", "yellow")  # the TLC's green and yellow taxi trip records
 DATASET = "green"
 MONTHS = {"train": "2023-01", "val": "2023-02", "test": "2023-03"}
 RAW_DATA_PATH = "data"
@@ -34,14 +35,13 @@ SERVER_PID_FILE = "mlflow-server.pid"
 TRAIN_EXPERIMENT = "random-forest-train"
 HPO_EXPERIMENT = "random-forest-hyperopt"
 BEST_MODELS_EXPERIMENT = "random-forest-best-models"
-SEARCH_TAG = "hpo.search_id"  # shared by the trials (and summary run) of one hpo.py search
-# The search's summary run, which is not a trial. hpo.py logs it after the last trial: a
-# search is complete (a result register_model.py and Q5 may use) once it has FINISHED.
-SUMMARY_TAG = "hpo.summary"
+# A search is one parent run tagged with the tuner's name (hyperopt), its trials nested runs
+# of it; it is complete (a result register_model.py and Q5 may use) once the parent FINISHED.
+SEARCH_TAG = "hpo.search"
 HPO_RUN_TAG = "hpo_run_id"  # on a best-models run: the trial its model comes from
 MODEL_ARTIFACT = "model"  # the bare forest in every run (the course's runs:/<id>/model)
 PYFUNC_ARTIFACT = "trip_duration_model"  # the self-contained champion (trip_model.py)
-TRIALS_PLOT = "validation_rmse_per_trial.png"  # on the search's summary run (hpo.py)
+TRIALS_PLOT = "validation_rmse_per_trial.png"  # on the search's parent run (hpo.py)
 CHAMPION_PLOTS = ("predicted_vs_actual.png", "residuals.png")  # on the champion's run
 
 # The team setup (docs/team.md): the login's admin user, and the local S3 server's bucket and port.

@@ -16,6 +16,7 @@ hashing runs at about 1 GB/s (5 ms for a real month, well under a second for 50 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,30 @@ from homework.errors import UserError
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 DIGEST_LENGTH = 16  # hex digits; MLflow keeps at most 36
+ALLOW_UNORDERED = "--allow_unordered_months"
+
+
+@dataclass(frozen=True)
+class Months:
+    """The training, validation and test months (YYYY-MM), and whether any order is allowed."""
+
+    train: str
+    val: str
+    test: str
+    unordered: bool = False  # experiments only: a test month seen in training is no test
+
+    def checked(self) -> dict[str, str]:
+        """{'train': ..., 'val': ..., 'test': ...}, refused unless distinct and in that order.
+
+        A test month seen in training (or before it) would make the test RMSE a lie.
+        """
+        if not (self.unordered or self.train < self.val < self.test):
+            raise UserError(
+                f"the months must be distinct and in order, train < val < test, not train "
+                f"{self.train}, val {self.val}, test {self.test}: pick other months (or pass "
+                f"{ALLOW_UNORDERED} to experiment)."
+            )
+        return {"train": self.train, "val": self.val, "test": self.test}
 
 
 def file_digest(path: str | Path) -> str:
@@ -31,10 +56,14 @@ def file_digest(path: str | Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()[:DIGEST_LENGTH]
 
 
-def raw_files(paths: dict[str, Path]) -> dict[str, str]:
-    """What dv.pkl records of each month's raw file: `train_file`, `train_digest`, ..."""
-    recorded = {}
+def trip_record(dataset: str, months: dict[str, str], paths: dict[str, Path]) -> dict[str, str]:
+    """What dv.pkl records of its data: the dataset, and each month with its file and digest.
+
+    `{"dataset": "green", "train_month": "2023-01", "train_file": ..., "train_digest": ...}`
+    """
+    recorded = {"dataset": dataset}
     for name, path in paths.items():
+        recorded[f"{name}_month"] = months[name]
         recorded[f"{name}_file"] = str(Path(path).resolve())
         recorded[f"{name}_digest"] = file_digest(path)
     return recorded
@@ -63,6 +92,13 @@ def month_datasets(trip_data: dict[str, str], names: tuple[str, ...], data_path:
         )
         for name in names
     }
+
+
+def pickled_months(data_path: Any, names: tuple[str, ...]) -> dict:
+    """The MetaDataset of each month in `names`, as `data_path`/dv.pkl records them."""
+    from homework.pickles import load_vectorizer
+
+    return month_datasets(load_vectorizer(data_path).trip_data_, names, data_path)
 
 
 def trip_schema(dataset: str) -> Any:
@@ -104,6 +140,32 @@ def logged_datasets(run: Any) -> set[tuple[str, str, str]]:
 def expected_datasets(datasets: dict[str, Any]) -> set[tuple[str, str, str]]:
     """(context, name, digest) of `datasets` as log_datasets logs them."""
     return {(CONTEXTS[name], data.name, data.digest) for name, data in datasets.items()}
+
+
+def check_same_data(run: Any, datasets: dict[str, Any], search: str, data_path: Any) -> None:
+    """Refuse pickles made from other data than the run (a search's parent) recorded."""
+    expected, logged = expected_datasets(datasets), logged_datasets(run)
+    if logged != expected:
+        raise UserError(
+            f"{data_path}/ holds pickles of {describe(expected)}, but hyperopt search "
+            f"{search} was trained on {describe(logged)}: pass the --data_path that search "
+            "used, or run hpo.py on these pickles (make q5)."
+        )
+
+
+def check_raw_file(path: Path, dataset: Any, data_path: Any) -> None:
+    """Refuse a raw month file that is missing or is not the one dv.pkl recorded (`dataset`)."""
+    if not path.is_file():
+        raise UserError(
+            f"missing {path}, a month of {data_path}/dv.pkl: pass --raw_data_path (make data)."
+        )
+    digest = file_digest(path)
+    if digest != dataset.digest:
+        raise UserError(
+            f"{path} is not the file {data_path}/dv.pkl was made from (digest {digest}, not "
+            f"{dataset.digest}): pass the --raw_data_path of that preprocessing, or run "
+            "preprocess_data.py again (make q2)."
+        )
 
 
 def describe(logged: set[tuple[str, str, str]]) -> str:

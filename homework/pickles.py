@@ -75,6 +75,20 @@ def atomic_dir_write(dest: Path) -> Iterator[Path]:
             os.replace(path, dest / path.name)
 
 
+def write_outputs(results: dict[str, Any], dest_path: str | Path) -> list[Path]:
+    """Write dv.pkl, train.pkl, val.pkl and test.pkl: all four or, on failure, none."""
+    dest = Path(dest_path)
+    try:
+        with atomic_dir_write(dest) as scratch:
+            for file_name in DATASET_FILES:
+                dump_pickle(results[Path(file_name).stem], scratch / file_name)
+    except OSError as exc:  # not writable, a file in the way, disk full, ...
+        raise UserError(
+            f"cannot write to {dest}/ ({exc.strerror or exc}): pick a writable --dest_path."
+        ) from None
+    return [dest / file_name for file_name in DATASET_FILES]
+
+
 def check_outputs(data_path: str | Path, names: tuple[str, ...] = DATASET_FILES) -> None:
     """Fail with one clear line if preprocessing has not written its files yet."""
     data_path = Path(data_path)
@@ -110,6 +124,8 @@ def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
     import numpy as np
     import scipy.sparse as sp
 
+    from homework.features import keep_sparse
+
     def is_x_y(obj: Any) -> bool:
         return (
             isinstance(obj, tuple)
@@ -127,6 +143,7 @@ def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
 
     path = Path(data_path) / f"{name}.pkl"
     X, y = load_checked(path, is_x_y)
+    X = keep_sparse(X) if sp.issparse(X) else X  # never made dense by accident (features.py)
     if not (all_finite(X) and all_finite(y)):
         raise UserError(f"{path} holds NaN, infinite or non-numeric values: {RUN_AGAIN}.")
     features = len(load_vectorizer(data_path).feature_names_)

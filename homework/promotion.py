@@ -1,9 +1,9 @@
 """The champion/challenger gate: MLflow's standard evaluation and the promotion decision.
 
-register_model.py evaluates the new model with `mlflow.models.evaluate`
-(`model_type="regressor"`) on the raw trips of the test month, in its run of
-`random-forest-best-models`: MLflow's regressor metrics (`root_mean_squared_error`,
-`mean_absolute_error`, `r2_score`, `max_error`, ...) land beside `val_rmse` and `test_rmse`.
+The new model is evaluated with `mlflow.models.evaluate` (`model_type="regressor"`) on the
+raw trips of the test month, in its run of `random-forest-best-models`: MLflow's regressor
+metrics (`root_mean_squared_error`, `mean_absolute_error`, `r2_score`, `max_error`, ...)
+land beside `val_rmse` and `test_rmse`, and its RMSE must be the one of test.pkl.
 
 If a version has the alias `@champion`, the champion is evaluated the same way on the same
 trips, in a run nested under the candidate's, and `mlflow.validate_evaluation_results`
@@ -23,9 +23,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS, MODEL_NAME
 from homework.lineage import log_datasets
-from homework.models import load_pyfunc
+from homework.registry import find_champion
+from homework.trust.loading import load_pyfunc
 
 RMSE_METRIC = "root_mean_squared_error"  # of MLflow's regressor evaluation: what the gate compares
 GATE, ALWAYS = "gate", "always"  # the choices of --promote
@@ -35,6 +36,16 @@ BASELINE_VERSION_TAG = "validation.baseline_version"
 BASELINE_RMSE_TAG = "validation.baseline_rmse"
 CANDIDATE_RMSE_TAG = "validation.candidate_rmse"
 NO_BASELINE = "none"  # the baseline tags of the first version
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How register_model.py registers: under which name, and how the gate decides."""
+
+    model_name: str = MODEL_NAME
+    promote: str = GATE  # or ALWAYS: @champion moves to the new version whatever its RMSE
+    max_regression: float = 0.0  # minutes of test RMSE a new champion may lose
+    trust_unsigned: bool = False  # score a champion not signed by a trusted key, with a warning
 
 
 @dataclass
@@ -77,6 +88,29 @@ class Decision:
                 f"version {self.baseline_version} (--promote always would replace it)"
             )
         return f"--promote always, although {candidate} is {worse}"
+
+
+def gate(model_uri: str, test_rmse: float, trips: Any, test_month: Any, policy: Policy) -> Decision:
+    """Evaluate the logged pyfunc in the active run, and the champion if any; decide.
+
+    The pyfunc is loaded back from the server as any user would load it, and MLflow's RMSE
+    of it must be `test_rmse`, the forest's on test.pkl. The champion is scored on the same
+    trips.
+    """
+    evaluation = evaluate(load_pyfunc(model_uri), trips, test_month)
+    evaluated = evaluation.metrics[RMSE_METRIC]
+    if abs(evaluated - test_rmse) > 1e-9:
+        raise RuntimeError(
+            f"mlflow.models.evaluate gives the logged model RMSE {evaluated} on the raw test "
+            f"month, but its forest gives {test_rmse} on test.pkl"
+        )
+    champion = find_champion(policy.model_name)
+    if champion is None:
+        return decide(evaluation, None, "", policy.promote, policy.max_regression)
+    baseline = evaluate_champion(
+        policy.model_name, champion.version, trips, test_month, policy.trust_unsigned
+    )
+    return decide(evaluation, baseline, champion.version, policy.promote, policy.max_regression)
 
 
 def evaluate(model: Any, trips: Any, test_month: Any) -> Any:

@@ -1,10 +1,9 @@
-"""Talking to the tracking server: the connection, its errors, and the runs it holds.
+"""Talking to the tracking server: the connection, its errors told apart by cause, experiments.
 
-Connecting (with a quick check that the server answers), telling its errors apart by
-cause, and finding experiments, the newest complete hyperopt search and the champion.
-Logging, signing and loading models is in models.py. Which MLflow is installed is decided
-here, once (`MLFLOW_3`), so no script checks a version. MLflow itself is imported inside
-the functions: the scripts answer `--help` at once and Ctrl-C never lands in an import.
+Which MLflow is installed is decided here, once (`MLFLOW_3`), so no script checks a version.
+MLflow itself is imported inside the functions: the scripts answer `--help` at once and
+Ctrl-C never lands in an import. What a search is (a parent run and its trials) is in
+search_runs.py, the registered champion in registry.py.
 """
 
 from __future__ import annotations
@@ -19,34 +18,22 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from homework.config import (
-    CHAMPION_ALIAS,
-    HPO_EXPERIMENT,
-    SEARCH_TAG,
-    SUMMARY_TAG,
-    TRAIN_EXPERIMENT,
-)
 from homework.errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
 MLFLOW_3 = int(version("mlflow").split(".")[0]) >= 3
+# MLflow 3 warns on every pickled model it saves. Ours are signed when logged and checked
+# before loading (trust/), the caution these ask for: shown only with --verbose.
+PICKLE_CAUTIONS = {
+    "mlflow.sklearn": "Saving scikit-learn models in the pickle",
+    "mlflow.pyfunc": "Passing a Python object as `python_model`",
+}
 # Fail fast when the tracking server is down: a couple of quick retries, not minutes of back-off.
 HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
-# MLflow 3 warns on every pickled model it saves. Ours are signed at registration and checked
-# before loading (signing.py), the caution these ask for: shown only with --verbose.
-PICKLE_CAUTIONS = {
-    "mlflow.sklearn": "Saving scikit-learn models in the pickle",
-    "mlflow.pyfunc": "Passing a Python object as `python_model`",
-}
-
-
-def no_pickle_caution(record: logging.LogRecord) -> bool:
-    """A logging filter: False for MLflow 3's pickle cautions (see PICKLE_CAUTIONS)."""
-    return not any(caution in str(record.msg) for caution in PICKLE_CAUTIONS.values())
 
 
 # ---------------------------------------------------------------- the connection
@@ -93,11 +80,29 @@ def check_local_store(tracking_uri: str) -> None:
         )
 
 
+def no_pickle_caution(record: logging.LogRecord) -> bool:
+    """A logging filter: False for MLflow 3's pickle cautions (see PICKLE_CAUTIONS)."""
+    return not any(caution in str(record.msg) for caution in PICKLE_CAUTIONS.values())
+
+
+def quiet_mlflow(verbose: bool) -> None:
+    """MLflow's INFO lines and pickle cautions only when `verbose`.
+
+    Its "View run" links go to stdout (see reporting.masked_output).
+    """
+    logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.WARNING)
+    for logger in PICKLE_CAUTIONS:
+        if verbose:
+            logging.getLogger(logger).removeFilter(no_pickle_caution)
+        else:
+            logging.getLogger(logger).addFilter(no_pickle_caution)
+
+
 def connect(tracking_uri: str, verbose: bool = False) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
 
     A local store (file://, a path, sqlite:///) must be in a folder that exists (see
-    check_local_store). MLflow's own INFO lines are shown only when `verbose`.
+    check_local_store). MLflow's own lines are shown only when `verbose`.
     """
     for name, value in HTTP_SETTINGS.items():
         os.environ.setdefault(name, value)
@@ -106,12 +111,7 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
     import mlflow
     import requests
 
-    logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.WARNING)
-    for logger in PICKLE_CAUTIONS:
-        if verbose:
-            logging.getLogger(logger).removeFilter(no_pickle_caution)
-        else:
-            logging.getLogger(logger).addFilter(no_pickle_caution)
+    quiet_mlflow(verbose)
     if not tracking_uri.startswith(("http://", "https://")):
         check_local_store(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
@@ -134,12 +134,32 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
     MlflowClient(tracking_uri).search_experiments(max_results=1)
 
 
+@dataclass(frozen=True)
+class Connection:
+    """The tracking server a command logs to, and whether MLflow's own lines are shown."""
+
+    uri: str
+    verbose: bool = False
+
+    def connect(self) -> None:
+        connect(self.uri, self.verbose)
+
+
+# ---------------------------------------------------------------- its errors, by cause
+
+
+def causes(exc: BaseException) -> tuple[BaseException | None, ...]:
+    """`exc` and what MLflow wrapped in it (it re-raises what requests raised)."""
+    return (exc, exc.__cause__ or exc.__context__)
+
+
 def connection_lost(exc: BaseException) -> bool:
     """True if `exc` (or what MLflow wrapped in it) is a connection error or a timeout."""
     import requests
 
-    causes = (exc, exc.__cause__ or exc.__context__)  # MLflow wraps what requests raised
-    return any(isinstance(error, requests.ConnectionError | requests.Timeout) for error in causes)
+    return any(
+        isinstance(error, requests.ConnectionError | requests.Timeout) for error in causes(exc)
+    )
 
 
 def server_failed(exc: BaseException) -> bool:
@@ -147,10 +167,8 @@ def server_failed(exc: BaseException) -> bool:
     import requests
     from mlflow.exceptions import RestException
 
-    causes = (exc, exc.__cause__ or exc.__context__)
-    return any(isinstance(error, requests.exceptions.RetryError) for error in causes) or (
-        isinstance(exc, RestException) and exc.get_http_status_code() >= 500
-    )
+    retried = any(isinstance(error, requests.exceptions.RetryError) for error in causes(exc))
+    return retried or (isinstance(exc, RestException) and exc.get_http_status_code() >= 500)
 
 
 def refused_status(exc: BaseException) -> int | None:
@@ -224,12 +242,7 @@ def describe_failure(exc: BaseException, tracking_uri: str) -> str | None:
     return None
 
 
-def verbose() -> bool:
-    """True if the command runs with --verbose (connect() turned MLflow's INFO lines on)."""
-    return logging.getLogger("mlflow").isEnabledFor(logging.INFO)
-
-
-# ---------------------------------------------------------------- experiments and runs
+# ---------------------------------------------------------------- experiments
 
 
 def set_experiment(name: str) -> Any:
@@ -253,121 +266,14 @@ def experiment_id(name: str) -> str | None:
     return experiment.experiment_id if experiment else None
 
 
-def train_run() -> Any:
-    """The newest run of train.py (Q3), or a UserError saying how to make one."""
+def newest_run(experiment: str, script: str) -> Any:
+    """The newest run of `experiment` (train.py's, for Q3), or a UserError saying what to run."""
     from mlflow.tracking import MlflowClient
 
-    train_experiment_id = experiment_id(TRAIN_EXPERIMENT)
-    runs = train_experiment_id and MlflowClient().search_runs(
-        [train_experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    found = experiment_id(experiment)
+    runs = found and MlflowClient().search_runs(
+        [found], order_by=["attributes.start_time DESC"], max_results=1
     )
     if not runs:
-        raise UserError(f"no run in {TRAIN_EXPERIMENT!r}: run train.py (make q3).")
+        raise UserError(f"no run in {experiment!r}: run {script}.")
     return runs[0]
-
-
-FINISHED_TRIALS = "attributes.status = 'FINISHED' and metrics.rmse >= 0"
-
-
-@dataclass
-class Search:
-    """A complete hyperopt search: its id and the filter that finds its finished trials."""
-
-    experiment_id: str
-    search_id: str
-    trials_filter: str
-    note: str = ""  # one line for the user when a newer search did not finish
-
-
-def newest_search() -> Search:
-    """The newest complete hyperopt search, whose trials Q5 and register_model.py use.
-
-    hpo.py logs a search's summary run after its last trial: the search is complete once
-    that run has FINISHED. Only finished, undeleted trials with an `rmse` count, and only
-    those of that search: older searches may be on other data, and a newer one that was
-    stopped (Ctrl-C, a lost server) or is still running is no result; `note` then says so.
-    """
-    from mlflow.entities import ViewType
-    from mlflow.tracking import MlflowClient
-
-    hpo_experiment_id = experiment_id(HPO_EXPERIMENT)
-
-    def newest(filter_string: str) -> Any:
-        runs = hpo_experiment_id and MlflowClient().search_runs(
-            [hpo_experiment_id],
-            filter_string=filter_string,
-            run_view_type=ViewType.ACTIVE_ONLY,
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        return runs[0] if runs else None
-
-    trial = newest(FINISHED_TRIALS)
-    if trial is None:
-        raise UserError(
-            f"experiment {HPO_EXPERIMENT!r} has no finished runs with an `rmse` metric: "
-            "run hpo.py first (make q5)."
-        )
-    newest_id = trial.data.tags.get(SEARCH_TAG, "")[:8] or "untagged"
-    summary = newest(f"attributes.status = 'FINISHED' and tags.`{SUMMARY_TAG}` = 'true'")
-    if summary is None:
-        raise UserError(
-            f"no hyperopt search in {HPO_EXPERIMENT!r} has finished (the newest, {newest_id}, "
-            "was stopped or is still running): run hpo.py again (make q5)."
-        )
-    search_id = summary.data.tags[SEARCH_TAG]
-    note = ""
-    if trial.data.tags.get(SEARCH_TAG) != search_id and (
-        trial.info.start_time > summary.info.start_time
-    ):
-        note = (
-            f"The newest hyperopt search ({newest_id}) did not finish (stopped, or still "
-            f"running): using the newest complete one ({search_id[:8]})."
-        )
-    trials_filter = f"{FINISHED_TRIALS} and tags.`{SEARCH_TAG}` = '{search_id}'"
-    return Search(hpo_experiment_id, search_id, trials_filter, note)
-
-
-def best_trials(search: Search, n: int) -> list[Any]:
-    """The `n` trials of `search` with the lowest validation `rmse`, best first."""
-    from mlflow.entities import ViewType
-    from mlflow.tracking import MlflowClient
-
-    trials = MlflowClient().search_runs(
-        [search.experiment_id],
-        filter_string=search.trials_filter,
-        run_view_type=ViewType.ACTIVE_ONLY,
-        order_by=["metrics.rmse ASC"],
-        max_results=n,
-    )
-    if not trials:  # possible only if someone deleted them
-        raise UserError(
-            f"hyperopt search {search.search_id[:8]} has no finished trials left: "
-            "run hpo.py again (make q5)."
-        )
-    return trials
-
-
-def find_champion(model_name: str) -> Any:
-    """The registered version behind `@champion`, or None if there is none yet."""
-    from mlflow.exceptions import RestException
-    from mlflow.tracking import MlflowClient
-
-    try:
-        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-    except RestException as exc:
-        # No such model is a 404, no such alias a 400 (INVALID_PARAMETER_VALUE) on 2.22.
-        if exc.get_http_status_code() not in (400, 404):
-            raise
-        return None
-
-
-def champion_version(model_name: str) -> Any:
-    """The registered version behind `@champion`, or a UserError saying how to make one."""
-    champion = find_champion(model_name)
-    if champion is None:
-        raise UserError(
-            f"no version of the registered model {model_name!r} has the alias "
-            f"@{CHAMPION_ALIAS}: run register_model.py (make q6)."
-        )
-    return champion

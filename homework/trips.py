@@ -18,16 +18,53 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from homework.config import DATASETS
 from homework.errors import UserError, first_line
 from homework.features import LOCATION_COLUMNS, NUMERICAL, TARGET, describe_invalid, valid_trips
 
 MIN_MINUTES, MAX_MINUTES = 1, 60
-TIMESTAMP_PREFIX = {"green": "lpep", "yellow": "tpep"}  # pickup/drop-off column prefix
+TIMESTAMP_PREFIX = dict(zip(DATASETS, ("lpep", "tpep"), strict=True))  # pickup/drop-off columns
 
 
 def tripdata_path(raw_data_path: str | Path, dataset: str, month: str) -> Path:
     """Where the TLC file of one month lies, e.g. data/green_tripdata_2023-01.parquet."""
     return Path(raw_data_path) / f"{dataset}_tripdata_{month}.parquet"
+
+
+def month_files(raw_data_path: str | Path, dataset: str, months: dict[str, str]) -> dict:
+    """The file of each month in `raw_data_path`, once each is there and is a file."""
+    if not Path(raw_data_path).is_dir():
+        raise UserError(
+            f"raw data folder {raw_data_path}/ does not exist: download the data with `make data` "
+            "(or pass --raw_data_path)."
+        )
+    paths = {name: tripdata_path(raw_data_path, dataset, month) for name, month in months.items()}
+    folders = [str(path) for path in paths.values() if path.is_dir()]
+    if folders:
+        raise UserError(
+            f"{', '.join(folders)} is a folder, not a parquet file: move it out of the way, "
+            "then download the data with `make data`."
+        )
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise UserError(f"missing {', '.join(missing)}: download the data with `make data`.")
+    return paths
+
+
+def dropped_line(dropped: dict[str, dict[str, int]], months: dict[str, str]) -> str | None:
+    """One line on the trips the months lost, e.g. 'Dropped 3 trips the model cannot take:
+    train 2023-01: 2 with a missing zone id, ...'; None if none was dropped."""
+    from homework.features import trips_counted
+
+    parts = [
+        f"{name} {months[name]}: {describe_invalid(counts)}"
+        for name, counts in dropped.items()
+        if counts
+    ]
+    if not parts:
+        return None
+    total = sum(sum(counts.values()) for counts in dropped.values())
+    return f"Dropped {trips_counted(total)} the model cannot take: {'; '.join(parts)}"
 
 
 def timestamp_columns(dataset: str) -> list[str]:

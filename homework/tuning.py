@@ -1,7 +1,8 @@
 """The hyperopt search: the course's space and the one `fmin` call.
 
 hpo.py runs it with MLflow around each trial, bench/baseline.py with scikit-learn alone;
-both call `minimize`, so the benchmark compares the same search.
+both call `minimize`, so the benchmark compares the same search. spark.py runs it with
+hyperopt's SparkTrials.
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ def minimize(
     objective: Callable[[dict[str, Any]], Any],
     num_trials: int,
     seed: int,
-    trials: Trials,
+    trials: Trials | None = None,
     show_progressbar: bool = True,
-) -> None:
-    """Run TPE over SEARCH_SPACE for `num_trials` trials; the results are in `trials`.
+) -> list[float]:
+    """Run TPE over SEARCH_SPACE for `num_trials` trials; return each trial's loss, in order.
 
-    Every trial is recorded, failed ones too: a search whose trials all failed still
-    returns, so the caller can report them.
+    `objective` returns a trial's validation RMSE. Every trial is recorded in `trials`,
+    failed ones too: a search whose trials all failed still returns, so the caller can
+    report them.
     """
+    trials = Trials() if trials is None else trials
     fmin(
         fn=objective,
         space=SEARCH_SPACE,
@@ -61,3 +64,4 @@ def minimize(
         return_argmin=False,
         show_progressbar=progress_bar if show_progressbar else False,
     )
+    return trials.losses()

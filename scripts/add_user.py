@@ -20,7 +20,6 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from homework.cli import reporting, tracking_uri_option
 from homework.config import (
     AUTH_ADMIN,
     BEST_MODELS_EXPERIMENT,
@@ -29,7 +28,9 @@ from homework.config import (
     TRAIN_EXPERIMENT,
 )
 from homework.errors import UserError
-from homework.tracking import connect
+from homework.options import connection_options
+from homework.reporting import reporting
+from homework.tracking import Connection
 
 EXPERIMENTS = (TRAIN_EXPERIMENT, HPO_EXPERIMENT, BEST_MODELS_EXPERIMENT)
 PERMISSION = "READ"
@@ -103,20 +104,20 @@ def grant(create: object, update: object, resource: str, name: str) -> None:
 
 @click.command()
 @click.option("--name", required=True, help="The new user's name.")
-@tracking_uri_option
-def add_user(name: str, tracking_uri: str) -> None:
+@connection_options
+def add_user(name: str, connection: Connection) -> None:
     """Create a user with READ on the homework's experiments and registered model."""
-    with reporting(tracking_uri):
+    with reporting(connection):
         if name == AUTH_ADMIN:
             raise UserError(f"{name!r} is the admin: pass NAME=<another user>.")
         password = os.environ.get(PASSWORD_VARIABLE) or click.prompt(
             f"Password for {name}", hide_input=True, confirmation_prompt=True
         )
         log_in_as_admin()
-        connect(tracking_uri)
+        connection.connect()
         from mlflow.server import get_app_client
 
-        auth = get_app_client("basic-auth", tracking_uri=tracking_uri)
+        auth = get_app_client("basic-auth", tracking_uri=connection.uri)
         created = save_user(auth, name, password)
         ids = experiment_ids(EXPERIMENTS)
         ensure_registered_model(MODEL_NAME)

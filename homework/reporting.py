@@ -1,9 +1,8 @@
-"""What every command shares: its options, its quiet output and its one-line errors.
+"""What every command's output is: quiet, passwords masked, one line per error.
 
-The options keep the course's names (`--data_path`, `--raw_data_path`, `--num_trials`,
-`--top_n`), with dashed aliases. `reporting` wraps a command's work: MLflow's chatter stays
-off stdout (which carries only results), every known failure becomes one `Error:` line, and
-Ctrl-C ends it with Click's `Aborted!` whenever it comes (see on_ctrl_c).
+`reporting` wraps a command's work: MLflow's chatter stays off stdout (which carries only
+results), every known failure becomes one `Error:` line, and Ctrl-C ends it with Click's
+`Aborted!` whenever it comes (see on_ctrl_c).
 """
 
 from __future__ import annotations
@@ -14,104 +13,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import FrameType
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 
-from homework.config import (
-    CHAMPION_ALIAS,
-    DATA_PATH,
-    MODEL_NAME,
-    NUM_TRIALS,
-    RAW_DATA_PATH,
-    TOP_N,
-    TRACKING_URI,
-)
 from homework.errors import UserError
-from homework.tracking import describe_failure, redact
+from homework.tracking import Connection, describe_failure, redact
 
 DEBUG_VARIABLE = "HOMEWORK_DEBUG"  # set to 1 for the whole traceback of an error
-
-
-def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or TRACKING_URI
-
-
-data_path_option = click.option(
-    "--data_path",
-    "--data-path",
-    default=DATA_PATH,
-    show_default=True,
-    help="Folder with the pickles written by preprocess_data.py.",
-)
-
-num_trials_option = click.option(
-    "--num_trials",
-    "--num-trials",
-    default=NUM_TRIALS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Number of parameter settings hyperopt evaluates.",
-)
-
-top_n_option = click.option(
-    "--top_n",
-    "--top-n",
-    default=TOP_N,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="How many of the best hyperopt runs to evaluate on the test month.",
-)
-
-tracking_uri_option = click.option(
-    "--tracking_uri",
-    "--tracking-uri",
-    default=default_tracking_uri,
-    show_default="$MLFLOW_TRACKING_URI or " + TRACKING_URI,
-    help="MLflow tracking server to log to.",
-)
-
-verbose_option = click.option(
-    "--verbose",
-    is_flag=True,
-    help="Also show MLflow's own log lines and run links (on stderr, passwords masked).",
-)
-
-
-trust_unsigned_option = click.option(
-    "--trust_unsigned",
-    "--trust-unsigned",
-    is_flag=True,
-    help="Accept a model not signed by a key this machine trusts, with a warning instead of a "
-    "refusal (loading it runs the code it holds).",
-)
-
-
-def model_name_option(help: str, **settings: Any) -> Callable[[Any], Any]:
-    """The `--model_name` option (the registered model), with its help text."""
-    return click.option(
-        "--model_name", "--model-name", default=MODEL_NAME, show_default=True, help=help, **settings
-    )
-
-
-def model_uri_option(help: str) -> Callable[[Any], Any]:
-    """The `--model_uri` option, default the registered champion."""
-    return click.option(
-        "--model_uri",
-        "--model-uri",
-        default=f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}",
-        show_default=True,
-        help=help,
-    )
-
-
-def raw_data_path_option(help: str) -> Callable[[Any], Any]:
-    """The `--raw_data_path` option, with a help text saying what is read from it."""
-    return click.option(
-        "--raw_data_path", "--raw-data-path", default=RAW_DATA_PATH, show_default=True, help=help
-    )
 
 
 class Chatter(io.TextIOBase):
@@ -207,16 +118,17 @@ def ctrl_c_handled() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def reporting(tracking_uri: str = "", verbose: bool = False) -> Iterator[None]:
+def reporting(connection: Connection | None = None) -> Iterator[None]:
     """Run a command's work with its output masked and quiet, and errors as one line.
 
     Output as `masked_output` leaves it. A UserError, or an error of MLflow or the tracking
-    server (told by its cause, see tracking.describe_failure), becomes one `Error: ...`
-    line, the password of `tracking_uri` masked; HOMEWORK_DEBUG=1 shows the whole
+    server of `connection` (told by its cause, see tracking.describe_failure), becomes one
+    `Error: ...` line, the server's password masked; HOMEWORK_DEBUG=1 shows the whole
     traceback instead.
     """
+    tracking_uri = connection.uri if connection else ""
     try:
-        with ctrl_c_handled(), masked_output(tracking_uri, verbose):
+        with ctrl_c_handled(), masked_output(tracking_uri, bool(connection and connection.verbose)):
             yield
     except Exception as exc:
         if isinstance(exc, UserError):

@@ -1,11 +1,4 @@
-"""Model signing: the user's Ed25519 key, and a signed manifest of a model folder's files.
-
-Loading an MLflow model unpickles it, and unpickling runs code: anyone who can write to the
-tracking server or the artifact store could plant a model. So register_model.py signs the
-folder of the champion it logs (`sign_folder`: the SHA-256 digest of every file, signed
-with the user's private key, written as `signed-manifest.json` inside the folder), and
-everything that loads a model checks the downloaded folder first (`check_folder`): signed by
-a key this machine trusts, and no file changed, added or missing.
+"""The user's Ed25519 signing key and the public keys this machine trusts.
 
 The keys live in the user's config folder (`~/.config/mlflow-homework`, or
 $MLFLOW_HOMEWORK_KEY_DIR), made on first use and readable by its owner only. Trusted are
@@ -19,28 +12,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
-from homework.config import (
-    KEY_DIR,
-    KEY_DIR_VARIABLE,
-    PRIVATE_KEY_FILE,
-    PUBLIC_KEY_FILE,
-    SIGNED_MANIFEST,
-    TRUSTED_KEYS_DIR,
-)
 from homework.errors import UserError, first_line
 
-MANIFEST_FORMAT = "mlflow-homework signed manifest 1"
-SHOWN_FILES = 3  # how many changed, added or missing files a refusal names
-
-
-class Untrusted(Exception):
-    """A model folder that is not signed by a trusted key, or whose files changed: why."""
+KEY_DIR_VARIABLE = "MLFLOW_HOMEWORK_KEY_DIR"  # overrides KEY_DIR (the tests use a temporary one)
+KEY_DIR = "mlflow-homework"  # in $XDG_CONFIG_HOME, else ~/.config
+PRIVATE_KEY_FILE = "signing-key.pem"  # readable by its owner only; never leaves the machine
+PUBLIC_KEY_FILE = "signing-key.pub"  # what a team shares
+TRUSTED_KEYS_DIR = "trusted-keys"  # other public keys (*.pub) this machine trusts
 
 
 def key_dir() -> Path:
@@ -49,9 +32,6 @@ def key_dir() -> Path:
         return Path(os.environ[KEY_DIR_VARIABLE]).expanduser()
     config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(config_home) / KEY_DIR
-
-
-# ---------------------------------------------------------------- keys
 
 
 def fingerprint(public_key: Any) -> str:
@@ -161,97 +141,3 @@ def trusted_keys() -> dict[str, Any]:
             raise UserError(f"cannot read the signing key {own} ({first_line(exc)}).") from None
     keys += [read_public_key(path) for path in sorted((folder / TRUSTED_KEYS_DIR).glob("*.pub"))]
     return {fingerprint(key): key for key in keys}
-
-
-# ---------------------------------------------------------------- manifests
-
-
-def file_digests(folder: Path) -> dict[str, str]:
-    """`relative/path: sha256 hex` of every file under `folder`, but the signed manifest."""
-    digests = {}
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            path = Path(parent, name)
-            relative = path.relative_to(folder).as_posix()
-            if relative != SIGNED_MANIFEST:
-                with open(path, "rb") as file:
-                    digests[relative] = hashlib.file_digest(file, "sha256").hexdigest()
-    return dict(sorted(digests.items()))
-
-
-def signed_bytes(key_id: str, files: dict[str, str]) -> bytes:
-    """What the signature covers: the format, the key's fingerprint and every file's digest."""
-    payload = {"format": MANIFEST_FORMAT, "key": key_id, "files": files}
-    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-
-
-def sign_folder(folder: Path) -> tuple[str, bool]:
-    """Sign every file of a model folder into `folder/signed-manifest.json`.
-
-    Returns the key's fingerprint and whether the key was made just now.
-    """
-    key, created = signing_key()
-    key_id = fingerprint(key.public_key())
-    files = file_digests(folder)
-    signature = base64.b64encode(key.sign(signed_bytes(key_id, files))).decode()
-    manifest = {"format": MANIFEST_FORMAT, "key": key_id, "files": files, "signature": signature}
-    (folder / SIGNED_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    return key_id, created
-
-
-def read_manifest(folder: Path) -> tuple[str, dict[str, str], bytes]:
-    """The key fingerprint, file digests and signature of `folder`'s manifest, or Untrusted."""
-    path = folder / SIGNED_MANIFEST
-    if not path.is_file():
-        raise Untrusted(f"it is unsigned (it has no {SIGNED_MANIFEST})")
-    try:
-        manifest = json.loads(path.read_text())
-        key_id, files = manifest["key"], manifest["files"]
-        signature = base64.b64decode(manifest["signature"], validate=True)
-        if not (isinstance(key_id, str) and isinstance(files, dict)):
-            raise TypeError("wrong field types")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise Untrusted(f"its {SIGNED_MANIFEST} is not a signed manifest") from None
-    return key_id, files, signature
-
-
-def differences(signed: dict[str, str], actual: dict[str, str]) -> str:
-    """The files changed, added or missing since signing, as `changed a, b; missing c`."""
-    kinds = {
-        "changed": [name for name in signed if name in actual and actual[name] != signed[name]],
-        "added": [name for name in actual if name not in signed],
-        "missing": [name for name in signed if name not in actual],
-    }
-    parts = []
-    for kind, names in kinds.items():
-        if names:
-            more = f" (and {len(names) - SHOWN_FILES} more)" if len(names) > SHOWN_FILES else ""
-            parts.append(f"{kind} {', '.join(names[:SHOWN_FILES])}{more}")
-    return "; ".join(parts)
-
-
-def check_folder(folder: Path) -> tuple[str, int]:
-    """Check a downloaded model folder before anything in it is loaded.
-
-    Returns the signer's fingerprint and the number of files checked. Raises Untrusted
-    (with why) unless a trusted key signed the manifest and every file is as signed.
-    """
-    from cryptography.exceptions import InvalidSignature
-
-    key_id, files, signature = read_manifest(folder)
-    key = trusted_keys().get(key_id)
-    if key is None:
-        raise Untrusted(
-            f"it is signed by another key ({key_id}), not one this machine trusts "
-            f"(its own in {key_dir()}, or a *.pub in {key_dir() / TRUSTED_KEYS_DIR})"
-        )
-    try:
-        key.verify(signature, signed_bytes(key_id, files))
-    except InvalidSignature:
-        raise Untrusted(
-            f"its {SIGNED_MANIFEST} was changed after signing (the signature does not match)"
-        ) from None
-    changed = differences(files, file_digests(folder))
-    if changed:
-        raise Untrusted(f"its files are not the signed ones: {changed}")
-    return key_id, len(files)
