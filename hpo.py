@@ -29,7 +29,6 @@ from homework.reporting import reporting
 from homework.search_runs import start_search
 from homework.spark import SparkSettings, minimize_on_spark
 from homework.tracking import Connection
-from homework.tuning import minimize
 
 
 def optimize(
@@ -40,6 +39,8 @@ def optimize(
     verbose: bool = False,
 ) -> float:
     """Run the search, one child run per trial; return the best validation RMSE."""
+    from homework.tuning import minimize  # hyperopt
+
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
 

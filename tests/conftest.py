@@ -26,10 +26,11 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from homework.config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
+from homework.config import CHAMPION_ALIAS, DATASET
 from homework.config import MONTHS as MONTH_OF
 from homework.servers import ROOT, Server, free_port, start_server
 from homework.trips import tripdata_path
+from homework.trust.keys import KEY_DIR_VARIABLE
 
 MONTHS = tuple(MONTH_OF.values())  # train, validation, test
 FIXTURE_MARKERS = {
@@ -142,7 +143,8 @@ def raw_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def prepared_dir(raw_dir: Path, tmp_path: Path) -> Path:
     """The four pickles preprocess_data.py writes for `raw_dir`."""
-    from preprocess_data import preprocess, write_outputs
+    from homework.pickles import write_outputs
+    from preprocess_data import preprocess
 
     dest = tmp_path / "output"
     months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
@@ -276,7 +278,7 @@ def taxi_data_dir() -> Path:
 def playwright() -> None:
     """Playwright, which ui_check.py needs before it looks for a browser (make install-browser)."""
     from homework.errors import UserError
-    from ui_check import require_playwright
+    from homework.ui.browser import require_playwright
 
     try:
         require_playwright()
@@ -293,7 +295,7 @@ def chromium(request: pytest.FixtureRequest) -> str:
     """
     from homework.errors import UserError
     from homework.tracking import MLFLOW_3
-    from ui_check import chromium_path
+    from homework.ui.browser import chromium_path
 
     if MLFLOW_3:  # before Playwright: the MLflow 3 environment does not install it
         pytest.skip("the UI check walks MLflow 2.x's UI (3.x's differs)")
@@ -331,11 +333,12 @@ TEST_MODEL_URI = f"models:/{TEST_MODEL_NAME}@{CHAMPION_ALIAS}"
 
 def register_champion(prepared_dir: Path) -> Path:
     """Run a 2-trial search and register its champion; return the raw test month's file."""
-    from hpo import run_hpo
+    from hpo import run_optimization
     from register_model import run_register_model
 
     raw_dir = prepared_dir.parent / "data"
-    hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+    args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
+    hpo = CliRunner().invoke(run_optimization, args)
     assert hpo.exit_code == 0, hpo.output
     args = ["--data_path", str(prepared_dir), "--raw_data_path", str(raw_dir)]
     result = CliRunner().invoke(run_register_model, [*args, "--model_name", TEST_MODEL_NAME])

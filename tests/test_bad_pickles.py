@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from homework.errors import UserError
 from homework.pickles import load_dataset
-from hpo import run_hpo
+from hpo import run_optimization
 from register_model import run_register_model
 from train import run_train
 
@@ -59,9 +59,19 @@ CASES = [
     (run_train, "val.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
     (run_train, "train.pkl", nan_in_x, "holds NaN, infinite or non-numeric values"),
     (run_train, "val.pkl", one_feature_less, "feature columns but dv.pkl"),
-    (run_hpo, "train.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
-    (run_hpo, "val.pkl", two_key_dict, "does not hold what preprocess_data.py writes (dict)"),
-    (run_hpo, "val.pkl", nan_in_x, "holds NaN, infinite or non-numeric values"),
+    (
+        run_optimization,
+        "train.pkl",
+        two_key_dict,
+        "does not hold what preprocess_data.py writes (dict)",
+    ),
+    (
+        run_optimization,
+        "val.pkl",
+        two_key_dict,
+        "does not hold what preprocess_data.py writes (dict)",
+    ),
+    (run_optimization, "val.pkl", nan_in_x, "holds NaN, infinite or non-numeric values"),
     (run_register_model, "val.pkl", two_key_dict, "does not hold what preprocess_data.py"),
     (run_register_model, "test.pkl", nan_in_x, "holds NaN, infinite or non-numeric values"),
     (run_register_model, "dv.pkl", truncated, "is damaged"),

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, assert_one_line_error
-from homework.cli import reporting
 
 from homework.config import SCRIPTS
+from homework.reporting import reporting
+from homework.tracking import Connection
 
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
 HEAVY += ("playwright", "PIL")  # ui_check.py
@@ -113,7 +114,10 @@ def test_ctrl_c_inside_an_import_ends_the_command(tmp_path) -> None:
         "except BaseException:\n"
         "    pass\n"
     )
-    code = "from homework.cli import reporting\nwith reporting():\n    import swallowing\nprint('went on')"
+    code = (
+        "from homework.reporting import reporting\n"
+        "with reporting():\n    import swallowing\nprint('went on')"
+    )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
@@ -137,7 +141,7 @@ def test_passwords_are_masked_on_stdout_and_stderr(capsys, monkeypatch) -> None:
 
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "basic-auth-secret")
     uri = "http://alice:s3cr%40t@127.0.0.1:5000"
-    with reporting(uri, verbose=True):
+    with reporting(Connection(uri, verbose=True)):
         print(f"View run at: {uri}/#/experiments/1")
         logging.getLogger("mlflow").warning("retrying %s", uri)
         sys.stderr.write("decoded: s3cr@t, basic auth: basic-auth-secret\n")

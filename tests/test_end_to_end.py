@@ -21,7 +21,6 @@ from homework.config import (
 from homework.features import RAW_COLUMNS
 from homework.forest import rmse
 from homework.lineage import logged_datasets
-from homework.models import load_pyfunc
 from homework.pickles import load_dataset
 from homework.promotion import (
     BASELINE_RMSE_TAG,
@@ -34,6 +33,7 @@ from homework.promotion import (
     STATUS_TAG,
 )
 from homework.trips import read_trips
+from homework.trust.loading import load_pyfunc
 
 pytestmark = pytest.mark.server
 NOISE = (

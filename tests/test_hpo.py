@@ -29,35 +29,52 @@ from homework.config import (
     HPO_EXPERIMENT,
     HPO_RUN_TAG,
     SEARCH_TAG,
-    SUMMARY_TAG,
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
-from homework.tracking import best_trials, newest_search
-from hpo import run_hpo
-from preprocess_data import preprocess, write_outputs
+from homework.lineage import logged_datasets
+from homework.pickles import write_outputs
+from homework.search_runs import PARENT_TAG, finished_trials, newest_search
+from hpo import run_optimization
+from preprocess_data import preprocess
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
 
-def hpo_runs(uri: str, trials_only: bool = True):
-    """The trial runs (those with `rmse`), best first; with trials_only=False every run."""
+def hpo_runs(uri: str):
+    """The trial runs (those with `rmse`), best first."""
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
-    filter_string = "metrics.rmse >= 0" if trials_only else ""
     return client.search_runs(
-        [experiment.experiment_id], filter_string, order_by=["metrics.rmse ASC"]
+        [experiment.experiment_id], "metrics.rmse >= 0", order_by=["metrics.rmse ASC"]
     )
 
 
-def test_each_trial_is_one_run(prepared_dir: Path, mlflow_server) -> None:
+def searches(client: MlflowClient, status: str | None = None) -> list:
+    """The parent runs of the searches (with `status`, if given), newest first."""
+    status_filter = f" and attributes.status = '{status}'" if status else ""
+    return client.search_runs(experiment_ids(client), f"tags.`{SEARCH_TAG}` != ''{status_filter}")
+
+
+def test_a_search_is_a_parent_run_with_one_child_per_trial(
+    prepared_dir: Path, mlflow_server
+) -> None:
     args = ["--data_path", str(prepared_dir), "--num_trials", "3", "--tracking_uri"]
-    result = CliRunner().invoke(run_hpo, [*args, mlflow_server.uri])
+    result = CliRunner().invoke(run_optimization, [*args, mlflow_server.uri])
     assert result.exit_code == 0, result.output
+    client = MlflowClient(mlflow_server.uri)
+    (parent,) = searches(client)
     runs = hpo_runs(mlflow_server.uri)
     assert len(runs) == 3
     assert {run.info.status for run in runs} == {"FINISHED"}
-    assert len({run.data.tags[SEARCH_TAG] for run in runs}) == 1
+    assert {run.data.tags[PARENT_TAG] for run in runs} == {parent.info.run_id}
+    # The parent finished after its last trial, with the search's result and its data.
+    assert parent.info.status == "FINISHED" and parent.data.tags[SEARCH_TAG] == "hyperopt"
+    assert parent.data.metrics["best_val_rmse"] == runs[0].data.metrics["rmse"]
+    assert "rmse" not in parent.data.metrics  # never counted as a trial
+    assert parent.info.end_time >= max(run.info.end_time for run in runs)
+    assert [a.path for a in client.list_artifacts(parent.info.run_id)] == [TRIALS_PLOT]
+    assert logged_datasets(parent) == logged_datasets(runs[0])
     for run in runs:
         assert set(run.data.params) == PARAMS
         assert run.data.params["random_state"] == "42"
@@ -70,11 +87,13 @@ def test_each_trial_is_one_run(prepared_dir: Path, mlflow_server) -> None:
 
 def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_server) -> None:
     from homework.forest import rmse
-    from homework.models import load_sklearn
     from homework.pickles import load_dataset
+    from homework.trust.loading import load_sklearn
 
     CliRunner().invoke(
-        run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"], catch_exceptions=False
+        run_optimization,
+        ["--data_path", str(prepared_dir), "--num_trials", "1"],
+        catch_exceptions=False,
     )
     (run,) = hpo_runs(mlflow_server.uri)
     model = load_sklearn(f"runs:/{run.info.run_id}/model")  # signed: loads only if it checks out
@@ -89,35 +108,30 @@ def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_serve
 def test_same_seed_same_trials(prepared_dir: Path, mlflow_server) -> None:
     for _ in range(2):
         args = ["--data_path", str(prepared_dir), "--num_trials", "2", "--seed", "7"]
-        assert CliRunner().invoke(run_hpo, args).exit_code == 0
+        assert CliRunner().invoke(run_optimization, args).exit_code == 0
     runs = hpo_runs(mlflow_server.uri)
-    searches: dict[str, list] = {}
+    by_search: dict[str, list] = {}
     for run in runs:
-        searches.setdefault(run.data.tags[SEARCH_TAG], []).append(
+        by_search.setdefault(run.data.tags[PARENT_TAG], []).append(
             (run.data.params["max_depth"], round(run.data.metrics["rmse"], 12))
         )
-    first, second = searches.values()
+    first, second = by_search.values()
     assert sorted(first) == sorted(second)
 
 
-def test_summary_run_has_the_plot_and_q6_still_sees_only_trials(
-    prepared_dir: Path, mlflow_server
-) -> None:
-    args = ["--data_path", str(prepared_dir), "--num_trials", "3"]
-    assert CliRunner().invoke(run_hpo, args).exit_code == 0
-    every_run = hpo_runs(mlflow_server.uri, trials_only=False)
-    trials = [run for run in every_run if "rmse" in run.data.metrics]
-    (summary,) = [run for run in every_run if "rmse" not in run.data.metrics]
-    assert len(trials) == 3
-    assert summary.data.tags[SUMMARY_TAG] == "true"
-    assert summary.data.tags[SEARCH_TAG] == trials[0].data.tags[SEARCH_TAG]
-    assert summary.data.metrics["best_val_rmse"] == trials[0].data.metrics["rmse"]
+def test_the_newest_complete_search_is_the_one_read_back(prepared_dir: Path, mlflow_server) -> None:
+    for seed in ("1", "2"):
+        args = ["--data_path", str(prepared_dir), "--num_trials", "2", "--seed", seed]
+        assert CliRunner().invoke(run_optimization, args).exit_code == 0
     client = MlflowClient(mlflow_server.uri)
-    assert [a.path for a in client.list_artifacts(summary.info.run_id)] == [TRIALS_PLOT]
-    # The summary run is logged last, yet the newest search and its top-N are the trials.
-    assert summary.info.start_time >= max(run.info.start_time for run in trials)
-    top = best_trials(newest_search(), 5)
-    assert [run.info.run_id for run in top] == [run.info.run_id for run in trials]
+    newest, _ = searches(client, "FINISHED")
+    search = newest_search()
+    assert (search.run_id, search.note) == (newest.info.run_id, "")
+    trials = finished_trials(search)
+    assert len(trials) == 2 and {t.data.tags[PARENT_TAG] for t in trials} == {search.run_id}
+    assert [t.data.metrics["rmse"] for t in trials] == sorted(
+        t.data.metrics["rmse"] for t in trials
+    )
 
 
 def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:
@@ -132,14 +146,16 @@ def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:
 
 def test_missing_output_says_preprocess_first(prepared_dir: Path) -> None:
     (prepared_dir / "dv.pkl").unlink()
-    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir)])
+    result = CliRunner().invoke(run_optimization, ["--data_path", str(prepared_dir)])
     assert_one_line_error(result, "dv.pkl", "preprocess_data.py first")
 
 
 def test_unreachable_server_fails_in_seconds(prepared_dir: Path) -> None:
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--tracking_uri", uri])
+    result = CliRunner().invoke(
+        run_optimization, ["--data_path", str(prepared_dir), "--tracking_uri", uri]
+    )
     assert_one_line_error(result, uri, "make server")
     assert time.monotonic() - started < 10
 
@@ -173,18 +189,15 @@ def wait_for_trials(client: MlflowClient, search: subprocess.Popen, count: int) 
         assert time.monotonic() < deadline and search.poll() is None, search.stderr.read()
         runs = client.search_runs(experiment_ids(client), "metrics.rmse >= 0") or []
         done = done_searches(client)
-        mine = [run for run in runs if run.data.tags[SEARCH_TAG] not in done]
+        mine = [run for run in runs if run.data.tags[PARENT_TAG] not in done]
         if len(mine) >= count and all(run.info.status == "FINISHED" for run in mine):
             return [run.info.run_id for run in mine]
         time.sleep(0.1)
 
 
 def done_searches(client: MlflowClient) -> set[str]:
-    """The ids of the searches that finished (have a FINISHED summary run)."""
-    summaries = client.search_runs(
-        experiment_ids(client), f"tags.`{SUMMARY_TAG}` = 'true' and attributes.status = 'FINISHED'"
-    )
-    return {run.data.tags[SEARCH_TAG] for run in summaries}
+    """The ids of the searches that finished (their parent run FINISHED)."""
+    return {run.info.run_id for run in searches(client, "FINISHED")}
 
 
 @pytest.mark.server
@@ -218,9 +231,11 @@ def test_server_killed_mid_search_keeps_finished_trials(tmp_path: Path, run_scri
         q5 = run_script("answers.py", "-q", "5", env={"MLFLOW_TRACKING_URI": restarted.uri})
     finally:
         restarted.stop()
-    assert set(finished) <= set(runs)
-    assert {run.info.status for run in runs.values()} == {"FINISHED"}  # none left RUNNING
-    assert all("rmse" in run.data.metrics for run in runs.values())  # and no summary run
+    (parent,) = [run for run in runs.values() if SEARCH_TAG in run.data.tags]
+    trials = [run for run in runs.values() if run is not parent]
+    assert set(finished) <= {run.info.run_id for run in trials}
+    assert {run.info.status for run in trials} == {"FINISHED"}  # none left RUNNING
+    assert parent.info.status == "RUNNING"  # its process died with the server: never complete
     assert_one_line_error(q5, "no hyperopt search", "has finished", "run hpo.py again")
 
 
@@ -248,13 +263,14 @@ def test_ctrl_c_mid_search_leaves_a_search_that_is_never_used(tmp_path: Path, ru
         (error,) = [line for line in stderr.splitlines() if line.startswith("Error:")]
         assert "interrupted after" in error and "of 10 trials" in error
         assert "run hpo.py again" in error
-        assert done_searches(client) == {complete_id}  # no summary run: not complete
-        stopped_id = client.get_run(stopped[0]).data.tags[SEARCH_TAG]
+        assert done_searches(client) == {complete_id}  # the stopped one is not complete
+        stopped_id = client.get_run(stopped[0]).data.tags[PARENT_TAG]
         assert stopped_id[:8] in error
+        assert client.get_run(stopped_id).info.status == "KILLED"
 
         # Q5 and register_model.py use the complete search and say why, in one line each.
         trials = client.search_runs(
-            experiment_ids(client), f"tags.`{SEARCH_TAG}` = '{complete_id}'", max_results=10
+            experiment_ids(client), f"tags.`{PARENT_TAG}` = '{complete_id}'", max_results=10
         )
         best = min(run.data.metrics["rmse"] for run in trials if "rmse" in run.data.metrics)
         stopped_best = min(client.get_run(run_id).data.metrics["rmse"] for run_id in stopped)
@@ -304,7 +320,8 @@ def test_train_and_hpo_in_parallel_lose_no_run(prepared_dir: Path, mlflow_server
     runs = hpo_runs(mlflow_server.uri)
     assert len(runs) == 16
     assert {run.info.status for run in runs} == {"FINISHED"}
-    assert sorted(Counter(run.data.tags[SEARCH_TAG] for run in runs).values()) == [8, 8]
+    assert sorted(Counter(run.data.tags[PARENT_TAG] for run in runs).values()) == [8, 8]
+    assert len(done_searches(MlflowClient(mlflow_server.uri))) == 2
     client = MlflowClient(mlflow_server.uri)
     train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
     (train_run,) = client.search_runs([train_experiment.experiment_id])
@@ -317,11 +334,14 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
     client = MlflowClient(mlflow_server.uri)
     experiment_id = client.create_experiment(HPO_EXPERIMENT)
     an_hour_ago = int((time.time() - 3600) * 1000)
-    tags = {SEARCH_TAG: "crashed-search"}
+    crashed = client.create_run(experiment_id, start_time=an_hour_ago, tags={SEARCH_TAG: "x"})
+    tags = {PARENT_TAG: crashed.info.run_id}
     orphan = client.create_run(experiment_id, start_time=an_hour_ago, tags=tags)
     untagged = client.create_run(experiment_id, start_time=an_hour_ago)  # not a trial of ours
     in_progress = client.create_run(experiment_id, tags=tags)  # maybe a search running now
-    result = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "1"])
+    result = CliRunner().invoke(
+        run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert "Marked 1 trial(s) left RUNNING as FAILED" in result.stderr
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"

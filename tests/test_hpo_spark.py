@@ -14,9 +14,9 @@ from mlflow.tracking import MlflowClient
 from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
 from homework.errors import UserError
 from homework.forest import rmse
-from homework.models import load_sklearn
 from homework.pickles import load_dataset
-from hpo import run_hpo
+from homework.trust.loading import load_sklearn
+from hpo import run_optimization
 
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
@@ -99,7 +99,7 @@ def test_without_pyspark_says_how_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import fails as if not installed
     args = ["--data_path", str(prepared_dir), "--spark_parallelism", "2"]
-    result = CliRunner().invoke(run_hpo, args)
+    result = CliRunner().invoke(run_optimization, args)
     assert result.exit_code == 1
     assert "needs pyspark: run `make install-spark`" in result.output
     experiment = MlflowClient().get_experiment_by_name(HPO_EXPERIMENT)
@@ -110,7 +110,7 @@ def test_failed_trials_fail_the_search_in_one_line() -> None:
     import numpy as np
     from hyperopt import Trials, fmin, hp, rand
 
-    from hpo import check_all_done
+    from homework.spark import check_all_done
 
     def objective(params: dict) -> float:
         raise OSError("tracking server went away")

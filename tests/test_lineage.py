@@ -19,7 +19,7 @@ from homework.config import (
     TRAIN_EXPERIMENT,
 )
 from homework.lineage import file_digest
-from hpo import run_hpo
+from hpo import run_optimization
 from preprocess_data import run_data_prep
 from register_model import run_register_model
 from train import run_train
@@ -69,7 +69,7 @@ def test_train_hpo_and_register_runs_log_their_months(
 ) -> None:
     data = ["--data_path", str(prepared_dir)]
     assert CliRunner().invoke(run_train, data).exit_code == 0
-    assert CliRunner().invoke(run_hpo, [*data, "--num_trials", "2"]).exit_code == 0
+    assert CliRunner().invoke(run_optimization, [*data, "--num_trials", "2"]).exit_code == 0
     register = [*data, "--raw_data_path", str(raw_dir), "--top_n", "2"]
     result = CliRunner().invoke(run_register_model, [*register, "--model_name", "lineage"])
     assert result.exit_code == 0, result.output
@@ -140,7 +140,7 @@ def test_pickles_that_record_no_files_are_refused(prepared_dir: Path, mlflow_ser
     dv.trip_data_ = {key: dv.trip_data_[key] for key in ("dataset", "train_month", "val_month")}
     with open(prepared_dir / "dv.pkl", "wb") as f:
         pickle.dump(dv, f)
-    for command in (run_train, run_hpo):
+    for command in (run_train, run_optimization):
         result = CliRunner().invoke(command, ["--data_path", str(prepared_dir)])
         assert_one_line_error(result, "dv.pkl", "raw files", "preprocess_data.py again")
     client = MlflowClient(mlflow_server.uri)

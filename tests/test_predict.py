@@ -31,9 +31,9 @@ from mlflow.tracking import MlflowClient
 from homework.errors import UserError
 from homework.features import RAW_COLUMNS, RAW_DTYPES
 from homework.forest import fit_forest, rmse
-from homework.models import load_pyfunc
 from homework.pickles import load_dataset, load_vectorizer
 from homework.trip_model import TripDurationModel
+from homework.trust.loading import load_pyfunc
 from predict import read_input, run_predict
 
 

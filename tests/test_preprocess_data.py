@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import MONTHS, assert_one_line_error, random_month, write_trips, write_with_nulls
 
-import preprocess_data
 from homework import pickles
 from homework.errors import UserError
+from homework.pickles import write_outputs
 from homework.trips import read_trips
-from preprocess_data import preprocess, run_data_prep, write_outputs
+from preprocess_data import preprocess, run_data_prep
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
 
@@ -210,19 +210,21 @@ def test_failure_halfway_keeps_the_previous_output(
     results = preprocess(raw_dir, "green", SPLITS)
     written = []
 
+    dump = pickles.dump_pickle
+
     def failing_dump(obj, path) -> None:
         if len(written) == 2:
             raise failure
-        pickles.dump_pickle(obj, path)
+        dump(obj, path)
         written.append(path)
 
-    monkeypatch.setattr(preprocess_data, "dump_pickle", failing_dump)
+    monkeypatch.setattr(pickles, "dump_pickle", failing_dump)
     with pytest.raises((UserError, KeyboardInterrupt)):
         write_outputs(results, prepared_dir)
     assert len(written) == 2  # two new files were written to the scratch folder...
     assert snapshot(prepared_dir) == before  # ...and none of them reached output/, no scratch left
 
-    monkeypatch.setattr(preprocess_data, "dump_pickle", pickles.dump_pickle)
+    monkeypatch.undo()
     write_outputs(results, prepared_dir)
     after = snapshot(prepared_dir)
     assert sorted(after) == sorted(before) and after["train.pkl"] != before["train.pkl"]

@@ -27,7 +27,6 @@ from homework.config import (
 )
 from homework.features import RAW_COLUMNS
 from homework.forest import rmse
-from homework.models import download_verified, load_pyfunc
 from homework.pickles import load_dataset
 from homework.promotion import (
     BASELINE_RMSE_TAG,
@@ -41,7 +40,8 @@ from homework.promotion import (
     STATUS_TAG,
 )
 from homework.trips import read_trips
-from hpo import run_hpo
+from homework.trust.loading import download_verified, load_pyfunc
+from hpo import run_optimization
 from preprocess_data import run_data_prep
 from register_model import run_register_model
 
@@ -58,7 +58,7 @@ def register(prepared_dir: Path, *extra: str, raw_dir: Path | None = None):
 def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_server) -> None:
     assert (
         CliRunner()
-        .invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "4"])
+        .invoke(run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "4"])
         .exit_code
         == 0
     )
@@ -101,7 +101,7 @@ def raw_test_trips(prepared_dir: Path):
 
 def test_champion_version_is_documented(prepared_dir: Path, mlflow_server) -> None:
     hpo_args = ["--data_path", str(prepared_dir), "--num_trials", "3"]
-    assert CliRunner().invoke(run_hpo, hpo_args).exit_code == 0
+    assert CliRunner().invoke(run_optimization, hpo_args).exit_code == 0
     result = register(prepared_dir, "--top_n", "2")
     assert result.exit_code == 0, result.output
 
@@ -164,7 +164,7 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     command-line package along and changes no environment variable of the loading process.
     """
     hpo_args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
-    assert CliRunner().invoke(run_hpo, hpo_args).exit_code == 0
+    assert CliRunner().invoke(run_optimization, hpo_args).exit_code == 0
     assert register(prepared_dir).exit_code == 0
     trips = raw_test_trips(prepared_dir)
     trips[RAW_COLUMNS].to_parquet(tmp_path / "trips.parquet")
@@ -194,7 +194,7 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
 def test_fewer_runs_than_top_n_uses_those(prepared_dir: Path, mlflow_server) -> None:
     assert (
         CliRunner()
-        .invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+        .invoke(run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "2"])
         .exit_code
         == 0
     )
@@ -206,7 +206,7 @@ def test_fewer_runs_than_top_n_uses_those(prepared_dir: Path, mlflow_server) -> 
 def test_second_registration_makes_version_2(prepared_dir: Path, mlflow_server) -> None:
     assert (
         CliRunner()
-        .invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+        .invoke(run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "2"])
         .exit_code
         == 0
     )
@@ -231,7 +231,9 @@ def test_missing_output_folder_says_preprocess_first(tmp_path: Path) -> None:
 def test_failed_deleted_and_running_runs_are_never_picked(
     prepared_dir: Path, mlflow_server
 ) -> None:
-    hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "3"])
+    hpo = CliRunner().invoke(
+        run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "3"]
+    )
     assert hpo.exit_code == 0, hpo.output
     client = MlflowClient(mlflow_server.uri)
     experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
@@ -280,7 +282,9 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
                 run_data_prep, ["--raw_data_path", str(raw_dir), "--dest_path", str(prepared_dir)]
             )
             assert prep.exit_code == 0, prep.output
-        hpo = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "3"])
+        hpo = CliRunner().invoke(
+            run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "3"]
+        )
         assert hpo.exit_code == 0, hpo.output
         result = register(prepared_dir, "--top_n", "2", raw_dir=source)
         assert result.exit_code == 0, result.output
@@ -316,7 +320,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
 
 def hpo(prepared_dir: Path, num_trials: int, seed: int = 42) -> None:
     args = ["--data_path", str(prepared_dir), "--num_trials", str(num_trials)]
-    result = CliRunner().invoke(run_hpo, [*args, "--seed", str(seed)])
+    result = CliRunner().invoke(run_optimization, [*args, "--seed", str(seed)])
     assert result.exit_code == 0, result.output
 
 

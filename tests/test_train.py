@@ -14,8 +14,8 @@ from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
 from homework.config import TRAIN_EXPERIMENT
+from homework.features import keep_sparse
 from homework.forest import rmse
-from homework.models import keep_sparse
 from homework.pickles import load_dataset
 from train import run_train
 

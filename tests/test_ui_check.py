@@ -12,7 +12,7 @@ from conftest import assert_one_line_error, free_port
 from PIL import Image
 
 from homework.config import CHAMPION_PLOTS
-from ui_check import PICTURES, VIEWPORT, ui_address
+from homework.ui.browser import PICTURES, VIEWPORT, ui_address
 
 SMALL_SEARCH = ("--num_trials", "3", "--top_n", "2")
 PICTURE_LIMIT = 150_000  # bytes: the docs' pictures stay small

@@ -1,4 +1,4 @@
-"""signing.py and the check before every model load: a planted or changed champion is refused.
+"""homework/trust/: signing, and the check before every load: a planted or changed model is refused.
 
 The attack: anyone who can reach the tracking server (on the default setup, any local user)
 registers a model of theirs with plain REST calls and moves @champion to it. Its pickle's
@@ -30,27 +30,29 @@ from conftest import (
     wait_for_model_server,
 )
 
-from homework import signing
 from homework.config import (
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     HPO_RUN_TAG,
-    KEY_DIR_VARIABLE,
     MODEL_ARTIFACT,
     MODEL_NAME,
-    PRIVATE_KEY_FILE,
-    PUBLIC_KEY_FILE,
     SEARCH_TAG,
-    SIGNED_MANIFEST,
-    TRUSTED_KEYS_DIR,
 )
 from homework.errors import UserError
+from homework.trust import manifest
+from homework.trust.keys import (
+    KEY_DIR_VARIABLE,
+    PRIVATE_KEY_FILE,
+    PUBLIC_KEY_FILE,
+    TRUSTED_KEYS_DIR,
+)
+from homework.trust.manifest import SIGNED_MANIFEST
 
 ONE_TRIP = ("--pu", "74", "--do", "75", "--distance", "1.2")
 PLANTED_MINUTES = 42.0  # what the planted model predicts for every trip
 
 
-# ---------------------------------------------------------------- signing.py on plain folders
+# ---------------------------------------------------------------- signing plain folders
 
 
 def model_folder(path: Path) -> Path:
@@ -72,9 +74,9 @@ def key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_first_signature_makes_a_private_key_and_checks_out(tmp_path: Path, key_dir: Path) -> None:
     folder = model_folder(tmp_path / "model")
-    key_id, created = signing.sign_folder(folder)
+    key_id, created = manifest.sign_folder(folder)
     assert created
-    assert signing.check_folder(folder) == (key_id, 3)
+    assert manifest.check_folder(folder) == (key_id, 3)
     assert (key_dir.stat().st_mode & 0o777) == 0o700
     assert ((key_dir / PRIVATE_KEY_FILE).stat().st_mode & 0o777) == 0o600
     assert not list(key_dir.glob(".*"))  # no scratch file left
@@ -86,7 +88,7 @@ def test_first_signature_makes_a_private_key_and_checks_out(tmp_path: Path, key_
         assert key_id in listed.stdout
     # The private key never lands in what is signed or logged.
     assert "PRIVATE" not in (folder / SIGNED_MANIFEST).read_text()
-    assert signing.sign_folder(folder) == (key_id, False)  # the same key next time
+    assert manifest.sign_folder(folder) == (key_id, False)  # the same key next time
 
 
 def change_a_file(folder: Path) -> None:
@@ -104,9 +106,9 @@ def remove_a_file(folder: Path) -> None:
 def update_the_manifest(folder: Path) -> None:
     """What an attacker who swapped the pickle would do next: record its digest."""
     change_a_file(folder)
-    manifest = json.loads((folder / SIGNED_MANIFEST).read_text())
-    manifest["files"] = signing.file_digests(folder)
-    (folder / SIGNED_MANIFEST).write_text(json.dumps(manifest))
+    signed = json.loads((folder / SIGNED_MANIFEST).read_text())
+    signed["files"] = manifest.file_digests(folder)
+    (folder / SIGNED_MANIFEST).write_text(json.dumps(signed))
 
 
 def remove_the_manifest(folder: Path) -> None:
@@ -130,10 +132,10 @@ def garble_the_manifest(folder: Path) -> None:
 )
 def test_any_change_after_signing_is_refused(tmp_path: Path, key_dir: Path, tamper, why) -> None:
     folder = model_folder(tmp_path / "model")
-    signing.sign_folder(folder)
+    manifest.sign_folder(folder)
     tamper(folder)
-    with pytest.raises(signing.Untrusted) as refused:
-        signing.check_folder(folder)
+    with pytest.raises(manifest.Untrusted) as refused:
+        manifest.check_folder(folder)
     assert str(refused.value).startswith(why)
 
 
@@ -144,27 +146,30 @@ def test_another_key_is_refused_until_its_public_key_is_trusted(
     folder = model_folder(tmp_path / "model")
     team = tmp_path / "ci-keys"
     monkeypatch.setenv(KEY_DIR_VARIABLE, str(team))
-    key_id, _ = signing.sign_folder(folder)
+    key_id, _ = manifest.sign_folder(folder)
 
     reviewer = tmp_path / "reviewer-keys"
     monkeypatch.setenv(KEY_DIR_VARIABLE, str(reviewer))
-    with pytest.raises(signing.Untrusted, match=re.escape(f"signed by another key ({key_id})")):
-        signing.check_folder(folder)
+    with pytest.raises(manifest.Untrusted, match=re.escape(f"signed by another key ({key_id})")):
+        manifest.check_folder(folder)
     (reviewer / TRUSTED_KEYS_DIR).mkdir(parents=True)
     shutil.copy(team / PUBLIC_KEY_FILE, reviewer / TRUSTED_KEYS_DIR / "team.pub")
-    assert signing.check_folder(folder) == (key_id, 3)
+    assert manifest.check_folder(folder) == (key_id, 3)
     assert not (reviewer / PRIVATE_KEY_FILE).exists()  # checking never makes a key
 
 
 def test_a_private_key_readable_by_others_is_not_used(tmp_path: Path, key_dir: Path) -> None:
-    signing.sign_folder(model_folder(tmp_path / "model"))
+    manifest.sign_folder(model_folder(tmp_path / "model"))
     (key_dir / PRIVATE_KEY_FILE).chmod(0o644)
     with pytest.raises(UserError, match="readable by others: chmod 600"):
-        signing.sign_folder(tmp_path / "model")
+        manifest.sign_folder(tmp_path / "model")
 
 
 def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> None:
-    code = "from homework import signing as s; key, _ = s.signing_key(); print(s.fingerprint(key.public_key()))"
+    code = (
+        "from homework.trust import keys; key, _ = keys.signing_key(); "
+        "print(keys.fingerprint(key.public_key()))"
+    )
     processes = [
         subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         for _ in range(4)
@@ -389,10 +394,12 @@ def test_a_planted_trial_is_never_unpickled_by_register_model(
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    from hpo import run_hpo
+    from hpo import run_optimization
     from register_model import run_register_model
 
-    search = CliRunner().invoke(run_hpo, ["--data_path", str(prepared_dir), "--num_trials", "2"])
+    search = CliRunner().invoke(
+        run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "2"]
+    )
     assert search.exit_code == 0, search.output
     marker = tmp_path / "marker"
     planted = plant_trial(mlflow_server.uri, tmp_path, marker)
