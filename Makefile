@@ -172,8 +172,8 @@ format: install ## Format the code with ruff
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-docs: install ## Write docs/cli.md from each script's --help
-	$(PYTHON) scripts/cli_docs.py --write docs/cli.md
+docs: install ## Write the generated docs: docs/cli.md (--help), docs/performance.md (bench/results.json)
+	$(PYTHON) scripts/make_docs.py
 
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
 	@if [ -f s3-server.pid ]; then $(S3_ENV) scripts/s3.sh stop; fi

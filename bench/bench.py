@@ -318,6 +318,36 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def measured(report: dict[str, Any]) -> str:
+    """The sentence that says how the numbers of docs/performance.md were measured."""
+    e2e = report["end_to_end"]
+    return (
+        f"Measured with `make bench` on a {report.get('n_jobs', {}).get('cores', '?')}-core "
+        f"machine: medians of {e2e['repeats']} repeats, load average "
+        f"{report['load_before']} before and {report['load_after']} after. "
+        f"scikit-learn alone took {e2e['baseline_s']:.1f} s, the one-process homework "
+        f"{e2e['one_process_s']:.1f} s ({e2e['ratio']:.2f} times), the four processes "
+        f"{e2e['total_s']:.1f} s ({e2e['ratio_four_processes']:.2f} times)."
+    )
+
+
+def n_jobs_sentence(report: dict[str, Any]) -> str:
+    jobs = report["n_jobs"]
+    return (
+        f"On the {jobs['cores']}-core machine of the table above, all cores make the fits "
+        f"{jobs['speedup']:.2f} times faster than one (the `n_jobs` line)."
+    )
+
+
+def blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
+    """The blocks of docs/performance.md that `make docs` writes from bench/results.json."""
+    return {
+        "bench-measured": measured,
+        "bench-table": lambda report: f"```\n{table(report)}\n```",
+        "n-jobs": n_jobs_sentence,
+    }
+
+
 def load_average() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 

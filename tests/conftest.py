@@ -3,6 +3,10 @@
 Tests that start a server or read the real files carry the markers `server` and
 `real_data` (`make test-fast` leaves them out); the fixtures below that do either add
 their marker themselves (see pytest_collection_modifyitems).
+
+`homework` is one real run of the whole homework on the real data, shared by every test of
+the session that only reads what it produced; a test that changes it takes `homework_copy`,
+a server of its own on a copy of its database.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import os
 import pwd
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,8 +42,10 @@ MONTHS = tuple(MONTH_OF.values())  # train, validation, test
 FIXTURE_MARKERS = {
     "mlflow_server": "server",
     "postgres_uri": "server",
+    "homework": "server",
     "taxi_data_dir": "real_data",
 }
+HOMEWORK_STEPS = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -272,6 +280,88 @@ def taxi_data_dir() -> Path:
     if missing:
         unavailable(f"real taxi data missing in {folder}: {', '.join(missing)} (run `make data`)")
     return folder
+
+
+@dataclass
+class Homework:
+    """A whole homework run (the four scripts, one process each) and the server it logged to."""
+
+    server: Server
+    raw: Path  # the raw month files
+    output: Path  # the four pickles
+    steps: dict[str, subprocess.CompletedProcess]  # what each script printed
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"MLFLOW_TRACKING_URI": self.server.uri}
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return ("--data_path", str(self.output), "--raw_data_path", str(self.raw))
+
+
+def run_homework(server: Server, raw: Path, output: Path, *extra: str) -> Homework:
+    """The four scripts one after the other, as the course runs them; each must succeed.
+
+    `extra` goes to hpo.py (e.g. --num_trials 3).
+    """
+    data = ["--data_path", str(output)]
+    args = {
+        "preprocess_data.py": ["--raw_data_path", str(raw), "--dest_path", str(output)],
+        "train.py": data,
+        "hpo.py": [*data, *extra],
+        "register_model.py": [*data, "--raw_data_path", str(raw)],
+    }
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+    steps = {}
+    for script in HOMEWORK_STEPS:
+        steps[script] = subprocess.run(
+            [sys.executable, str(ROOT / script), *args[script]],
+            cwd=output.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert steps[script].returncode == 0, f"{script}: {steps[script].stderr[-3000:]}"
+    return Homework(server, raw, output, steps)
+
+
+@pytest.fixture(scope="session")
+def homework(taxi_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homework]:
+    """The homework on the real January-March 2023 files, once per session, read-only.
+
+    Its server keeps running for the whole session; a test that changes runs, models or
+    aliases takes `homework_copy` instead.
+    """
+    folder = tmp_path_factory.mktemp("homework")
+    server = start_server(folder / "server")
+    try:
+        yield run_homework(server, taxi_data_dir, folder / "output")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def homework_copy(homework: Homework, tmp_path: Path) -> Iterator[Homework]:
+    """The shared homework on a server of its own, over a copy of its database.
+
+    The copy's runs and models keep their artifacts where the original's are; whatever the
+    test logs goes to new folders, so the original never sees it.
+    """
+    database = tmp_path / "copy.db"
+    source = sqlite3.connect(homework.server.folder / "mlflow.db")
+    target = sqlite3.connect(database)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    server = start_server(tmp_path / "server", backend_store_uri=f"sqlite:///{database}")
+    try:
+        yield Homework(server, homework.raw, homework.output, homework.steps)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

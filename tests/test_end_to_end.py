@@ -1,4 +1,9 @@
-"""The whole homework on the real January-March 2023 files against a real `mlflow server`."""
+"""The whole homework on the real January-March 2023 files against a real `mlflow server`.
+
+One real run, shared by the session (the `homework` fixture), gives the course's answers;
+each test below reads one part of what it produced. The PostgreSQL test runs a small
+homework of its own on generated data: its point is the backend, not the numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,16 @@ from pathlib import Path
 import mlflow
 import pytest
 import sqlalchemy
-from conftest import start_server
+from conftest import Homework, run_homework, start_server
 from mlflow.tracking import MlflowClient
 
 from homework.config import (
+    BEST_MODELS_EXPERIMENT,
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
     MODEL_NAME,
+    SEARCH_TAG,
     TRAIN_EXPERIMENT,
 )
 from homework.features import RAW_COLUMNS
@@ -32,6 +39,7 @@ from homework.promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
+from homework.search_runs import PARENT_TAG
 from homework.trips import read_trips
 from homework.trust.loading import load_pyfunc
 
@@ -49,54 +57,161 @@ REAL_MONTHS = ("green_tripdata_2023-01", "green_tripdata_2023-02", "green_tripda
 WEAKER_SEARCH = ("--num_trials", "2", "--seed", "1")  # best validation RMSE 5.537, test 5.764
 
 
-def test_homework_answers_from_real_runs(taxi_data_dir: Path, tmp_path: Path, run_script) -> None:
-    server = start_server(tmp_path / "server")
-    try:
-        run_homework_and_check_answers(server.uri, taxi_data_dir, tmp_path, run_script)
-    finally:
-        server.stop()
+def digests(raw: Path) -> dict[str, str]:
+    """What each run must record of a real month: the first 16 hex digits of its SHA-256."""
+    return {
+        name: hashlib.sha256((raw / f"{name}.parquet").read_bytes()).hexdigest()[:16]
+        for name in REAL_MONTHS
+    }
 
 
-def test_same_answers_from_one_process(taxi_data_dir: Path, tmp_path: Path, run_script) -> None:
-    """`make all`'s way: pipeline.py runs the four scripts' commands in one interpreter."""
-    server = start_server(tmp_path / "server")
-    try:
-        run_homework_and_check_answers(
-            server.uri, taxi_data_dir, tmp_path, run_script, one_process=True
-        )
-    finally:
-        server.stop()
+def test_the_scripts_give_the_course_answers(homework: Homework, run_script) -> None:
+    steps = homework.steps
+    assert steps["preprocess_data.py"].stdout.startswith("Wrote 4 files to ")
+    assert steps["hpo.py"].stdout.strip() == "best validation RMSE: 5.3354"
+    assert steps["register_model.py"].stdout.strip() == "test RMSE: 5.5674"
+    assert sorted(p.name for p in homework.output.iterdir()) == [
+        "dv.pkl",
+        "test.pkl",
+        "train.pkl",
+        "val.pkl",
+    ]
+    pid_file = ("--pid_file", str(homework.server.folder / "server.pid"))
+    table = run_script("answers.py", *homework.paths, *pid_file, env=homework.env)
+    assert table.returncode == 0, table.stderr
+    answers = [line.split()[-1] for line in table.stdout.splitlines()[1:7]]
+    version = mlflow.__version__
+    assert answers == [version, "4", "2", "default-artifact-root", "5.335", "5.567"]
 
 
-def test_the_mlflow_ui_shows_the_answers(
-    taxi_data_dir: Path, tmp_path: Path, run_script, chromium: str
-) -> None:
+def test_each_script_prints_only_its_own_lines(homework: Homework) -> None:
+    """Quiet: no MLflow INFO lines, run links or warnings between the steps' own lines."""
+    for script, step in homework.steps.items():
+        noisy = [line for line in step.stderr.splitlines() if any(n in line for n in NOISE)]
+        assert noisy == [], f"{script}: {step.stderr}"
+
+
+def test_every_run_records_the_months_it_used(homework: Homework) -> None:
+    client = MlflowClient(homework.server.uri)
+    real = digests(homework.raw)
+    training = {
+        ("training", "green_tripdata_2023-01", real["green_tripdata_2023-01"]),
+        ("validation", "green_tripdata_2023-02", real["green_tripdata_2023-02"]),
+    }
+    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
+    (train_run,) = client.search_runs([train_experiment.experiment_id])
+    assert train_run.data.params["min_samples_split"] == "2"
+    assert logged_datasets(train_run) == training
+    hpo_experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
+    assert all(
+        logged_datasets(run) == training
+        for run in client.search_runs([hpo_experiment.experiment_id])
+    )
+
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert [version.tags[f"data.{name}_digest"] for name in ("train", "val", "test")] == list(
+        real.values()
+    )
+    assert logged_datasets(client.get_run(version.run_id)) == {
+        ("validation", "green_tripdata_2023-02", real["green_tripdata_2023-02"]),
+        ("test", "green_tripdata_2023-03", real["green_tripdata_2023-03"]),
+    }
+
+
+def test_the_search_is_one_finished_parent_run_with_15_trials(homework: Homework) -> None:
+    client = MlflowClient(homework.server.uri)
+    experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], order_by=["metrics.rmse ASC"])
+    (parent,) = [run for run in runs if SEARCH_TAG in run.data.tags]
+    trials = [run for run in runs if run is not parent]
+    assert parent.info.status == "FINISHED"
+    assert len(trials) == 15
+    assert {run.data.tags[PARENT_TAG] for run in trials} == {parent.info.run_id}
+    assert {run.info.status for run in trials} == {"FINISHED"}
+    assert trials[0].data.metrics["rmse"] == pytest.approx(5.3354, abs=1e-4)
+    assert parent.data.metrics["best_val_rmse"] == trials[0].data.metrics["rmse"]
+
+
+def test_the_champion_is_evaluated_and_predicts_the_raw_month(homework: Homework) -> None:
+    client = MlflowClient(homework.server.uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert (version.version, version.tags[STATUS_TAG]) == ("1", FIRST)
+    # MLflow's regressor evaluation of the registered model on the raw March trips.
+    metrics = client.get_run(version.run_id).data.metrics
+    assert metrics[RMSE_METRIC] == pytest.approx(metrics["test_rmse"], abs=1e-9)
+    assert metrics[RMSE_METRIC] == pytest.approx(5.5674, abs=1e-4)
+    assert {"mean_absolute_error", "r2_score", "max_error"} <= set(metrics)
+    best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
+    assert len(client.search_runs([best_models], "metrics.test_rmse >= 0")) == 5
+
+    mlflow.set_tracking_uri(homework.server.uri)
+    # The champion takes the raw March trips (1-60 minutes) and gives the Q6 answer ...
+    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
+    trips = read_trips(homework.raw / "green_tripdata_2023-03.parquet")
+    predicted = model.predict(trips[RAW_COLUMNS])
+    assert rmse(trips["duration"], predicted) == pytest.approx(5.5674, abs=1e-4)
+    # ... and the course's runs:/<id>/model is still the forest on the vectorised matrix.
+    forest = mlflow.sklearn.load_model(f"runs:/{version.run_id}/model")
+    X_test, y_test = load_dataset(homework.output, "test")
+    assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
+
+
+def test_the_mlflow_ui_shows_the_answers(homework: Homework, run_script, chromium: str) -> None:
     """`make all`, then `make ui-check`: headless Chromium finds Q3, Q5 and Q6 in the UI."""
-    server = start_server(tmp_path / "server")
-    try:
-        env = {"MLFLOW_TRACKING_URI": server.uri}
-        paths = ("--raw_data_path", str(taxi_data_dir), "--dest_path", str(tmp_path / "output"))
-        homework = run_script("pipeline.py", *paths, env=env)
-        assert homework.returncode == 0, homework.stderr[-3000:]
-        ui = run_script("ui_check.py", env=env)
-        assert ui.returncode == 0, ui.stderr[-3000:]
-    finally:
-        server.stop()
+    ui = run_script("ui_check.py", env=homework.env)
+    assert ui.returncode == 0, ui.stderr[-3000:]
     q3, q5, q6, _ = ui.stdout.splitlines()
     assert q3.endswith("shows min_samples_split = 2")
     assert "15 trials, sorted by rmse" in q5 and "first with 5.335;" in q5
     assert q6.startswith(f"Q6  {MODEL_NAME}: version 1 @{CHAMPION_ALIAS}, its ")
 
 
-def test_same_answers_on_postgresql_with_proxied_artifacts(
-    taxi_data_dir: Path, tmp_path: Path, run_script, postgres_uri: str
+def test_a_weaker_search_does_not_replace_the_champion(homework_copy: Homework, run_script) -> None:
+    """After the homework, a short search from another seed: the gate keeps the champion."""
+    env, data = homework_copy.env, ("--data_path", str(homework_copy.output))
+    weaker = run_script("hpo.py", *data, *WEAKER_SEARCH, env=env)
+    assert weaker.returncode == 0, weaker.stderr[-3000:]
+    assert float(weaker.stdout.split()[-1]) > 5.3354  # really a worse search
+
+    client = MlflowClient(homework_copy.server.uri)
+    register = ("register_model.py", *homework_copy.paths)
+    rejected = run_script(*register, env=env)
+    assert rejected.returncode == 0, rejected.stderr[-3000:]
+    challenger = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
+    assert (challenger.version, challenger.tags[STATUS_TAG]) == ("2", REJECTED)
+    assert float(challenger.tags[CANDIDATE_RMSE_TAG]) > 5.5674
+    assert float(challenger.tags[BASELINE_RMSE_TAG]) == pytest.approx(5.5674, abs=1e-4)
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "1"
+    (line,) = [line for line in rejected.stderr.splitlines() if "as @challenger" in line]
+    assert "5.5674" in line and f"{float(challenger.tags['test_rmse']):.4f}" in line
+    q6 = run_script("answers.py", *homework_copy.paths, "-q", "6", env=env)
+    assert q6.stdout.strip().endswith(": 5.567")
+
+    forced = run_script(*register, "--promote", "always", env=env)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert (champion.version, champion.tags[STATUS_TAG]) == ("3", FORCED)
+
+    equal = run_script(*register, env=env)  # the same search again: equal RMSE passes
+    assert equal.returncode == 0, equal.stderr[-3000:]
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert (champion.version, champion.tags[STATUS_TAG]) == ("4", PROMOTED)
+    assert champion.tags[CANDIDATE_RMSE_TAG] == champion.tags[BASELINE_RMSE_TAG]
+
+
+def test_the_homework_on_postgresql_with_proxied_artifacts(
+    raw_dir: Path, tmp_path: Path, postgres_uri: str, run_script
 ) -> None:
     """The team setup: PostgreSQL backend store, artifacts only over HTTP through the server."""
     server = start_server(
         tmp_path / "server", backend_store_uri=postgres_uri, proxied_artifacts=True
     )
     try:
-        run_homework_and_check_answers(server.uri, taxi_data_dir, tmp_path, run_script)
+        done = run_homework(server, raw_dir, tmp_path / "output", "--num_trials", "3")
+        env = {"MLFLOW_TRACKING_URI": server.uri}
+        paths = ("--data_path", str(done.output), "--raw_data_path", str(raw_dir))
+        answers = run_script("answers.py", *paths, "-q", "5", "-q", "6", env=env)
+        assert answers.returncode == 0, answers.stderr
         client = MlflowClient(server.uri)
         experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
         assert experiment.artifact_location.startswith("mlflow-artifacts:")
@@ -107,152 +222,18 @@ def test_same_answers_on_postgresql_with_proxied_artifacts(
         assert (stored / "artifacts/model/model.pkl").is_file()
     finally:
         server.stop()
+    # The answers are the scripts' own results, read back from PostgreSQL.
+    best_rmse = float(done.steps["hpo.py"].stdout.split()[-1])
+    test_rmse = float(done.steps["register_model.py"].stdout.split()[-1])
+    assert [line.split()[-1] for line in answers.stdout.splitlines()[1:]] == [
+        f"{best_rmse:.3f}",
+        f"{test_rmse:.3f}",
+    ]
     # The runs are rows in PostgreSQL, not in some SQLite file.
     engine = sqlalchemy.create_engine(postgres_uri)
     with engine.connect() as connection:
         count = connection.execute(sqlalchemy.text("SELECT count(*) FROM runs")).scalar_one()
     engine.dispose()
-    # train.py, the hyperopt trials and their summary run, register_model.py's candidates
-    assert count == 1 + 15 + 1 + 5
+    # train.py, the search's parent run and its 3 trials, register_model.py's 3 candidates
+    assert count == 1 + 1 + 3 + 3
     assert not list(tmp_path.glob("**/*.db"))
-
-
-def test_a_weaker_search_does_not_replace_the_champion(
-    taxi_data_dir: Path, tmp_path: Path, run_script
-) -> None:
-    """`make all`, then a short search from another seed: the gate keeps the champion."""
-    server = start_server(tmp_path / "server")
-    try:
-        env = {"MLFLOW_TRACKING_URI": server.uri}
-        output = tmp_path / "output"
-        raw = ("--raw_data_path", str(taxi_data_dir))
-        step = run_script("pipeline.py", *raw, "--dest_path", str(output), env=env)
-        assert step.returncode == 0, step.stderr[-3000:]
-        weaker = run_script("hpo.py", "--data_path", str(output), *WEAKER_SEARCH, env=env)
-        assert weaker.returncode == 0, weaker.stderr[-3000:]
-        assert float(weaker.stdout.split()[-1]) > 5.3354  # really a worse search
-
-        client = MlflowClient(server.uri)
-        register = ("register_model.py", "--data_path", str(output), *raw)
-        rejected = run_script(*register, env=env)
-        assert rejected.returncode == 0, rejected.stderr[-3000:]
-        challenger = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER_ALIAS)
-        assert (challenger.version, challenger.tags[STATUS_TAG]) == ("2", REJECTED)
-        assert float(challenger.tags[CANDIDATE_RMSE_TAG]) > 5.5674
-        assert float(challenger.tags[BASELINE_RMSE_TAG]) == pytest.approx(5.5674, abs=1e-4)
-        assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "1"
-        (line,) = [line for line in rejected.stderr.splitlines() if "as @challenger" in line]
-        assert "5.5674" in line and f"{float(challenger.tags['test_rmse']):.4f}" in line
-        q6 = ("answers.py", "--data_path", str(output), *raw, "-q", "6")
-        assert run_script(*q6, env=env).stdout.strip().endswith(": 5.567")
-
-        forced = run_script(*register, "--promote", "always", env=env)
-        assert forced.returncode == 0, forced.stderr[-3000:]
-        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
-        assert (champion.version, champion.tags[STATUS_TAG]) == ("3", FORCED)
-
-        equal = run_script(*register, env=env)  # the same search again: equal RMSE passes
-        assert equal.returncode == 0, equal.stderr[-3000:]
-        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
-        assert (champion.version, champion.tags[STATUS_TAG]) == ("4", PROMOTED)
-        assert champion.tags[CANDIDATE_RMSE_TAG] == champion.tags[BASELINE_RMSE_TAG]
-    finally:
-        server.stop()
-
-
-def run_homework_and_check_answers(
-    uri: str, taxi_data_dir: Path, tmp_path: Path, run_script, one_process: bool = False
-) -> None:
-    """All four scripts on the real data through the server at `uri`; the course's answers.
-
-    One script after the other as the course runs them, or with `one_process` all four
-    in one interpreter (pipeline.py).
-    """
-    env = {"MLFLOW_TRACKING_URI": uri}
-    output = tmp_path / "output"
-    paths = ("--raw_data_path", str(taxi_data_dir), "--dest_path", str(output))
-    if one_process:
-        step = run_script("pipeline.py", *paths, env=env)
-        assert step.returncode == 0, step.stderr[-3000:]
-        assert step.stdout.splitlines()[2:] == [
-            "best validation RMSE: 5.3354",
-            "test RMSE: 5.5674",
-        ]
-        # Quiet: no MLflow INFO lines, run links or warnings between the steps' own lines.
-        noisy = [line for line in step.stderr.splitlines() if any(n in line for n in NOISE)]
-        assert noisy == [], step.stderr
-    else:
-        step = run_script("preprocess_data.py", *paths)
-        assert step.returncode == 0, step.stderr
-        raw = ("--raw_data_path", str(taxi_data_dir))
-        for script, extra in (("train.py", ()), ("hpo.py", ()), ("register_model.py", raw)):
-            step = run_script(script, "--data_path", str(output), *extra, env=env)
-            assert step.returncode == 0, f"{script}: {step.stderr[-3000:]}"
-    assert sorted(p.name for p in output.iterdir()) == [
-        "dv.pkl",
-        "test.pkl",
-        "train.pkl",
-        "val.pkl",
-    ]
-
-    client = MlflowClient(uri)
-    train_experiment = client.get_experiment_by_name(TRAIN_EXPERIMENT)
-    (train_run,) = client.search_runs([train_experiment.experiment_id])
-    assert train_run.data.params["min_samples_split"] == "2"
-    # Each run names the raw months it used, with the SHA-256 of the real files.
-    digests = {
-        name: hashlib.sha256((taxi_data_dir / f"{name}.parquet").read_bytes()).hexdigest()[:16]
-        for name in REAL_MONTHS
-    }
-    training = {
-        ("training", "green_tripdata_2023-01", digests["green_tripdata_2023-01"]),
-        ("validation", "green_tripdata_2023-02", digests["green_tripdata_2023-02"]),
-    }
-    assert logged_datasets(train_run) == training
-
-    hpo_experiment = client.get_experiment_by_name(HPO_EXPERIMENT)
-    trials = client.search_runs(
-        [hpo_experiment.experiment_id], "metrics.rmse >= 0", order_by=["metrics.rmse ASC"]
-    )
-    assert len(trials) == 15
-    assert {run.info.status for run in trials} == {"FINISHED"}
-    assert trials[0].data.metrics["rmse"] == pytest.approx(5.3354, abs=1e-4)
-    assert all(logged_datasets(run) == training for run in trials)
-
-    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
-    assert version.version == "1"
-    assert CHAMPION_ALIAS in version.aliases
-    assert version.tags[STATUS_TAG] == FIRST
-    assert [version.tags[f"data.{name}_digest"] for name in ("train", "val", "test")] == list(
-        digests.values()
-    )
-    # MLflow's regressor evaluation of the registered model on the raw March trips.
-    champion_run = client.get_run(version.run_id)
-    metrics = champion_run.data.metrics
-    assert metrics[RMSE_METRIC] == pytest.approx(metrics["test_rmse"], abs=1e-9)
-    assert metrics[RMSE_METRIC] == pytest.approx(5.5674, abs=1e-4)
-    assert {"mean_absolute_error", "r2_score", "max_error"} <= set(metrics)
-    assert logged_datasets(champion_run) == {
-        ("validation", "green_tripdata_2023-02", digests["green_tripdata_2023-02"]),
-        ("test", "green_tripdata_2023-03", digests["green_tripdata_2023-03"]),
-    }
-    mlflow.set_tracking_uri(uri)
-    # The champion takes the raw March trips (1-60 minutes) and gives the Q6 answer ...
-    model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
-    trips = read_trips(taxi_data_dir / "green_tripdata_2023-03.parquet")
-    assert rmse(trips["duration"], model.predict(trips[RAW_COLUMNS])) == pytest.approx(
-        5.5674, abs=1e-4
-    )
-    # ... and the course's runs:/<id>/model is still the forest on the vectorised matrix.
-    forest = mlflow.sklearn.load_model(f"runs:/{version.run_id}/model")
-    X_test, y_test = load_dataset(output, "test")
-    assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
-
-    table = run_script(
-        "answers.py",
-        *("--data_path", str(output), "--raw_data_path", str(taxi_data_dir)),
-        *("-q", "5", "-q", "6"),
-        env=env,
-    )
-    assert table.returncode == 0, table.stderr
-    assert "5.335" in table.stdout and "5.567" in table.stdout

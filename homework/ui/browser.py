@@ -128,8 +128,9 @@ def check_ui_version(base: str, login: dict[str, str] | None) -> str:
 @contextlib.contextmanager
 def open_page(chromium: str, login: dict[str, str] | None) -> Iterator[Any]:
     """A fresh headless Chromium page, 1280x800, logged in with `login` if given."""
-    from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import Error, expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)  # its own default is 5 s, too short behind a login
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
