@@ -10,7 +10,6 @@ its own child run. Needs pyspark (`make install-spark`) and Java 17 or newer.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import sys
@@ -125,9 +124,6 @@ def minimize_on_spark(
 
     from homework.tuning import minimize
 
-    # A failed trial stops the search and becomes our one `Error:` line; hyperopt's own
-    # "job exception: ..." log line would say it a second time.
-    logging.getLogger("hyperopt").setLevel(logging.INFO if verbose else logging.CRITICAL)
     wrapped = remote(objective, mlflow.get_tracking_uri(), verbose)
     script = sys.modules[objective.__module__].__file__
     with spark_trials(spark.parallelism, spark.master, script) as trials:

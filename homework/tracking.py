@@ -86,10 +86,13 @@ def no_pickle_caution(record: logging.LogRecord) -> bool:
 
 
 def quiet_mlflow(verbose: bool) -> None:
-    """MLflow's INFO lines and pickle cautions only when `verbose`.
+    """MLflow's INFO lines, pickle cautions and "Downloading artifacts" bars only when `verbose`.
 
-    Its "View run" links go to stdout (see reporting.masked_output).
+    Its "View run" links go to stdout (see reporting.masked_output). MLflow sets its
+    loggers up when it is imported: call this after.
     """
+    if not verbose:  # one line per file off a terminal
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.WARNING)
     for logger in PICKLE_CAUTIONS:
         if verbose:
@@ -106,8 +109,6 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
     """
     for name, value in HTTP_SETTINGS.items():
         os.environ.setdefault(name, value)
-    if not verbose:  # MLflow's "Downloading artifacts" bars, one line per file off a terminal
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     import requests
 

@@ -8,6 +8,7 @@ hyperopt's SparkTrials.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,6 +55,9 @@ def minimize(
     report them.
     """
     trials = Trials() if trials is None else trials
+    # A failed trial stops the search and becomes the command's one `Error:` line (or its
+    # traceback with HOMEWORK_DEBUG=1); hyperopt's own "job exception" line would repeat it.
+    logging.getLogger("hyperopt").setLevel(logging.CRITICAL)
     fmin(
         fn=objective,
         space=SEARCH_SPACE,
