@@ -44,6 +44,8 @@ SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT) AUTH=$(AUTH)
 S3_PORT         ?= 8333
 S3_DIR          ?= s3-data
 S3_ENV := WEED=$(VENV)/bin/weed S3_PORT=$(S3_PORT) S3_DIR=$(S3_DIR)
+# The servers (homework/servers.py): python -m homework.servers mlflow|s3 start|stop|status
+SERVERS := $(PYTHON) -m homework.servers
 SPARK_PARALLELISM ?= 2
 ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
@@ -88,16 +90,19 @@ data: ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=fi
 	@TAXI_DATA_URL=$(TAXI_DATA_URL) scripts/download_data.sh $(DATA_DIR) $(notdir $(DATA_FILES))
 
 server: install ## Start the MLflow server on $(HOST):$(PORT) in the background (SQLite, ./artifacts)
-	@$(SERVER_ENV) scripts/server.sh start
+	@$(SERVER_ENV) $(SERVERS) mlflow start
 
+# Without the environment nothing of ours can run, and nothing could check the pid file.
 server-stop: ## Stop the MLflow server started by `make server`
-	@$(SERVER_ENV) scripts/server.sh stop
+	@if [ -x $(PYTHON) ]; then $(SERVER_ENV) $(SERVERS) mlflow stop; \
+	else echo "No MLflow server of this folder can run without $(VENV)/bin (make install)." >&2; fi
 
 s3: install-team ## Start a local S3 server on 127.0.0.1:$(S3_PORT) (bucket mlflow); prints the server's settings
-	@$(S3_ENV) scripts/s3.sh start
+	@$(S3_ENV) $(SERVERS) s3 start
 
 s3-stop: ## Stop the S3 server started by `make s3`
-	@$(S3_ENV) scripts/s3.sh stop
+	@if [ -x $(PYTHON) ]; then $(S3_ENV) $(SERVERS) s3 stop; \
+	else echo "No S3 server of this folder can run without $(VENV)/bin (make install-team)." >&2; fi
 
 # NAME only from make's command line: a NAME of the shell's (WSL sets one) never makes a user.
 user: install ## Add a read-only user to the AUTH=1 server: make user NAME=... (asks for the password)
@@ -176,6 +181,6 @@ docs: install ## Write docs/cli.md from each script's --help
 	$(PYTHON) scripts/cli_docs.py --write docs/cli.md
 
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
-	@if [ -f s3-server.pid ]; then $(S3_ENV) scripts/s3.sh stop; fi
+	@if [ -f s3-server.pid ]; then $(MAKE) --no-print-directory s3-stop; fi
 	rm -rf $(OUTPUT_DIR)/*.pkl $(OUTPUT_DIR)/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet
 	rm -rf s3-data s3-server.log
