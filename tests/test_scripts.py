@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, write_trips
 
 
@@ -101,3 +104,90 @@ def test_make_clean_removes_scratch_folders(tmp_path: Path) -> None:
     done = make_in(tmp_path, "-o", "server-stop", "clean")
     assert done.returncode == 0, done.stderr
     assert [path.name for path in output.iterdir()] == ["notes.txt"]
+
+
+# What a value would run if the Makefile passed it to the shell unquoted.
+INJECTED = "x y'; touch {marker}; echo \"`id`"
+
+
+def test_make_user_passes_the_name_as_one_word(tmp_path: Path) -> None:
+    marker = tmp_path / "M"
+    name = INJECTED.format(marker=marker)
+    env = {**os.environ, "PASSWORD": "a-reader-password"}
+    env.pop("MLFLOW_AUTH_ADMIN_PASSWORD", None)
+    env.pop("MLFLOW_TRACKING_PASSWORD", None)
+    done = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "-o",
+            "install",
+            "user",
+            f"NAME={name}",
+            f"VENV={sys.prefix}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0  # no admin login: refused by add_user.py, not by the shell
+    assert "no admin login" in done.stderr, done.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "variable"),
+    [
+        ("server", "PORT"),
+        ("server", "HOST"),
+        ("server-stop", "PORT"),
+        ("s3", "S3_PORT"),
+        ("s3-stop", "S3_DIR"),
+        ("data", "DATA_DIR"),
+        ("data", "TAXI_DATA_URL"),
+        ("q2", "OUTPUT_DIR"),
+        ("q4", "OUTPUT_DIR"),
+        ("q5-spark", "SPARK_PARALLELISM"),
+        ("q6", "DATA_DIR"),
+        ("all", "DATA_DIR"),
+        ("predict", "MODEL_URI"),
+        ("serve-model", "MODEL_PORT"),
+        ("user", "NAME"),
+        ("test", "TAXI_DATA_DIR"),
+        ("bench", "TAXI_DATA_DIR"),
+        ("clean", "OUTPUT_DIR"),
+    ],
+)
+def test_every_value_reaches_the_shell_as_one_word(
+    tmp_path: Path, target: str, variable: str
+) -> None:
+    """`make -n` prints each command: the value stays inside one word of it, whatever it holds."""
+    value = INJECTED.format(marker=tmp_path / "M")
+    done = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-C",
+            str(ROOT),
+            "-o",
+            "install",
+            "-o",
+            "install-team",
+            target,
+            f"{variable}={value}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    commands = done.stdout.replace("\\\n", " ").splitlines()  # a recipe's continued lines
+    lines = [line for line in commands if "touch" in line]
+    assert lines, done.stdout
+    for line in lines:
+        words = shlex.split(line)
+        assert "touch" not in words, line
+        assert any(value in word for word in words), line
