@@ -130,7 +130,9 @@ def write_record(path: Path, record: Record) -> bool:
     link never replaces a file that exists.
     """
     draft = path.with_name(f"{path.name}.{record.pid}")
-    draft.write_text(record.text())
+    draft.unlink(missing_ok=True)  # a leftover, or a planted link: never written through
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "w") as file:
+        file.write(record.text())
     try:
         os.link(draft, path)
     except FileExistsError:

@@ -65,8 +65,13 @@ def test_a_record_appears_whole_once_and_is_never_replaced(tmp_path: Path, group
     record = processes.identify(pid, ROOT, PORT)
     assert record.cmdline == tuple(psutil.Process(pid).cmdline())
     pid_file = tmp_path / "server.pid"
+    victim = tmp_path / "victim"
+    victim.write_text("mine")
+    (tmp_path / f"server.pid.{pid}").symlink_to(victim)  # a planted draft: not written through
     assert processes.write_record(pid_file, record)
     assert processes.read_record(pid_file) == record
+    assert victim.read_text() == "mine"
+    victim.unlink()
     other = Record(pid + 1, record.create_time, record.cmdline, str(ROOT), PORT)
     assert not processes.write_record(pid_file, other)  # another start's record stays
     assert processes.read_record(pid_file) == record
