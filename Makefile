@@ -11,7 +11,12 @@ VENV            ?= .venv
 REQUIREMENTS    ?= requirements.txt
 endif
 unexport MLFLOW
+# A value as one shell word: in single quotes, each ' in it written '\''. Every value a recipe
+# passes to the shell goes through it, so a name or path with spaces or quotes stays one word.
+q = '$(subst ','\'',$(1))'
 PYTHON          := $(VENV)/bin/python
+PY              := $(call q,$(PYTHON))
+BIN             := $(call q,$(VENV)/bin)
 PORT            ?= 5000
 HOST            ?= 127.0.0.1
 TRACKING_URI    ?= http://$(HOST):$(PORT)
@@ -20,7 +25,7 @@ OUTPUT_DIR      ?= output
 TAXI_DATA_URL   ?= https://d37ci6vzurychx.cloudfront.net/trip-data
 MONTHS          ?= 2023-01 2023-02 2023-03
 DATASET         := green
-DATA_FILES      := $(foreach month,$(MONTHS),$(DATA_DIR)/$(DATASET)_tripdata_$(month).parquet)
+DATA_FILES      := $(foreach month,$(MONTHS),$(DATASET)_tripdata_$(month).parquet)
 TAXI_DATA_DIR   ?= $(DATA_DIR)
 MODEL_NAME      ?= nyc-green-taxi-duration-rf
 MODEL_URI       ?= models:/$(MODEL_NAME)@champion
@@ -39,13 +44,16 @@ export MLFLOW_TRACKING_URI := $(TRACKING_URI)
 export BACKEND_STORE_URI ?= sqlite:///mlflow.db
 export ARTIFACTS_DESTINATION ?=
 AUTH            ?=
-SERVER_ENV := MLFLOW=$(VENV)/bin/mlflow HOST=$(HOST) PORT=$(PORT) AUTH=$(AUTH)
+SERVER_ENV := MLFLOW=$(call q,$(VENV)/bin/mlflow) HOST=$(call q,$(HOST)) PORT=$(call q,$(PORT)) AUTH=$(call q,$(AUTH))
 # The local S3 server (make s3): its S3 port on 127.0.0.1 and its data folder
 S3_PORT         ?= 8333
 S3_DIR          ?= s3-data
-S3_ENV := WEED=$(VENV)/bin/weed S3_PORT=$(S3_PORT) S3_DIR=$(S3_DIR)
+S3_ENV := WEED=$(call q,$(VENV)/bin/weed) S3_PORT=$(call q,$(S3_PORT)) S3_DIR=$(call q,$(S3_DIR))
+# The servers (homework/servers.py): python -m homework.servers mlflow|s3 start|stop|status
+SERVERS := $(PY) -m homework.servers
 SPARK_PARALLELISM ?= 2
-ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS) --question
+PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR))
+ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
 .PHONY: bench lint format docs clean predict serve-model install-team s3 s3-stop user
@@ -53,30 +61,30 @@ ANSWER := $(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(foreach file,$(MAKEFILE_LIST),$(call q,$(file))) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r $(REQUIREMENTS) -r requirements-dev.txt
-	touch $@
+	python3 -m venv $(call q,$(VENV))
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r $(call q,$(REQUIREMENTS)) -r requirements-dev.txt
+	touch $(call q,$@)
 
 install: $(VENV)/.installed ## Create .venv from the requirement files (MLFLOW=3: .venv-mlflow3)
 
 .PHONY: install-spark q5-spark
 $(VENV)/.installed-spark: requirements-spark.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -r requirements-spark.txt
-	touch $@
+	$(BIN)/pip install --quiet -r requirements-spark.txt
+	touch $(call q,$@)
 
 install-spark: $(VENV)/.installed-spark ## Add pyspark (requirements-spark.txt) for `hpo.py --spark_parallelism`
 
 $(VENV)/.installed-team: requirements-team.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -r requirements-team.txt
-	touch $@
+	$(BIN)/pip install --quiet -r requirements-team.txt
+	touch $(call q,$@)
 
 $(VENV)/.installed-ui: requirements-ui.txt $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -r requirements-ui.txt
-	touch $@
+	$(BIN)/pip install --quiet -r requirements-ui.txt
+	touch $(call q,$@)
 
 install-browser: $(VENV)/.installed-ui ## Chromium (apt-get; macOS: a local Chrome) and Playwright for ui-check
 	@scripts/install_browser.sh
@@ -85,97 +93,108 @@ install-team: $(VENV)/.installed-team ## Add the team setup's S3 server, boto3 a
 
 # Always runs the script: it skips the files already there and says when one is a folder.
 data: ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
-	@TAXI_DATA_URL=$(TAXI_DATA_URL) scripts/download_data.sh $(DATA_DIR) $(notdir $(DATA_FILES))
+	@TAXI_DATA_URL=$(call q,$(TAXI_DATA_URL)) scripts/download_data.sh $(call q,$(DATA_DIR)) \
+		$(foreach file,$(DATA_FILES),$(call q,$(file)))
 
 server: install ## Start the MLflow server on $(HOST):$(PORT) in the background (SQLite, ./artifacts)
-	@$(SERVER_ENV) scripts/server.sh start
+	@$(SERVER_ENV) $(SERVERS) mlflow start
 
+# Without the environment nothing of ours can run, and nothing could check the pid file.
 server-stop: ## Stop the MLflow server started by `make server`
-	@$(SERVER_ENV) scripts/server.sh stop
+	@if [ -x $(PY) ]; then $(SERVER_ENV) $(SERVERS) mlflow stop; \
+	else echo "No MLflow server of this folder can run without "$(BIN)" (make install)." >&2; fi
 
 s3: install-team ## Start a local S3 server on 127.0.0.1:$(S3_PORT) (bucket mlflow); prints the server's settings
-	@$(S3_ENV) scripts/s3.sh start
+	@$(S3_ENV) $(SERVERS) s3 start
 
 s3-stop: ## Stop the S3 server started by `make s3`
-	@$(S3_ENV) scripts/s3.sh stop
+	@if [ -x $(PY) ]; then $(S3_ENV) $(SERVERS) s3 stop; \
+	else echo "No S3 server of this folder can run without "$(BIN)" (make install-team)." >&2; fi
 
 # NAME only from make's command line: a NAME of the shell's (WSL sets one) never makes a user.
 user: install ## Add a read-only user to the AUTH=1 server: make user NAME=... (asks for the password)
 	@$(if $(filter command line,$(origin NAME)),,echo "Error: pass the user's name: make user NAME=<name>." >&2; exit 1;) \
-		$(PYTHON) scripts/add_user.py --name '$(NAME)'
+		$(PY) scripts/add_user.py --name $(call q,$(NAME))
 
 q1: install ## Q1: the installed MLflow version
 	@$(ANSWER) 1
 
 q2: install data ## Q2: preprocess the data; number of files written
-	$(PYTHON) preprocess_data.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR)
+	$(PY) preprocess_data.py --raw_data_path $(call q,$(DATA_DIR)) --dest_path $(call q,$(OUTPUT_DIR))
 	@$(ANSWER) 2
 
 q3: install server ## Q3: train with autolog; min_samples_split read back from the server
-	$(PYTHON) train.py --data_path $(OUTPUT_DIR) $(LOG_FLAGS)
+	$(PY) train.py --data_path $(call q,$(OUTPUT_DIR)) $(LOG_FLAGS)
 	@$(ANSWER) 3
 
 q4: server ## Q4: the flag the server needs beside the backend store, from its command line
 	@$(ANSWER) 4
 
 q5: install server ## Q5: hyperopt search; best validation RMSE read back from the server
-	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR) $(LOG_FLAGS)
+	$(PY) hpo.py --data_path $(call q,$(OUTPUT_DIR)) $(LOG_FLAGS)
 	@$(ANSWER) 5
 
 q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PARALLELISM, SPARK_MASTER)
-	$(PYTHON) hpo.py --data_path $(OUTPUT_DIR) --spark_parallelism $(SPARK_PARALLELISM) $(LOG_FLAGS)
+	$(PY) hpo.py --data_path $(call q,$(OUTPUT_DIR)) --spark_parallelism $(call q,$(SPARK_PARALLELISM)) $(LOG_FLAGS)
 	@$(ANSWER) 5
 
 q6: install server ## Q6: register the best model; test RMSE of models:/...@champion
-	$(PYTHON) register_model.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS)
+	$(PY) register_model.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS)
 	@$(ANSWER) 6
 
 answers: install ## Print the six answers as a table, read back from files, server and registry
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS)
+	@$(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS)
 
 all: install data server ## Run the whole homework in one process (pipeline.py), print the six answers
-	@$(PYTHON) pipeline.py --raw_data_path $(DATA_DIR) --dest_path $(OUTPUT_DIR) $(LOG_FLAGS)
-	@$(PYTHON) answers.py --data_path $(OUTPUT_DIR) --raw_data_path $(DATA_DIR) $(LOG_FLAGS) $(TRUST_FLAGS)
+	@$(PY) pipeline.py --raw_data_path $(call q,$(DATA_DIR)) --dest_path $(call q,$(OUTPUT_DIR)) $(LOG_FLAGS)
+	@$(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS)
 
 ui-check: $(VENV)/.installed-ui ## After `make all`: headless Chromium checks the MLflow UI shows Q3, Q5, Q6
-	$(PYTHON) ui_check.py
+	$(PY) ui_check.py
 
 screenshots: $(VENV)/.installed-ui ## The UI check, writing the pictures of docs/ui.md (docs/ui-*.png)
-	$(PYTHON) ui_check.py --screenshots_dir docs
+	$(PY) ui_check.py --screenshots_dir docs
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
-	$(PYTHON) predict.py --model_uri $(MODEL_URI) --input $(TEST_MONTH_FILE) --output predictions.parquet $(TRUST_FLAGS)
+	$(PY) predict.py --model_uri $(call q,$(MODEL_URI)) --input $(call q,$(TEST_MONTH_FILE)) \
+		--output predictions.parquet $(TRUST_FLAGS)
 
 serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invocations (MODEL_PORT=...)
-	@MLFLOW=$(VENV)/bin/mlflow MODEL_URI=$(MODEL_URI) HOST=$(HOST) MODEL_PORT=$(MODEL_PORT) \
-		TRUST_UNSIGNED=$(TRUST_UNSIGNED) scripts/serve_model.sh
+	@MLFLOW=$(call q,$(VENV)/bin/mlflow) MODEL_URI=$(call q,$(MODEL_URI)) HOST=$(call q,$(HOST)) \
+		MODEL_PORT=$(call q,$(MODEL_PORT)) TRUST_UNSIGNED=$(call q,$(TRUST_UNSIGNED)) scripts/serve_model.sh
 
 test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR, default data/)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest
 
 test-fast: install ## The tests that need neither a server nor the real data (under a minute)
-	$(VENV)/bin/pytest -m "not server and not real_data"
+	$(BIN)/pytest -m "not server and not real_data"
 
+# PYTEST_ARGS and BENCH_ARGS are lists of arguments: the shell splits them on purpose.
 e2e: install ## Only the end-to-end tests on the real data (TAXI_DATA_DIR; PYTEST_ARGS="-k ...")
-	TAXI_DATA_DIR=$(TAXI_DATA_DIR) $(VENV)/bin/pytest tests/test_end_to_end.py $(PYTEST_ARGS)
+	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest tests/test_end_to_end.py $(PYTEST_ARGS)
 
 bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (bench/results.json)
-	$(PYTHON) -m bench.bench --raw_data_path $(TAXI_DATA_DIR) $(BENCH_ARGS)
+	$(PY) -m bench.bench --raw_data_path $(call q,$(TAXI_DATA_DIR)) $(BENCH_ARGS)
 
 lint: install ## Lint only
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format .
-	$(VENV)/bin/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
+<<<<<<< HEAD
 docs: install ## Write the generated docs: docs/cli.md (--help), docs/performance.md (bench/results.json)
 	$(PYTHON) scripts/make_docs.py
+=======
+docs: install ## Write docs/cli.md from each script's --help
+	$(PY) scripts/cli_docs.py --write docs/cli.md
+>>>>>>> servers
 
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
-	@if [ -f s3-server.pid ]; then $(S3_ENV) scripts/s3.sh stop; fi
-	rm -rf $(OUTPUT_DIR)/*.pkl $(OUTPUT_DIR)/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet
+	@if [ -f s3-server.pid ]; then $(MAKE) --no-print-directory s3-stop; fi
+	rm -rf $(call q,$(OUTPUT_DIR))/*.pkl $(call q,$(OUTPUT_DIR))/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet
 	rm -rf s3-data s3-server.log

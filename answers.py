@@ -10,12 +10,12 @@ The full table ends with where to see each answer in the MLflow UI.
 
 from __future__ import annotations
 
-import subprocess
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote
 
 import click
+import psutil
 
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
@@ -32,6 +32,7 @@ from homework.options import (
     raw_data_path_option,
     trust_unsigned_option,
 )
+from homework.processes import command_line, read_record
 from homework.registry import champion_version
 from homework.reporting import reporting
 from homework.search_runs import finished_trials, newest_search
@@ -65,25 +66,25 @@ def q3_min_samples_split() -> str:
     return newest_run(TRAIN_EXPERIMENT, "train.py (make q3)").data.params["min_samples_split"]
 
 
-def server_command_line(pid_file: str) -> str:
-    """The whole command line of the server in `pid_file` (`ps -ww`, on Linux and macOS alike)."""
+def server_command_line(pid_file: str) -> list[str]:
+    """The command line of the running server recorded in `pid_file` (its identity record:
+    the pid must still be that process, same start time and command)."""
     try:
-        pid = int(Path(pid_file).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        raise UserError(f"no server recorded in {pid_file}: start it with `make server`.") from None
-    done = subprocess.run(
-        ["ps", "-ww", "-p", str(pid), "-o", "command="], capture_output=True, text=True
-    )
-    if done.returncode != 0 or not done.stdout.strip():
+        record = read_record(Path(pid_file))
+    except ValueError:
+        record = None
+    if record is None:
+        raise UserError(f"no server recorded in {pid_file}: start it with `make server`.")
+    try:
+        return command_line(record)
+    except psutil.Error:
         raise UserError(
-            f"the server recorded in {pid_file} (pid {pid}) is not running: `make server`."
-        )
-    return done.stdout.strip()
+            f"the server recorded in {pid_file} (pid {record.pid}) is not running: `make server`."
+        ) from None
 
 
 def q4_artifact_flag(pid_file: str) -> str:
-    command = server_command_line(pid_file)
-    flags = [word.lstrip("-") for word in command.split() if word in ARTIFACT_FLAGS]
+    flags = [word.lstrip("-") for word in server_command_line(pid_file) if word in ARTIFACT_FLAGS]
     if not flags:
         raise UserError("the running server was started without an artifact flag.")
     return flags[0]

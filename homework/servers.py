@@ -1,27 +1,36 @@
-"""Real servers on free loopback ports, for the tests and the benchmark.
+"""The homework's servers, one implementation for make, the tests and the benchmark.
 
-MLflow tracking servers start and stop through scripts/server.sh, as `make server` does, and
-the local S3 server (SeaweedFS) through scripts/s3.sh, as `make s3` does, so the tests run the
-very code users run. Each server's files live in a folder of the caller's.
+    python -m homework.servers mlflow|s3 start|stop|status
+
+is what `make server`, `make server-stop`, `make s3` and `make s3-stop` run, with the settings
+the Makefile passes in the environment (listed in tracking_server.py and s3_server.py). Exit
+code 0, 1 with one `Error:` line (and the server's last log lines), 130 after Ctrl-C; status
+prints `running at ...` or `not running` (exit 1). The tests and the benchmark call
+start_server and start_s3 for servers on free loopback ports whose files all live in a folder
+of theirs: the same code, in their own process.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homework import lifecycle, processes, service
 from homework.config import AUTH_ADMIN, S3_BUCKET
+from homework.s3_server import LocalS3
+from homework.service import ServerError, Service, mask
+from homework.tracking_server import SECRET_VARIABLES, TrackingServer
 
-ROOT = Path(__file__).resolve().parent.parent  # the project folder
-SERVER_SH = ROOT / "scripts" / "server.sh"
-S3_SH = ROOT / "scripts" / "s3.sh"
+ROOT = service.ROOT  # the project folder
 BIN = Path(sys.executable).parent  # this environment's mlflow and weed
+SERVICES: dict[str, type[Service]] = {"mlflow": TrackingServer, "s3": LocalS3}
+ACTIONS = ("start", "stop", "status")
+USAGE = "usage: python -m homework.servers mlflow|s3 start|stop|status"
 
 
 def free_port() -> int:
@@ -31,15 +40,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pid_in(pid_file: Path) -> int:
-    """The pid a pid file records (its first line; the rest is the identity record)."""
-    return int(pid_file.read_text().split()[0])
-
-
-def run_script(script: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(script), command], env=env, capture_output=True, text=True, timeout=300
-    )
+def recorded_pid(pid_file: Path) -> int:
+    """The pid in a server's identity record."""
+    record = processes.read_record(pid_file)
+    if record is None:
+        raise FileNotFoundError(pid_file)
+    return record.pid
 
 
 @dataclass
@@ -52,6 +58,10 @@ class S3Server:
     env: dict[str, str]
 
     @property
+    def service(self) -> LocalS3:
+        return LocalS3(self.env)
+
+    @property
     def settings(self) -> dict[str, str]:
         """The environment an MLflow server needs to keep its artifacts in the bucket."""
         return {
@@ -62,17 +72,14 @@ class S3Server:
 
     @property
     def pid(self) -> int:
-        return pid_in(self.folder / "s3.pid")
+        return recorded_pid(self.folder / "s3.pid")
 
-    def start(self) -> subprocess.CompletedProcess:
-        """(Re)start it on the same port and data (scripts/s3.sh start)."""
-        done = run_script(S3_SH, "start", self.env)
-        if done.returncode != 0:
-            raise RuntimeError(f"scripts/s3.sh start failed:\n{done.stderr[-3000:]}")
-        return done
+    def start(self) -> None:
+        """(Re)start it on the same port and data."""
+        lifecycle.start(self.service)
 
-    def stop(self) -> subprocess.CompletedProcess:
-        return run_script(S3_SH, "stop", self.env)
+    def stop(self) -> None:
+        lifecycle.stop(self.service)
 
     def client(self) -> Any:
         """A boto3 S3 client with the server's keys."""
@@ -95,7 +102,7 @@ class S3Server:
 
 
 def s3_env(folder: Path, port: int) -> dict[str, str]:
-    """scripts/s3.sh's settings for a server whose files all live in `folder`."""
+    """The settings (as `make s3` passes them) of an S3 server whose files all live in `folder`."""
     return {
         **os.environ,
         "WEED": str(BIN / "weed"),
@@ -109,7 +116,7 @@ def s3_env(folder: Path, port: int) -> dict[str, str]:
 
 
 def start_s3(folder: Path, port: int | None = None) -> S3Server:
-    """Start a local S3 server with scripts/s3.sh and wait until its bucket answers."""
+    """Start a local S3 server and wait until its bucket answers."""
     port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     server = S3Server(f"http://127.0.0.1:{port}", port, folder, s3_env(folder, port))
@@ -119,15 +126,21 @@ def start_s3(folder: Path, port: int | None = None) -> S3Server:
 
 @dataclass
 class Server:
+    """A real MLflow tracking server whose files live in `folder`."""
+
     uri: str
     port: int
     folder: Path
     env: dict[str, str]
 
     @property
+    def service(self) -> TrackingServer:
+        return TrackingServer(self.env)
+
+    @property
     def pid(self) -> int:
-        """The server's pid, which is also its process group (server.sh starts it with setsid)."""
-        return pid_in(self.folder / "server.pid")
+        """The server's pid, which is also its process group (its workers are in it)."""
+        return recorded_pid(self.folder / "server.pid")
 
     @property
     def log(self) -> Path:
@@ -139,12 +152,12 @@ class Server:
         return {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password}
 
     def stop(self) -> None:
-        """Stop the server and its workers (scripts/server.sh stop)."""
-        run_script(SERVER_SH, "stop", self.env)
+        """Stop the server and its workers (as `make server-stop`)."""
+        lifecycle.stop(self.service)
 
     def kill(self) -> None:
         """A crash, not a clean stop: SIGKILL to the server's whole process group."""
-        os.killpg(self.pid, signal.SIGKILL)
+        processes.kill_group(self.pid)
 
 
 def server_env(
@@ -153,7 +166,7 @@ def server_env(
     backend_store_uri: str | None = None,
     artifacts_destination: str | None = None,
 ) -> dict[str, str]:
-    """scripts/server.sh's settings for a server whose files all live in `folder`."""
+    """The settings (as `make server` passes them) of a server whose files all live in `folder`."""
     return {
         **os.environ,
         "MLFLOW": str(BIN / "mlflow"),
@@ -177,7 +190,7 @@ def start_server(
     s3: S3Server | None = None,
     admin_password: str | None = None,
 ) -> Server:
-    """Start a real `mlflow server` with scripts/server.sh and wait until /health answers.
+    """Start a real `mlflow server` and wait until /health answers.
 
     Backend store: `backend_store_uri`, default a SQLite file in `folder`. Artifacts go to
     `folder/artifacts`: a default artifact root the clients write to directly or, with
@@ -195,7 +208,34 @@ def start_server(
         env.update(s3.settings)
     if admin_password:
         env.update(AUTH="1", MLFLOW_AUTH_ADMIN_PASSWORD=admin_password)
-    done = run_script(SERVER_SH, "start", env)
-    if done.returncode != 0:
-        raise RuntimeError(f"scripts/server.sh start failed:\n{done.stderr[-3000:]}")
-    return Server(f"http://127.0.0.1:{port}", port, folder, env)
+    server = Server(f"http://127.0.0.1:{port}", port, folder, env)
+    lifecycle.start(server.service)
+    return server
+
+
+def main(arguments: Sequence[str]) -> int:
+    """The command line of make: one server, one action; the exit code."""
+    if len(arguments) != 2 or arguments[0] not in SERVICES or arguments[1] not in ACTIONS:
+        print(USAGE, file=sys.stderr)
+        return 2
+    kind, action = arguments
+    secrets = [os.environ[name] for name in SECRET_VARIABLES if os.environ.get(name)]
+    try:
+        server = SERVICES[kind](os.environ)
+        if action == "start":
+            lifecycle.start(server)
+        elif action == "stop":
+            lifecycle.stop(server)
+        else:
+            return 0 if lifecycle.status(server) else 1
+    except (ServerError, OSError) as exc:  # OSError: a pid file or log we may not write
+        print(mask(f"Error: {exc}", secrets), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Aborted!", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -456,8 +456,12 @@ def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
 
 
 def project_copy(folder: Path) -> Path:
-    """What `make server` needs of the project: the Makefile and scripts/."""
+    """What `make server`, `make s3` and `make q4` need of the project: the Makefile, the
+    homework package, scripts/ and answers.py (a copy is a project folder of its own)."""
     folder.mkdir()
     shutil.copy(ROOT / "Makefile", folder)
-    shutil.copytree(ROOT / "scripts", folder / "scripts")
+    shutil.copy(ROOT / "answers.py", folder)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "homework", folder / "homework", ignore=ignore)
+    shutil.copytree(ROOT / "scripts", folder / "scripts", ignore=ignore)
     return folder

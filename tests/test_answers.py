@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, assert_one_line_error
+
+from homework.processes import identify
 
 
 def answers(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -27,20 +30,29 @@ def test_q2_counts_the_files_really_in_the_folder(prepared_dir: Path) -> None:
     assert result.stdout == "Q2 files written by preprocess_data.py: 5\n"
 
 
-def test_q4_reads_the_server_command_line_without_proc(tmp_path: Path) -> None:
-    """Q4 asks `ps` (Linux and macOS) for the command line of the pid in the pid file."""
-    stand_in = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", "--artifacts-destination", "x"]
-    )
+def test_q4_reads_the_command_line_of_the_recorded_server(tmp_path: Path) -> None:
+    """Q4 asks psutil for the command line of the process in the pid file's identity record,
+    only while that pid is still the recorded process."""
+    arguments = ["-c", "import time; time.sleep(60)", "--artifacts-destination", "x"]
+    stand_in = subprocess.Popen([sys.executable, *arguments])
+    pid_file = tmp_path / "server.pid"
     try:
-        (tmp_path / "server.pid").write_text(f"{stand_in.pid}\n")
-        result = answers("-q", "4", "--pid_file", str(tmp_path / "server.pid"))
+        record = identify(stand_in.pid, ROOT, 5000, arguments)
+        pid_file.write_text(record.text())
+        result = answers("-q", "4", "--pid_file", str(pid_file))
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Q4 flag needed beside --backend-store-uri: artifacts-destination\n"
+        pid_file.write_text(f"{stand_in.pid}\n")  # a bare pid proves nothing
+        assert_one_line_error(answers("-q", "4", "--pid_file", str(pid_file)), "no server recorded")
+        reused = replace(record, create_time=record.create_time - 60)  # the pid, reused
+        pid_file.write_text(reused.text())
+        reused_error = answers("-q", "4", "--pid_file", str(pid_file))
+        assert_one_line_error(reused_error, f"pid {stand_in.pid}", "is not running")
+        pid_file.write_text(record.text())
     finally:
         stand_in.kill()
         stand_in.wait()
-    gone = answers("-q", "4", "--pid_file", str(tmp_path / "server.pid"))
+    gone = answers("-q", "4", "--pid_file", str(pid_file))
     assert_one_line_error(gone, f"pid {stand_in.pid}", "is not running", "make server")
     missing = answers("-q", "4", "--pid_file", str(tmp_path / "nothing.pid"))
     assert_one_line_error(missing, "nothing.pid", "make server")

@@ -1,13 +1,12 @@
-"""The few names the Makefile and shell scripts must repeat agree with config.py."""
+"""The few names the Makefile must repeat agree with config.py and the servers' defaults."""
 
 from __future__ import annotations
 
-import re
 import subprocess
-from urllib.parse import urlsplit
 
 from conftest import ROOT
 
+from homework import basic_auth
 from homework.config import (
     AUTH_ADMIN,
     CHAMPION_ALIAS,
@@ -21,6 +20,8 @@ from homework.config import (
     SERVER_PID_FILE,
     TRACKING_URI,
 )
+from homework.s3_server import LocalS3
+from homework.tracking_server import TrackingServer
 
 
 def make_variable(name: str) -> str:
@@ -33,13 +34,6 @@ def make_variable(name: str) -> str:
     return done.stdout.strip()
 
 
-def shell_default(script: str, name: str) -> str:
-    """The value of `NAME=${NAME:-value}` in scripts/<script>."""
-    text = (ROOT / "scripts" / script).read_text()
-    (value,) = re.findall(rf"^{name}=\${{{name}:-([^}}]*)}}", text, re.MULTILINE)
-    return value
-
-
 def test_makefile_names_agree_with_config() -> None:
     assert make_variable("MONTHS").split() == list(MONTHS.values())
     assert make_variable("DATASET") == DATASET
@@ -50,14 +44,21 @@ def test_makefile_names_agree_with_config() -> None:
     assert make_variable("TRACKING_URI") == TRACKING_URI
 
 
-def test_server_script_defaults_agree_with_config() -> None:
-    assert shell_default("server.sh", "PORT") == str(urlsplit(TRACKING_URI).port)
-    assert shell_default("server.sh", "HOST") == urlsplit(TRACKING_URI).hostname
-    assert shell_default("server.sh", "SERVER_PID_FILE") == SERVER_PID_FILE
-    assert shell_default("server.sh", "AUTH_ADMIN") == AUTH_ADMIN
-
-
-def test_s3_script_defaults_agree_with_config() -> None:
-    assert shell_default("s3.sh", "S3_PORT") == str(S3_PORT)
-    assert shell_default("s3.sh", "S3_BUCKET") == S3_BUCKET
-    assert make_variable("S3_PORT") == str(S3_PORT)
+def test_server_defaults_agree_with_config_and_the_makefile() -> None:
+    """The servers' defaults (an empty environment) are config.py's and the Makefile's."""
+    mlflow, s3 = TrackingServer({}), LocalS3({})
+    assert mlflow.url == TRACKING_URI == f"http://{make_variable('HOST')}:{make_variable('PORT')}"
+    assert mlflow.pid_file.name == SERVER_PID_FILE
+    assert mlflow.command()[2:] == [
+        *("--backend-store-uri", make_variable("BACKEND_STORE_URI")),
+        *("--default-artifact-root", "./artifacts", "--host", "127.0.0.1", "--port", "5000"),
+    ]
+    assert basic_auth.ADMIN == AUTH_ADMIN
+    assert s3.port == S3_PORT == int(make_variable("S3_PORT"))
+    assert str(s3.data) == make_variable("S3_DIR")
+    assert s3.bucket == S3_BUCKET
+    # make clean removes the servers' logs and the S3 server's default data folder.
+    clean = (ROOT / "Makefile").read_text().split("\nclean:")[1]
+    for name in (mlflow.log.name, s3.log.name, str(s3.data)):
+        assert f" {name}" in clean, name
+    assert f"-f {s3.pid_file.name} ]" in clean

@@ -1,20 +1,15 @@
-"""scripts/download_data.sh and scripts/server.sh, run as `make` runs them."""
+"""scripts/download_data.sh and the Makefile, run as a user runs them (servers: test_server.py)."""
 
 from __future__ import annotations
 
 import os
-import socket
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
 import pytest
-import requests
-from conftest import ROOT, free_port, write_trips
-from mlflow.tracking import MlflowClient
-
-from homework.servers import pid_in, server_env
+from conftest import ROOT, write_trips
 
 
 def download(dest: Path, url: str, *names: str) -> subprocess.CompletedProcess:
@@ -111,194 +106,88 @@ def test_make_clean_removes_scratch_folders(tmp_path: Path) -> None:
     assert [path.name for path in output.iterdir()] == ["notes.txt"]
 
 
-MLFLOW = Path(sys.executable).parent / "mlflow"
+# What a value would run if the Makefile passed it to the shell unquoted.
+INJECTED = "x y'; touch {marker}; echo \"`id`"
 
 
-def server_sh(
-    tmp_path: Path, command: str, port: int, mlflow: Path = MLFLOW, **settings: str
-) -> subprocess.CompletedProcess:
-    env = {**server_env(tmp_path, port), "MLFLOW": str(mlflow), **settings}
-    return subprocess.run(
-        [str(ROOT / "scripts/server.sh"), command], env=env, capture_output=True, text=True
-    )
-
-
-def process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.mark.server
-def test_server_start_is_idempotent_and_stop_ends_all_workers(tmp_path: Path) -> None:
-    port = free_port()
-    started = server_sh(tmp_path, "start", port)
-    try:
-        assert started.returncode == 0, started.stderr
-        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
-        pid = pid_in(tmp_path / "server.pid")
-        assert server_arguments(pid)[:4] == [
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path}/mlflow.db",
-            "--default-artifact-root",
-            str(tmp_path / "artifacts"),
-        ]
-        again = server_sh(tmp_path, "start", port)
-        assert again.returncode == 0 and "already running" in again.stderr
-        assert pid_in(tmp_path / "server.pid") == pid
-        other_env = tmp_path / "other-venv" / "mlflow"  # e.g. .venv-mlflow3 while .venv's is up
-        other_env.parent.mkdir()
-        other_env.symlink_to(MLFLOW)
-        mixed = server_sh(tmp_path, "start", port, mlflow=other_env)
-        assert mixed.returncode == 1 and "another environment's MLflow" in mixed.stderr
-    finally:
-        stopped = server_sh(tmp_path, "stop", port)
-    assert stopped.returncode == 0, stopped.stderr
-    assert not process_group_alive(pid)
-    assert not (tmp_path / "server.pid").exists()
-
-
-def server_arguments(pid: int) -> list[str]:
-    """What follows `server` on the command line of the process `pid`."""
-    command = command_line(pid).split()
-    return command[command.index("server") + 1 :]
-
-
-def command_line(pid: int) -> str:
+def test_make_user_passes_the_name_as_one_word(tmp_path: Path) -> None:
+    marker = tmp_path / "M"
+    name = INJECTED.format(marker=marker)
+    env = {**os.environ, "PASSWORD": "a-reader-password"}
+    env.pop("MLFLOW_AUTH_ADMIN_PASSWORD", None)
+    env.pop("MLFLOW_TRACKING_PASSWORD", None)
     done = subprocess.run(
-        ["ps", "-ww", "-p", str(pid), "-o", "command="], capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
-@pytest.mark.server
-def test_server_on_postgresql_with_proxied_artifacts_keeps_the_password_hidden(
-    tmp_path: Path, postgres_uri: str
-) -> None:
-    port = free_port()
-    password = postgres_uri.split(":")[2].split("@")[0]
-    destination = tmp_path / "served"
-    started = server_sh(
-        tmp_path,
-        "start",
-        port,
-        BACKEND_STORE_URI=postgres_uri,
-        ARTIFACTS_DESTINATION=str(destination),
-    )
-    try:
-        assert started.returncode == 0, started.stderr
-        pid = pid_in(tmp_path / "server.pid")
-        arguments = server_arguments(pid)
-        assert arguments[:3] == ["--artifacts-destination", str(destination), "--serve-artifacts"]
-        assert "--default-artifact-root" not in arguments
-        assert password not in " ".join(arguments)
-        assert password not in started.stderr and "mlflow:***@127.0.0.1" in started.stderr
-        assert "artifacts-destination" in answer_q4(tmp_path)
-
-        # A client with HTTP alone stores an artifact; it lands in the server's destination.
-        mlflow.set_tracking_uri(f"http://127.0.0.1:{port}")
-        client = MlflowClient()
-        run = client.create_run(client.create_experiment("proxied"))
-        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-        (tmp_path / "note.txt").write_text("hello")
-        client.log_artifact(run.info.run_id, str(tmp_path / "note.txt"))
-        assert [path.read_text() for path in destination.glob("**/note.txt")] == ["hello"]
-    finally:
-        stopped = server_sh(tmp_path, "stop", port)
-    assert stopped.returncode == 0, stopped.stderr
-    assert not process_group_alive(pid)
-
-
-def answer_q4(tmp_path: Path) -> str:
-    result = subprocess.run(
         [
-            sys.executable,
-            str(ROOT / "answers.py"),
-            "-q",
-            "4",
-            "--pid_file",
-            str(tmp_path / "server.pid"),
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "-o",
+            "install",
+            "user",
+            f"NAME={name}",
+            f"VENV={sys.prefix}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0  # no admin login: refused by add_user.py, not by the shell
+    assert "no admin login" in done.stderr, done.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "variable"),
+    [
+        ("server", "PORT"),
+        ("server", "HOST"),
+        ("server-stop", "PORT"),
+        ("s3", "S3_PORT"),
+        ("s3-stop", "S3_DIR"),
+        ("data", "DATA_DIR"),
+        ("data", "TAXI_DATA_URL"),
+        ("q2", "OUTPUT_DIR"),
+        ("q4", "OUTPUT_DIR"),
+        ("q5-spark", "SPARK_PARALLELISM"),
+        ("q6", "DATA_DIR"),
+        ("all", "DATA_DIR"),
+        ("predict", "MODEL_URI"),
+        ("serve-model", "MODEL_PORT"),
+        ("user", "NAME"),
+        ("test", "TAXI_DATA_DIR"),
+        ("bench", "TAXI_DATA_DIR"),
+        ("clean", "OUTPUT_DIR"),
+    ],
+)
+def test_every_value_reaches_the_shell_as_one_word(
+    tmp_path: Path, target: str, variable: str
+) -> None:
+    """`make -n` prints each command: the value stays inside one word of it, whatever it holds."""
+    value = INJECTED.format(marker=tmp_path / "M")
+    done = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-C",
+            str(ROOT),
+            "-o",
+            "install",
+            "-o",
+            "install-team",
+            target,
+            f"{variable}={value}",
         ],
         capture_output=True,
         text=True,
+        timeout=60,
     )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_server_refuses_a_port_taken_by_another_program(tmp_path: Path) -> None:
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        port = other.getsockname()[1]
-        result = server_sh(tmp_path, "start", port)
-    assert result.returncode == 1
-    assert f"port {port}" in result.stderr and "PORT=" in result.stderr
-    assert not (tmp_path / "server.pid").exists()
-
-
-def test_stale_pid_file_is_removed_and_nothing_else_stopped(tmp_path: Path) -> None:
-    bystander = subprocess.Popen(["sleep", "60"])
-    try:
-        (tmp_path / "server.pid").write_text(str(bystander.pid))
-        result = server_sh(tmp_path, "stop", free_port())
-        assert result.returncode == 0
-        assert "stale pid file" in result.stderr
-        assert bystander.poll() is None  # never stop a process we did not start
-        assert not (tmp_path / "server.pid").exists()
-    finally:
-        bystander.kill()
-
-
-def make_server(tmp_path: Path, target: str, port: int) -> subprocess.CompletedProcess:
-    """`make server` / `make server-stop` on a private port, database and pid file."""
-    env = {
-        **os.environ,
-        "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
-        "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "SERVER_PID_FILE": str(tmp_path / "server.pid"),
-        "SERVER_LOG": str(tmp_path / "server.log"),
-    }
-    # -o install: this interpreter's environment is the venv, whatever its folder is called.
-    command = ["make", "-C", str(ROOT), "-o", "install", target, f"VENV={sys.prefix}"]
-    return subprocess.run(
-        [*command, f"PORT={port}"], env=env, capture_output=True, text=True, timeout=180
-    )
-
-
-@pytest.mark.server
-def test_make_server_twice_reuses_the_server_on_loopback(tmp_path: Path) -> None:
-    port = free_port()
-    try:
-        first = make_server(tmp_path, "server", port)
-        assert first.returncode == 0, first.stderr
-        pid = pid_in(tmp_path / "server.pid")
-        second = make_server(tmp_path, "server", port)
-        assert second.returncode == 0, second.stderr
-        assert "already running" in second.stderr
-        assert pid_in(tmp_path / "server.pid") == pid
-        command = command_line(pid).split()
-        assert command[command.index("--host") + 1] == "127.0.0.1"  # not the whole network
-        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
-    finally:
-        stopped = make_server(tmp_path, "server-stop", port)
-    assert stopped.returncode == 0, stopped.stderr
-    assert not process_group_alive(pid)
-
-
-@pytest.mark.server
-def test_stale_pid_file_does_not_block_start(tmp_path: Path) -> None:
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    (tmp_path / "server.pid").write_text(str(gone.pid))
-    port = free_port()
-    try:
-        started = server_sh(tmp_path, "start", port)
-        assert started.returncode == 0, started.stderr
-        assert "stale pid file" in started.stderr
-        assert pid_in(tmp_path / "server.pid") != gone.pid
-        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
-    finally:
-        server_sh(tmp_path, "stop", port)
+    assert done.returncode == 0, done.stderr
+    commands = done.stdout.replace("\\\n", " ").splitlines()  # a recipe's continued lines
+    lines = [line for line in commands if "touch" in line]
+    assert lines, done.stdout
+    for line in lines:
+        words = shlex.split(line)
+        assert "touch" not in words, line
+        assert any(value in word for word in words), line

@@ -1,8 +1,8 @@
 """The team setup (docs/team.md): artifacts in a real S3 server, and a login on the tracking server.
 
-SeaweedFS (`make s3`, scripts/s3.sh) serves S3 on a free loopback port; `mlflow server` keeps its
-artifacts in its bucket (ARTIFACTS_DESTINATION=s3://...) and runs MLflow's basic-auth app
-(AUTH=1). Clients hold no S3 key; they log in with MLFLOW_TRACKING_USERNAME/PASSWORD.
+SeaweedFS (`make s3`, homework/s3_server.py) serves S3 on a free loopback port; `mlflow server`
+keeps its artifacts in its bucket (ARTIFACTS_DESTINATION=s3://...) and runs MLflow's basic-auth
+app (AUTH=1). Clients hold no S3 key; they log in with MLFLOW_TRACKING_USERNAME/PASSWORD.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import mlflow
+import psutil
 import pytest
 import requests
 from conftest import (
@@ -29,6 +31,7 @@ from conftest import (
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
+from homework import processes
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
@@ -136,16 +139,28 @@ def listening_ports(pid: int) -> set[tuple[str, int]]:
     return found
 
 
+def s3_command(env: dict[str, str], action: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`make s3` / `make s3-stop`'s command line, run in the project folder `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "homework.servers", "s3", action],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.server
 def test_local_s3_server_listens_on_loopback_only_and_stops_only_itself(tmp_path: Path) -> None:
     s3 = start_s3(tmp_path / "s3")
+    secret = s3.env["AWS_SECRET_ACCESS_KEY"]
     try:
         pid = s3.pid
-        command = subprocess.run(
-            ["ps", "-ww", "-p", str(pid), "-o", "command="], capture_output=True, text=True
-        ).stdout
-        assert s3.env["AWS_SECRET_ACCESS_KEY"] not in command  # weed reads it from its env
-        flags = dict(word.lstrip("-").split("=", 1) for word in command.split()[2:])
+        command = psutil.Process(pid).cmdline()
+        assert secret not in " ".join(command)  # weed reads it from its environment
+        assert command[1:3] == ["-logtostderr=true", "mini"]  # its log is s3.log, no files
+        flags = dict(word.lstrip("-").split("=", 1) for word in command[3:])
         ports = {int(value) for name, value in flags.items() if "port" in name and value != "0"}
         assert len(ports) == 10 and flags["s3.port"] == str(s3.port)
         assert flags["webdav"] == flags["admin.ui"] == flags["master.telemetry"] == "false"
@@ -153,6 +168,17 @@ def test_local_s3_server_listens_on_loopback_only_and_stops_only_itself(tmp_path
             opened = listening_ports(pid)
             assert {address for address, _ in opened} == {"127.0.0.1"}
             assert {port for _, port in opened} <= ports  # none of weed's fixed defaults
+        # Its files are in its folder, not the system's temporary one (but for SeaweedFS's
+        # gRPC sockets, which it always makes in /tmp).
+        data = s3.folder / "data"
+        assert (data / "filer.sock").is_socket() and (data / "s3.sock").is_socket()
+        assert psutil.Process(pid).cwd() == str(data.resolve())
+        assert psutil.Process(pid).environ()["TMPDIR"] == str((data / "tmp").resolve())
+        grpc_sockets = [
+            Path(f"/tmp/seaweedfs-{name}-grpc-{flags[f'{name}.port.grpc']}.sock")
+            for name in ("s3", "master", "volume", "filer", "admin")
+        ]
+        assert not [name for name in os.listdir(tempfile.gettempdir()) if name.endswith(f".{pid}")]
 
         # The bucket takes the key pair, and refuses another.
         client = s3.client()
@@ -162,42 +188,33 @@ def test_local_s3_server_listens_on_loopback_only_and_stops_only_itself(tmp_path
             wrong.client().list_objects_v2(Bucket=S3_BUCKET)
 
         # Started again: "already running", the same process; its settings on stdout.
-        again = s3.start()
+        again = s3_command(s3.env, "start")
+        assert again.returncode == 0, again.stderr
         assert "already running" in again.stderr and s3.pid == pid
         assert f"export MLFLOW_S3_ENDPOINT_URL={s3.endpoint}" in again.stdout
         assert "export AWS_ACCESS_KEY_ID=test-key" in again.stdout
-        assert s3.env["AWS_SECRET_ACCESS_KEY"] not in again.stdout + again.stderr
+        assert secret not in again.stdout + again.stderr
 
         # A copy of the project (pid file included), or the wrong port: left running.
         copy = project_copy(tmp_path / "copy")
         shutil.copy(s3.folder / "s3.pid", copy / "s3.pid")
-        other_folder = subprocess.run(
-            [str(copy / "scripts/s3.sh"), "stop"],
-            env={**s3.env, "S3_PID_FILE": str(copy / "s3.pid")},
-            capture_output=True,
-            text=True,
-        )
+        other_folder = s3_command({**s3.env, "S3_PID_FILE": str(copy / "s3.pid")}, "stop", copy)
         assert other_folder.returncode == 0, other_folder.stderr
         assert f"started from {ROOT}" in other_folder.stderr and "left alone" in other_folder.stderr
-        other_port = S3Server(s3.endpoint, s3.port, s3.folder, {**s3.env, "S3_PORT": "1"}).stop()
+        other_port = s3_command({**s3.env, "S3_PORT": "1"}, "stop")
         assert other_port.returncode == 1 and "left running" in other_port.stderr
-        assert alive(pid)
+        assert processes.running(pid)
         assert s3.client().get_object(Bucket=S3_BUCKET, Key="probe/a.txt")["Body"].read()
 
-        # Stopped and started again: the same data, the same bucket.
-        assert s3.stop().returncode == 0
-        assert not alive(pid)
+        # Stopped (its gRPC sockets in /tmp too) and started again: the same data and bucket.
+        s3.stop()
+        assert not processes.running(pid)
+        assert not [path for path in grpc_sockets if path.exists()]
         s3.start()
         assert s3.keys("probe/") == ["probe/a.txt"]
     finally:
         s3.stop()
     assert not (tmp_path / "s3/s3.pid").exists()
-
-
-def alive(pid: int) -> bool:
-    """True if process `pid` runs (a zombie waiting for its parent does not)."""
-    done = subprocess.run(["ps", "-p", str(pid), "-o", "stat="], capture_output=True, text=True)
-    return bool(done.stdout.strip()) and "Z" not in done.stdout
 
 
 def registry_state(client: MlflowClient) -> tuple:
