@@ -49,7 +49,7 @@ SERVER_ENV := MLFLOW=$(call q,$(VENV)/bin/mlflow) HOST=$(call q,$(HOST)) PORT=$(
 S3_PORT         ?= 8333
 S3_DIR          ?= s3-data
 S3_ENV := WEED=$(call q,$(VENV)/bin/weed) S3_PORT=$(call q,$(S3_PORT)) S3_DIR=$(call q,$(S3_DIR))
-# The servers (homework/servers.py): python -m homework.servers mlflow|s3 start|stop|status
+# The servers (homework/servers/): python -m homework.servers mlflow|s3 start|stop|status
 SERVERS := $(PY) -m homework.servers
 SPARK_PARALLELISM ?= 2
 PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR))
@@ -186,13 +186,8 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-<<<<<<< HEAD
 docs: install ## Write the generated docs: docs/cli.md (--help), docs/performance.md (bench/results.json)
-	$(PYTHON) scripts/make_docs.py
-=======
-docs: install ## Write docs/cli.md from each script's --help
-	$(PY) scripts/cli_docs.py --write docs/cli.md
->>>>>>> servers
+	$(PY) scripts/make_docs.py
 
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
 	@if [ -f s3-server.pid ]; then $(MAKE) --no-print-directory s3-stop; fi

@@ -32,10 +32,10 @@ from homework.options import (
     raw_data_path_option,
     trust_unsigned_option,
 )
-from homework.processes import command_line, read_record
 from homework.registry import champion_version
 from homework.reporting import reporting
 from homework.search_runs import finished_trials, newest_search
+from homework.servers.processes import command_line, read_record
 from homework.tracking import Connection, experiment_id, newest_run, redact
 from homework.trust.loading import load_pyfunc
 

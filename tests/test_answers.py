@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, assert_one_line_error
 
-from homework.processes import identify
+from homework.servers.processes import identify
 
 
 def answers(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import subprocess
 
 from conftest import ROOT
 
-from homework import basic_auth
+from homework.servers import basic_auth
 from homework.config import (
     AUTH_ADMIN,
     CHAMPION_ALIAS,
@@ -20,8 +20,8 @@ from homework.config import (
     SERVER_PID_FILE,
     TRACKING_URI,
 )
-from homework.s3_server import LocalS3
-from homework.tracking_server import TrackingServer
+from homework.servers.mlflow_server import TrackingServer
+from homework.servers.s3 import LocalS3
 
 
 def make_variable(name: str) -> str:

@@ -25,9 +25,8 @@ import requests
 from conftest import ROOT, project_copy
 from mlflow.tracking import MlflowClient
 
-from homework import processes
-from homework.processes import Record
-from homework.servers import free_port, server_env
+from homework.servers import free_port, processes, server_env
+from homework.servers.processes import Record
 
 FAKE_MLFLOW = '''#!{python}
 """A stand-in for `mlflow server`: /health on --host/--port, from two forked workers."""

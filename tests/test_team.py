@@ -1,6 +1,6 @@
 """The team setup (docs/team.md): artifacts in a real S3 server, and a login on the tracking server.
 
-SeaweedFS (`make s3`, homework/s3_server.py) serves S3 on a free loopback port; `mlflow server`
+SeaweedFS (`make s3`, homework/servers/s3.py) serves S3 on a free loopback port; `mlflow server`
 keeps its artifacts in its bucket (ARTIFACTS_DESTINATION=s3://...) and runs MLflow's basic-auth
 app (AUTH=1). Clients hold no S3 key; they log in with MLFLOW_TRACKING_USERNAME/PASSWORD.
 """
@@ -31,7 +31,6 @@ from conftest import (
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from homework import processes
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
@@ -44,7 +43,7 @@ from homework.config import (
 )
 from homework.features import RAW_COLUMNS
 from homework.forest import rmse
-from homework.servers import BIN, S3Server, free_port, start_s3, start_server
+from homework.servers import BIN, S3Server, free_port, processes, start_s3, start_server
 from homework.tracking import describe_failure
 from homework.trips import read_trips
 

@@ -26,10 +26,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from homework import basic_auth, lifecycle
 from homework.config import SERVER_PID_FILE, TRACKING_URI
-from homework.processes import Record
-from homework.service import ServerError, Service, answers, port_setting, seconds_setting, setting
+from homework.servers import basic_auth, lifecycle
+from homework.servers.processes import Record
+from homework.servers.settings import (
+    ServerError,
+    Service,
+    answers,
+    port_setting,
+    seconds_setting,
+    setting,
+)
 
 MLFLOW = ".venv/bin/mlflow"
 HOST = urlsplit(TRACKING_URI).hostname or "127.0.0.1"

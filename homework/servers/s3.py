@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from homework import lifecycle
 from homework.config import S3_BUCKET, S3_PORT
-from homework.processes import Record
-from homework.service import ServerError, Service, port_setting, seconds_setting, setting
+from homework.servers import lifecycle
+from homework.servers.processes import Record
+from homework.servers.settings import ServerError, Service, port_setting, seconds_setting, setting
 
 WEED = ".venv/bin/weed"
 HOST = "127.0.0.1"

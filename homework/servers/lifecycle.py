@@ -1,6 +1,6 @@
 """The lifecycle every server of ours shares: start, stop and status, and what they say.
 
-A Service (service.py) says what differs between the MLflow tracking server and the local S3
+A Service (settings.py) says what differs between the MLflow tracking server and the local S3
 server; the rest is one flow. `start`: the pid file's verdict (processes.check), then reuse or
 refusal, the checks before a launch, the launch and its identity record, the wait until it
 answers (Ctrl-C stops what it launched). `stop`: signals only a process group proven ours.
@@ -17,9 +17,18 @@ from collections.abc import Iterator
 
 import psutil
 
-from homework import processes
-from homework.processes import ELSEWHERE, NONE, NOT_OURS, ORPHANS, OTHER_PORT, OURS, STALE, Check
-from homework.service import ServerError, Service, port_in_use
+from homework.servers import processes
+from homework.servers.processes import (
+    ELSEWHERE,
+    NONE,
+    NOT_OURS,
+    ORPHANS,
+    OTHER_PORT,
+    OURS,
+    STALE,
+    Check,
+)
+from homework.servers.settings import ServerError, Service, port_in_use
 
 WAIT = 0.5  # seconds between two "does it answer yet?"
 

@@ -1,6 +1,6 @@
 """What a server of ours is: its settings, its hooks, and how it talks.
 
-A Service (tracking_server.TrackingServer, s3_server.LocalS3) holds a server's settings, read
+A Service (mlflow_server.TrackingServer, s3.LocalS3) holds a server's settings, read
 from the environment as the Makefile passes them, and the hooks lifecycle.py calls: its
 command and environment, how to tell it answers, what to check before a launch, what to say.
 Everything it prints has the password of any URI and every secret value masked; a failure is
@@ -17,9 +17,9 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from homework.processes import Record
+from homework.servers.processes import Record
 
-ROOT = Path(__file__).resolve().parent.parent  # the project folder: part of every record
+ROOT = Path(__file__).resolve().parents[2]  # the project folder: part of every record
 LOG_LINES = 5  # lines of the server's log shown when it fails to start
 URI_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 # Our servers are on this machine: never ask them through a proxy of the environment.

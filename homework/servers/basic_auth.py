@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homework.config import AUTH_ADMIN as ADMIN
-from homework.service import ServerError, mask
+from homework.servers.settings import ServerError, mask
 
 AUTH_DIR = "mlflow-auth"
 PASSWORD_VARIABLE = "MLFLOW_AUTH_ADMIN_PASSWORD"

@@ -2,8 +2,9 @@
 
     python -m homework.servers mlflow|s3 start|stop|status
 
-is what `make server`, `make server-stop`, `make s3` and `make s3-stop` run, with the settings
-the Makefile passes in the environment (listed in tracking_server.py and s3_server.py). Exit
+is what `make server`, `make server-stop`, `make s3` and `make s3-stop` run (__main__.py),
+with the settings the Makefile passes in the environment (listed in mlflow_server.py and
+s3.py). Exit
 code 0, 1 with one `Error:` line (and the server's last log lines), 130 after Ctrl-C; status
 prints `running at ...` or `not running` (exit 1). The tests and the benchmark call
 start_server and start_s3 for servers on free loopback ports whose files all live in a folder
@@ -15,18 +16,17 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homework import lifecycle, processes, service
 from homework.config import AUTH_ADMIN, S3_BUCKET
-from homework.s3_server import LocalS3
-from homework.service import ServerError, Service, mask
-from homework.tracking_server import SECRET_VARIABLES, TrackingServer
+from homework.servers import lifecycle, processes, settings
+from homework.servers.mlflow_server import TrackingServer
+from homework.servers.s3 import LocalS3
+from homework.servers.settings import Service
 
-ROOT = service.ROOT  # the project folder
+ROOT = settings.ROOT  # the project folder
 BIN = Path(sys.executable).parent  # this environment's mlflow and weed
 SERVICES: dict[str, type[Service]] = {"mlflow": TrackingServer, "s3": LocalS3}
 ACTIONS = ("start", "stop", "status")
@@ -211,31 +211,3 @@ def start_server(
     server = Server(f"http://127.0.0.1:{port}", port, folder, env)
     lifecycle.start(server.service)
     return server
-
-
-def main(arguments: Sequence[str]) -> int:
-    """The command line of make: one server, one action; the exit code."""
-    if len(arguments) != 2 or arguments[0] not in SERVICES or arguments[1] not in ACTIONS:
-        print(USAGE, file=sys.stderr)
-        return 2
-    kind, action = arguments
-    secrets = [os.environ[name] for name in SECRET_VARIABLES if os.environ.get(name)]
-    try:
-        server = SERVICES[kind](os.environ)
-        if action == "start":
-            lifecycle.start(server)
-        elif action == "stop":
-            lifecycle.stop(server)
-        else:
-            return 0 if lifecycle.status(server) else 1
-    except (ServerError, OSError) as exc:  # OSError: a pid file or log we may not write
-        print(mask(f"Error: {exc}", secrets), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Aborted!", file=sys.stderr)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,39 @@
+"""`python -m homework.servers mlflow|s3 start|stop|status`: what make runs (see __init__.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from homework.servers import ACTIONS, SERVICES, USAGE, lifecycle
+from homework.servers.mlflow_server import SECRET_VARIABLES
+from homework.servers.settings import ServerError, mask
+
+
+def main(arguments: Sequence[str]) -> int:
+    """The command line of make: one server, one action; the exit code."""
+    if len(arguments) != 2 or arguments[0] not in SERVICES or arguments[1] not in ACTIONS:
+        print(USAGE, file=sys.stderr)
+        return 2
+    kind, action = arguments
+    secrets = [os.environ[name] for name in SECRET_VARIABLES if os.environ.get(name)]
+    try:
+        server = SERVICES[kind](os.environ)
+        if action == "start":
+            lifecycle.start(server)
+        elif action == "stop":
+            lifecycle.stop(server)
+        else:
+            return 0 if lifecycle.status(server) else 1
+    except (ServerError, OSError) as exc:  # OSError: a pid file or log we may not write
+        print(mask(f"Error: {exc}", secrets), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Aborted!", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
