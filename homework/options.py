@@ -185,6 +185,17 @@ connection_options = grouped(
     "connection",
 )
 
+
+def spark_installed(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """Refuse a Spark search before anything runs when pyspark is not installed."""
+    if value:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise click.BadParameter("needs pyspark: run `make install-spark`.") from None
+    return value
+
+
 spark_options = grouped(
     [
         click.option(
@@ -193,6 +204,7 @@ spark_options = grouped(
             default=0,
             show_default=True,
             type=click.IntRange(min=0),
+            callback=spark_installed,
             help="Run up to N trials at a time on Spark (hyperopt's SparkTrials); 0: one by one "
             "here.",
         ),

@@ -73,11 +73,9 @@ def ship_package(spark: Any, script: str, scratch: str) -> None:
 @contextlib.contextmanager
 def spark_trials(parallelism: int, master: str, script: str) -> Iterator[Any]:
     """hyperopt's `SparkTrials` on `master`, its workers running this very interpreter."""
-    try:
-        from hyperopt.spark import SparkTrials
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise UserError("--spark_parallelism needs pyspark: run `make install-spark`.") from None
+    from hyperopt.spark import SparkTrials
+    from pyspark.sql import SparkSession  # installed: options.spark_installed checked
+
     # Without this the workers take the system's python, which lacks hyperopt and MLflow.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:

@@ -41,6 +41,7 @@ from homework.trust.keys import KEY_DIR_VARIABLE
 MONTHS = tuple(MONTH_OF.values())  # train, validation, test
 FIXTURE_MARKERS = {
     "mlflow_server": "server",
+    "own_server": "server",
     "postgres_uri": "server",
     "homework": "server",
     "taxi_data_dir": "real_data",
@@ -231,9 +232,63 @@ def postgres_uri() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real MLflow tracking server for the session's tests (see mlflow_server)."""
+    server = start_server(tmp_path_factory.mktemp("shared") / "server")
+    yield server
+    server.stop()
+
+
+def empty(server: Server) -> None:
+    """Remove every run, experiment (but Default), registered model and artifact of `server`.
+
+    Straight through MLflow's own SQL stores, so names are free again (the REST API only
+    marks experiments deleted, and a deleted name cannot be made anew); the server keeps
+    nothing of them in memory. A store is opened once per server and reused.
+    """
+    from mlflow.entities import ViewType
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as Registry
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as Tracking
+
+    uri = f"sqlite:///{server.folder / 'mlflow.db'}"
+    if uri not in STORES:
+        STORES[uri] = (Tracking(uri, str(server.folder / "artifacts")), Registry(uri))
+    tracking, registry = STORES[uri]
+    for model in registry.search_registered_models(max_results=1000):
+        registry.delete_registered_model(model.name)
+    for experiment in tracking.search_experiments(view_type=ViewType.ALL, max_results=1000):
+        if experiment.experiment_id != "0":
+            if experiment.lifecycle_stage == "active":
+                tracking.delete_experiment(experiment.experiment_id)  # hard deletes need this first
+            tracking._hard_delete_experiment(experiment.experiment_id)
+    for run in tracking.search_runs(["0"], "", ViewType.ALL, max_results=50_000):
+        tracking._hard_delete_run(run.info.run_id)
+    shutil.rmtree(server.folder / "artifacts", ignore_errors=True)
+
+
+STORES: dict[str, tuple] = {}
+
+
 @pytest.fixture
-def mlflow_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    """A fresh real MLflow tracking server for one test; MLFLOW_TRACKING_URI points at it."""
+def mlflow_server(shared_server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """A real MLflow tracking server, empty for this test; MLFLOW_TRACKING_URI points at it.
+
+    The session's one server, emptied before each test that takes it: starting a server
+    costs seconds, emptying it milliseconds. A test that stops, breaks or kills its server
+    takes `own_server`.
+    """
+    empty(shared_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", shared_server.uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(shared_server.uri)
+    yield shared_server
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """A real MLflow tracking server of this test's own, which it may stop or break."""
     server = start_server(tmp_path / "server")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
     import mlflow

@@ -72,8 +72,8 @@ def test_a_missing_step_names_what_to_run(mlflow_server, question: str, fragment
     assert "still running" not in error and "failed" not in error
 
 
-def test_a_failing_server_is_told_apart_from_a_missing_run(mlflow_server) -> None:
+def test_a_failing_server_is_told_apart_from_a_missing_run(own_server) -> None:
     """A real 5xx: the server runs but its database is damaged (the same file, overwritten)."""
-    (mlflow_server.folder / "mlflow.db").write_bytes(b"not a database" * 1000)
-    error = assert_one_line_error(answers("-q", "3"), mlflow_server.uri, "failed", "log")
+    (own_server.folder / "mlflow.db").write_bytes(b"not a database" * 1000)
+    error = assert_one_line_error(answers("-q", "3"), own_server.uri, "failed", "log")
     assert "make q3" not in error

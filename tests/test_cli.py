@@ -152,11 +152,11 @@ def test_passwords_are_masked_on_stdout_and_stderr(capsys, monkeypatch) -> None:
 
 
 def test_no_password_in_any_output_of_a_whole_run(
-    raw_dir: Path, tmp_path: Path, mlflow_server, run_script
+    raw_dir: Path, tmp_path: Path, own_server, run_script
 ) -> None:
     """pipeline.py, predict.py, verify_model.py and answers.py, all --verbose where they can."""
     password, basic_auth = secrets.token_hex(8), secrets.token_hex(8)
-    uri = f"http://alice:{password}@127.0.0.1:{mlflow_server.port}"
+    uri = f"http://alice:{password}@127.0.0.1:{own_server.port}"
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_PASSWORD": basic_auth}
     output = str(tmp_path / "output")
     paths = ("--raw_data_path", str(raw_dir))
@@ -174,13 +174,13 @@ def test_no_password_in_any_output_of_a_whole_run(
         run_script(
             "answers.py",
             *(*paths, "--data_path", output),
-            *("--pid_file", str(mlflow_server.folder / "server.pid")),
+            *("--pid_file", str(own_server.folder / "server.pid")),
             env=env,
         ),
     ]
-    mlflow_server.stop()
+    own_server.stop()
     runs.append(run_script("hpo.py", "--data_path", output, "--verbose", env=env))  # server gone
     text = "".join(done.stdout + done.stderr for done in runs)
     assert [done.returncode for done in runs] == [0, 0, 0, 0, 1], text[-3000:]
     assert password not in text and basic_auth not in text
-    assert "View run" in text and f"alice:***@127.0.0.1:{mlflow_server.port}" in text
+    assert "View run" in text and f"alice:***@127.0.0.1:{own_server.port}" in text

@@ -6,7 +6,6 @@ import subprocess
 
 from conftest import ROOT
 
-from homework.servers import basic_auth
 from homework.config import (
     AUTH_ADMIN,
     CHAMPION_ALIAS,
@@ -20,6 +19,7 @@ from homework.config import (
     SERVER_PID_FILE,
     TRACKING_URI,
 )
+from homework.servers import basic_auth
 from homework.servers.mlflow_server import TrackingServer
 from homework.servers.s3 import LocalS3
 

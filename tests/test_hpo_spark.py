@@ -15,6 +15,7 @@ from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_T
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.pickles import load_dataset
+from homework.search_runs import PARENT_TAG
 from homework.trust.loading import load_sklearn
 from hpo import run_optimization
 
@@ -57,16 +58,16 @@ def test_every_spark_trial_is_one_run_and_register_model_works(
     )
     assert len(trials) == 4
     assert {run.info.status for run in trials} == {"FINISHED"}
-    assert len({run.data.tags[SEARCH_TAG] for run in trials}) == 1
     for run in trials:
         assert set(run.data.params) == PARAMS
         assert run.data.metrics["rmse"] > 0
     # Nothing else was logged anywhere: no driver-side run, no trial in the Default experiment;
-    # just the search's summary run (its plot, no `rmse`).
+    # just the search's parent run (its plot, no `rmse`), which every trial is nested in.
     everything = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert len(everything) == 4 + 1
-    (summary,) = [run for run in everything if "rmse" not in run.data.metrics]
-    assert summary.data.tags[SEARCH_TAG] == trials[0].data.tags[SEARCH_TAG]
+    (parent,) = [run for run in everything if "rmse" not in run.data.metrics]
+    assert parent.data.tags[SEARCH_TAG] == "hyperopt" and parent.info.status == "FINISHED"
+    assert {run.data.tags[PARENT_TAG] for run in trials} == {parent.info.run_id}
     # Results alone on stdout: the workers' MLflow chatter went to stderr.
     assert result.stdout == f"best validation RMSE: {trials[0].data.metrics['rmse']:.4f}\n"
 
@@ -97,13 +98,12 @@ def test_bad_spark_master_is_one_clear_line(
 def test_without_pyspark_says_how_to_install(
     prepared_dir: Path, mlflow_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import fails as if not installed
     args = ["--data_path", str(prepared_dir), "--spark_parallelism", "2"]
     result = CliRunner().invoke(run_optimization, args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, before anything runs
     assert "needs pyspark: run `make install-spark`" in result.output
-    experiment = MlflowClient().get_experiment_by_name(HPO_EXPERIMENT)
-    assert MlflowClient().search_runs([experiment.experiment_id]) == []
+    assert MlflowClient().get_experiment_by_name(HPO_EXPERIMENT) is None
 
 
 def test_failed_trials_fail_the_search_in_one_line() -> None:

@@ -39,6 +39,7 @@ from homework.promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
+from homework.search_runs import PARENT_TAG
 from homework.trips import read_trips
 from homework.trust.loading import download_verified, load_pyfunc
 from hpo import run_optimization
@@ -238,10 +239,10 @@ def test_failed_deleted_and_running_runs_are_never_picked(
     client = MlflowClient(mlflow_server.uri)
     experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
     good = {r.info.run_id: r for r in client.search_runs([experiment_id], "metrics.rmse >= 0")}
-    (search_id,) = {run.data.tags[SEARCH_TAG] for run in good.values()}
+    (search_id,) = {run.data.tags[PARENT_TAG] for run in good.values()}
 
     def fake_trial(search: str, status: str | None, deleted: bool = False) -> None:
-        run = client.create_run(experiment_id, tags={SEARCH_TAG: search})
+        run = client.create_run(experiment_id, tags={PARENT_TAG: search})
         client.log_metric(run.info.run_id, "rmse", 0.001)  # better than any real trial
         if status:
             client.set_terminated(run.info.run_id, status)
@@ -251,7 +252,10 @@ def test_failed_deleted_and_running_runs_are_never_picked(
     fake_trial(search_id, "FAILED")
     fake_trial(search_id, None)  # a crashed trial left RUNNING
     fake_trial(search_id, "FINISHED", deleted=True)
-    fake_trial("a-newer-search", "FINISHED", deleted=True)  # newest, but deleted
+    newer = client.create_run(experiment_id, tags={SEARCH_TAG: "hyperopt"})
+    client.set_terminated(newer.info.run_id, "FINISHED")
+    client.delete_run(newer.info.run_id)  # the newest complete search, but deleted
+    fake_trial(newer.info.run_id, "FINISHED")
 
     result = register(prepared_dir, "--top_n", "5")
     assert result.exit_code == 0, result.output
@@ -296,8 +300,8 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     )
     first, second = trials[:3], trials[3:]
     assert len(second) == 3
-    assert {run.data.tags[SEARCH_TAG] for run in second}.isdisjoint(
-        {run.data.tags[SEARCH_TAG] for run in first}
+    assert {run.data.tags[PARENT_TAG] for run in second}.isdisjoint(
+        {run.data.tags[PARENT_TAG] for run in first}
     )
     newest_best = min(run.data.metrics["rmse"] for run in second)
     assert min(run.data.metrics["rmse"] for run in first) < newest_best  # older runs look better

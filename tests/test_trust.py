@@ -36,9 +36,9 @@ from homework.config import (
     HPO_RUN_TAG,
     MODEL_ARTIFACT,
     MODEL_NAME,
-    SEARCH_TAG,
 )
 from homework.errors import UserError
+from homework.search_runs import PARENT_TAG
 from homework.trust import manifest
 from homework.trust.keys import (
     KEY_DIR_VARIABLE,
@@ -374,7 +374,7 @@ def plant_trial(uri: str, folder: Path, marker: Path) -> str:
     client = MlflowClient(uri)
     experiment_id = client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id
     real = client.search_runs([experiment_id], "metrics.rmse >= 0")[0]
-    tags = {SEARCH_TAG: real.data.tags[SEARCH_TAG]}
+    tags = {PARENT_TAG: real.data.tags[PARENT_TAG]}  # nested in the newest search
     run_id = client.create_run(experiment_id, tags=tags).info.run_id
     params = [Param(key, value) for key, value in real.data.params.items()]
     client.log_batch(run_id, params=params)
