@@ -15,15 +15,18 @@ import pytest
 import sqlalchemy
 from conftest import Homework, run_homework, start_server
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
+    CHAMPION_PLOTS,
     HPO_EXPERIMENT,
     MODEL_NAME,
     SEARCH_TAG,
     TRAIN_EXPERIMENT,
+    TRIALS_PLOT,
 )
 from homework.features import RAW_COLUMNS
 from homework.forest import rmse
@@ -40,8 +43,10 @@ from homework.promotion import (
     STATUS_TAG,
 )
 from homework.search_runs import PARENT_TAG
+from homework.servers import processes
 from homework.trips import read_trips
 from homework.trust.loading import load_pyfunc
+from homework.ui.browser import PICTURES, VIEWPORT
 
 pytestmark = pytest.mark.server
 NOISE = (
@@ -55,6 +60,7 @@ NOISE = (
 )
 REAL_MONTHS = ("green_tripdata_2023-01", "green_tripdata_2023-02", "green_tripdata_2023-03")
 WEAKER_SEARCH = ("--num_trials", "2", "--seed", "1")  # best validation RMSE 5.537, test 5.764
+PICTURE_LIMIT = 150_000  # bytes: the docs' pictures stay small
 
 
 def digests(raw: Path) -> dict[str, str]:
@@ -156,14 +162,24 @@ def test_the_champion_is_evaluated_and_predicts_the_raw_month(homework: Homework
     assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
 
 
-def test_the_mlflow_ui_shows_the_answers(homework: Homework, run_script, chromium: str) -> None:
-    """`make all`, then `make ui-check`: headless Chromium finds Q3, Q5 and Q6 in the UI."""
-    ui = run_script("ui_check.py", env=homework.env)
+def test_the_mlflow_ui_shows_the_answers(
+    homework: Homework, run_script, chromium: str, tmp_path: Path
+) -> None:
+    """`make all`, then `make screenshots`: headless Chromium finds Q3, Q5 and Q6 in the UI,
+    and writes the docs' pictures on the way."""
+    pictures = tmp_path / "pictures"
+    ui = run_script("ui_check.py", "--screenshots_dir", str(pictures), env=homework.env)
     assert ui.returncode == 0, ui.stderr[-3000:]
-    q3, q5, q6, _ = ui.stdout.splitlines()
+    q3, q5, q6, plot = ui.stdout.splitlines()
     assert q3.endswith("shows min_samples_split = 2")
     assert "15 trials, sorted by rmse" in q5 and "first with 5.335;" in q5
     assert q6.startswith(f"Q6  {MODEL_NAME}: version 1 @{CHAMPION_ALIAS}, its ")
+    assert all(name in q6 for name in CHAMPION_PLOTS) and TRIALS_PLOT in plot
+    assert sorted(path.name for path in pictures.iterdir()) == sorted(PICTURES.values())
+    for picture in pictures.iterdir():
+        with Image.open(picture) as image:
+            assert (image.format, image.size) == ("PNG", (VIEWPORT["width"], VIEWPORT["height"]))
+        assert picture.stat().st_size < PICTURE_LIMIT, picture
 
 
 def test_a_weaker_search_does_not_replace_the_champion(homework_copy: Homework, run_script) -> None:
@@ -207,6 +223,11 @@ def test_the_homework_on_postgresql_with_proxied_artifacts(
         tmp_path / "server", backend_store_uri=postgres_uri, proxied_artifacts=True
     )
     try:
+        # MLflow reads the store (and its password) from its environment, never its command line.
+        command = " ".join(processes.read_record(server.folder / "server.pid").cmdline)
+        destination = f"--artifacts-destination {server.folder / 'artifacts'} --serve-artifacts"
+        assert destination in command and "--default-artifact-root" not in command
+        assert postgres_uri.split(":")[2].split("@")[0] not in command
         done = run_homework(server, raw_dir, tmp_path / "output", "--num_trials", "3")
         env = {"MLFLOW_TRACKING_URI": server.uri}
         paths = ("--data_path", str(done.output), "--raw_data_path", str(raw_dir))

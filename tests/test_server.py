@@ -18,12 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import psutil
 import pytest
 import requests
 from conftest import ROOT, project_copy
-from mlflow.tracking import MlflowClient
 
 from homework.servers import free_port, processes, server_env
 from homework.servers.processes import Record
@@ -470,27 +468,3 @@ def test_make_server_runs_the_homework_command_line_and_recovers_from_a_kill(
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stderr == f"MLflow server (pid {new_pid}) stopped.\n"
     assert members(new_pid) == set() and not pid_file.exists()
-
-
-@pytest.mark.server
-def test_server_on_postgresql_with_proxied_artifacts(tmp_path: Path, postgres_uri: str) -> None:
-    """MLflow reads the store (and its password) from its environment, never its command line."""
-    from homework.servers import start_server
-
-    password = postgres_uri.split(":")[2].split("@")[0]
-    server = start_server(tmp_path, backend_store_uri=postgres_uri, proxied_artifacts=True)
-    try:
-        command = " ".join(processes.read_record(tmp_path / "server.pid").cmdline)
-        assert f"--artifacts-destination {tmp_path / 'artifacts'} --serve-artifacts" in command
-        assert password not in command and "--default-artifact-root" not in command
-        # A client with HTTP alone stores an artifact; it lands in the server's destination.
-        mlflow.set_tracking_uri(server.uri)
-        client = MlflowClient()
-        run = client.create_run(client.create_experiment("proxied"))
-        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-        (tmp_path / "note.txt").write_text("hello")
-        client.log_artifact(run.info.run_id, str(tmp_path / "note.txt"))
-        stored = (tmp_path / "artifacts").glob("**/note.txt")
-        assert [path.read_text() for path in stored] == ["hello"]
-    finally:
-        server.stop()
