@@ -355,16 +355,13 @@ class Homework:
         return ("--data_path", str(self.output), "--raw_data_path", str(self.raw))
 
 
-def run_homework(server: Server, raw: Path, output: Path, *extra: str) -> Homework:
-    """The four scripts one after the other, as the course runs them; each must succeed.
-
-    `extra` goes to hpo.py (e.g. --num_trials 3).
-    """
+def run_homework(server: Server, raw: Path, output: Path) -> Homework:
+    """The four scripts one after the other, as the course runs them; each must succeed."""
     data = ["--data_path", str(output)]
     args = {
         "preprocess_data.py": ["--raw_data_path", str(raw), "--dest_path", str(output)],
         "train.py": data,
-        "hpo.py": [*data, *extra],
+        "hpo.py": data,
         "register_model.py": [*data, "--raw_data_path", str(raw)],
     }
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}

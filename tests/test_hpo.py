@@ -171,11 +171,11 @@ def start_hpo(data_path: Path, uri: str, *extra: str) -> subprocess.Popen:
 
 
 def slow_data(tmp_path: Path) -> Path:
-    """Pickles of 10,000 generated trips a month: big enough that one fit takes seconds."""
+    """Pickles of 5,000 generated trips a month: big enough that one fit takes a second."""
     raw = tmp_path / "data"
     raw.mkdir()
     for seed, month in enumerate(MONTHS):
-        random_month(raw / f"green_tripdata_{month}.parquet", 10_000, seed, zones=30)
+        random_month(raw / f"green_tripdata_{month}.parquet", 5_000, seed, zones=30)
     data = tmp_path / "output"
     months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
     write_outputs(preprocess(raw, "green", months), data)
