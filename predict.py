@@ -18,6 +18,8 @@ before the model is loaded: nothing is predicted for it, nothing is written.
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import math
 import os
 from pathlib import Path

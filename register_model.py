@@ -15,6 +15,8 @@ trips, giving it `@champion` or `@challenger`.
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import sys
 from typing import Any
 

@@ -11,6 +11,8 @@ The walk knows MLflow 2.x's UI (the pictures show 2.22.0).
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import time
 from pathlib import Path
 

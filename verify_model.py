@@ -11,6 +11,8 @@ scripts/serve_model.sh serves the model from there, never from the server direct
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import os
 import tempfile
 from pathlib import Path

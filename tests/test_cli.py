@@ -101,6 +101,15 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(
     assert done.stdout == "" and not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("script", [*SCRIPTS, "scripts/add_user.py"])
+def test_ctrl_c_at_the_first_import_is_one_line(script: str) -> None:
+    """Ctrl-C in the first tenth of a second (Click is the first library a script imports):
+    `Aborted!`, exit 1, no traceback. (Ctrl-C before the script's first line, while Python
+    itself starts, is Python's own.)"""
+    done = ctrl_c_at_import("click", script, "--help")
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "Aborted!\n")
+
+
 def test_ctrl_c_inside_an_import_ends_the_command(tmp_path) -> None:
     """A library that swallows the KeyboardInterrupt of its import cannot make the command go on.
 
