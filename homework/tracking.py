@@ -223,15 +223,22 @@ def describe_failure(exc: BaseException, tracking_uri: str) -> str | None:
 
 
 def set_experiment(name: str) -> Any:
-    """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once.
+    """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once,
+    and only if its runs' artifacts go to the tracking server (trust/sources.py).
 
     When another client creates the experiment between MLflow's lookup and its create,
     `mlflow.set_experiment` (2.22) returns the experiment without making it the active
     one, and the runs land in "Default". Setting it again by id always makes it active.
+    Whoever creates an experiment chooses where its artifacts go, and MLflow would send the
+    client's login there with every upload: another host is refused before any run starts.
     """
     import mlflow
 
+    from homework.trust.sources import check_source
+
     experiment = mlflow.set_experiment(name)
+    where = f"to log to the experiment {name!r}"
+    check_source(experiment.artifact_location, mlflow.get_tracking_uri(), where)
     return mlflow.set_experiment(experiment_id=experiment.experiment_id)
 
 
