@@ -28,6 +28,7 @@ from homework.config import (
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.options import (
+    PathOption,
     connection_options,
     data_path_option,
     model_name_option,
@@ -168,6 +169,7 @@ def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
 @click.option(
     "--pid_file",
     "--pid-file",
+    type=PathOption(dir_okay=False),
     default=SERVER_PID_FILE,
     show_default=True,
     help="Pid file of the server started by `make server` (Q4).",

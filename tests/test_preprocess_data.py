@@ -274,6 +274,16 @@ def test_a_mixed_set_is_refused_before_it_is_read(
     assert load_dataset(prepared_dir, "val")  # the others are still the set's
 
 
+def test_an_empty_dest_path_writes_nothing(raw_dir: Path, tmp_path: Path) -> None:
+    """`--dest_path ""` would mean the current folder: refused before any work."""
+    for empty in ("", " "):
+        result = CliRunner().invoke(
+            run_data_prep, ["--raw_data_path", str(raw_dir), "--dest_path", empty]
+        )
+        assert result.exit_code == 2 and "'--dest_path' / '--dest-path': is empty" in result.output
+    assert not list(Path.cwd().glob("*.pkl"))
+
+
 @pytest.mark.parametrize(
     "months",
     [
