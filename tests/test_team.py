@@ -517,6 +517,11 @@ def probes(secret: str, secret_run: str, granted_run: str) -> dict[str, tuple[st
             "/get-artifact",
             {"params": {"run_id": secret_run, "path": "secret.txt"}},
         ),
+        "get-artifact (UI), run_uuid": (
+            "GET",
+            "/get-artifact",
+            {"params": {"run_id": "", "run_uuid": secret_run, "path": "secret.txt"}},
+        ),
         "model version artifact (UI)": (
             "GET",
             "/model-versions/get-artifact",

@@ -113,10 +113,11 @@ def experiments_readable(field: str) -> Callable[[], bool]:
 
 
 def runs_allowed(fields: tuple[str, ...], action: str) -> Callable[[], bool]:
-    """The runs the first of `fields` names, each in an experiment the user may `action`."""
+    """The runs all of `fields` name (a route may read either), each in an experiment the
+    user may `action`."""
 
     def check() -> bool:
-        ids = next((found for field in fields if (found := values(field))), [])
+        ids = [run_id for field in fields for run_id in values(field) if run_id]
         store = _get_tracking_store()
         return bool(ids) and all(
             getattr(experiment(store.get_run(run_id).info.experiment_id), action) for run_id in ids
