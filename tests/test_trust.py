@@ -558,6 +558,14 @@ def test_proxied_artifacts_need_an_http_tracking_server() -> None:
         check_source("mlflow-artifacts:/1/x", "sqlite:///mlflow.db", "to load x")
 
 
+def test_a_local_path_is_this_machines_only_with_a_server_on_it() -> None:
+    """A path a server elsewhere names is on that server's disk, not this one."""
+    with pytest.raises(ForeignSource, match="a local path on another machine"):
+        check_source("/srv/artifacts/1/x", "http://mlflow.example.com:5000", "to load x")
+    for here in ("http://localhost:5000", "http://[::1]:5000", "sqlite:///mlflow.db", "/srv/runs"):
+        assert check_source("/srv/artifacts/1/x", here, "to load x") == "/srv/artifacts/1/x"
+
+
 # ---------------------------------------------------------------- keys others could change
 
 
