@@ -13,6 +13,8 @@ stopped halfway stays unfinished, and `--spark_parallelism N` runs the trials on
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import click
 
 from homework.config import SEED

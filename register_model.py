@@ -15,11 +15,14 @@ trips, giving it `@champion` or `@challenger`.
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import sys
 from typing import Any
 
 import click
 
+from homework.baseline import choose_baseline
 from homework.champion import publish, read_test_trips
 from homework.config import BEST_MODELS_EXPERIMENT, HPO_RUN_TAG, MODEL_ARTIFACT
 from homework.forest import rmse
@@ -65,6 +68,7 @@ def register_best(data_path: str, raw_data_path: str, top_n: int, policy: Policy
     datasets = {name: load_dataset(data_path, name) for name in ("val", "test")}
     months = pickled_months(data_path, ("val", "test"))
     trips = read_test_trips(data_path, raw_data_path)  # the raw test month, as dv.pkl recorded it
+    baseline = choose_baseline(policy, data_path)  # the champion to beat, if it can be trusted
     search = newest_search()
     if search.note:
         click.echo(search.note, err=True)
@@ -76,7 +80,7 @@ def register_best(data_path: str, raw_data_path: str, top_n: int, policy: Policy
     with click.progressbar(trials, label="Scoring the top models", file=sys.stderr) as bar:
         candidates = [train_and_log_model(t, datasets, months, policy.trust_unsigned) for t in bar]
     best = min(candidates, key=lambda candidate: candidate.test_rmse)
-    version, decision = publish(best, data_path, trips, policy)  # the gate, then the registry
+    version, decision = publish(best, data_path, trips, policy, baseline)  # gate, then registry
     return best.test_rmse, version, decision
 
 

@@ -12,6 +12,8 @@ The run also records the raw months behind the pickles, and its forest is logged
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import click
 
 from homework.config import TRAIN_EXPERIMENT

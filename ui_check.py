@@ -11,12 +11,14 @@ The walk knows MLflow 2.x's UI (the pictures show 2.22.0).
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import time
 from pathlib import Path
 
 import click
 
-from homework.options import connection_options, model_name_option
+from homework.options import PathOption, connection_options, model_name_option
 from homework.reporting import reporting
 from homework.tracking import Connection
 from homework.ui.browser import (
@@ -35,14 +37,14 @@ FAILURE_SCREENSHOT = "ui-check-failure.png"
 @click.option(
     "--screenshots_dir",
     "--screenshots-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathOption(file_okay=False, path_type=Path),
     default=None,
     help="Also write the pictures of docs/ui.md (ui-*.png) into this folder.",
 )
 @click.option(
     "--failure_screenshot",
     "--failure-screenshot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathOption(dir_okay=False, path_type=Path),
     default=FAILURE_SCREENSHOT,
     show_default=True,
     help="Where a failed check saves a screenshot of the page it failed on.",

@@ -18,7 +18,7 @@ from homework.forest import rmse
 from homework.lineage import check_raw_file, pickled_months
 from homework.models import model_name, pinned_requirements
 from homework.pickles import load_vectorizer
-from homework.promotion import Decision, Policy, gate
+from homework.promotion import Baseline, Decision, Policy, gate
 from homework.registry import Candidate, description, register, version_tags
 from homework.trust.loading import load_sklearn, sign_logged_model
 
@@ -53,12 +53,13 @@ def log_trip_model(model: Any, example: Any) -> Any:
 
 
 def publish(
-    candidate: Candidate, data_path: str, trips: Any, policy: Policy
+    candidate: Candidate, data_path: str, trips: Any, policy: Policy, baseline: Baseline
 ) -> tuple[str, Decision]:
     """Log the candidate's raw-trip pyfunc and plots, register it, alias it by the gate.
 
-    `trips` are the raw trips of the test month (read_test_trips). Returns the new version
-    and the gate's decision (@champion or @challenger).
+    `trips` are the raw trips of the test month (read_test_trips), `baseline` the champion
+    to compare with (promotion.choose_baseline). Returns the new version and the gate's
+    decision (@champion or @challenger).
     """
     import mlflow
 
@@ -84,7 +85,9 @@ def publish(
         sign_logged_model(model_info)  # nobody loads a model planted in its place
         for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
-        decision = gate(model_info.model_uri, candidate.test_rmse, trips, test_month, policy)
+        decision = gate(
+            model_info.model_uri, candidate.test_rmse, trips, test_month, policy, baseline
+        )
     libraries = pinned_requirements(*REQUIREMENTS)
     tags = {**version_tags(candidate, dv.trip_data_, libraries), **decision.tags()}
     card = description(

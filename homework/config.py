@@ -53,6 +53,8 @@ S3_PORT = 8333
 MODEL_NAME = "nyc-green-taxi-duration-rf"
 CHAMPION_ALIAS = "champion"  # the version in use: Q6, predict.py and serving load it
 CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept out
+GATE_STATUS_TAG = "validation.status"  # on a registered version: the gate's decision
+GATE_REJECTED = "rejected"  # the decision that kept a version out (promotion.py)
 
 # The search.
 NUM_TRIALS = 15

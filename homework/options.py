@@ -41,6 +41,16 @@ from homework.tracking import Connection
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+class PathOption(click.Path):
+    """A path option that refuses an empty value: `--dest_path ""` would mean the current
+    folder (and write the pickles there)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: give a path (an empty one means the current folder).", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or TRACKING_URI
 
@@ -48,6 +58,7 @@ def default_tracking_uri() -> str:
 data_path_option = click.option(
     "--data_path",
     "--data-path",
+    type=PathOption(),
     default=DATA_PATH,
     show_default=True,
     help="Folder with the pickles written by preprocess_data.py.",
@@ -91,7 +102,12 @@ trust_unsigned_option = click.option(
 def raw_data_path_option(help: str) -> Decorator:
     """The `--raw_data_path` option, with a help text saying what is read from it."""
     return click.option(
-        "--raw_data_path", "--raw-data-path", default=RAW_DATA_PATH, show_default=True, help=help
+        "--raw_data_path",
+        "--raw-data-path",
+        type=PathOption(),
+        default=RAW_DATA_PATH,
+        show_default=True,
+        help=help,
     )
 
 
@@ -116,6 +132,7 @@ def model_uri_option(help: str) -> Decorator:
 dest_path_option = click.option(
     "--dest_path",
     "--dest-path",
+    type=PathOption(),
     default=DATA_PATH,
     show_default=True,
     help="Folder to write dv.pkl, train.pkl, val.pkl and test.pkl to.",

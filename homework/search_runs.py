@@ -146,27 +146,56 @@ def newest_parent(
 
 def newest_search() -> Search:
     """The newest complete search (its parent run finished last), whose trials Q5 and
-    register_model.py use; its `note` says so when a newer search did not finish."""
+    register_model.py use; its `note` says so when a newer search did not finish, and how
+    many runs of the experiment are not part of any search of ours (they are ignored)."""
     hpo_experiment_id = experiment_id(HPO_EXPERIMENT)
     if hpo_experiment_id is None:
         raise UserError(f"no experiment {HPO_EXPERIMENT!r} yet: run hpo.py first (make q5).")
+    others = other_runs(hpo_experiment_id)
     parent = newest_parent(hpo_experiment_id, "attributes.status = 'FINISHED'", order="end_time")
     if parent is None:
         newest = newest_parent(hpo_experiment_id)
         which = f"the newest, {newest.info.run_id[:8]}, " if newest else ""
         raise UserError(
             f"no hyperopt search in {HPO_EXPERIMENT!r} has finished ({which}was stopped or is "
-            f"still running, or none ran): {RUN_HPO_AGAIN}."
+            f"still running, or none ran{f'; {others}' if others else ''}): {RUN_HPO_AGAIN}."
         )
     search = Search(hpo_experiment_id, parent.info.run_id)
     started_after = f"attributes.start_time > {parent.info.start_time}"
     newer = newest_parent(hpo_experiment_id, f"attributes.status != 'FINISHED' and {started_after}")
+    notes = [f"{others}."] if others else []
     if newer:
-        search.note = (
+        notes.append(
             f"The newest hyperopt search ({newer.info.run_id[:8]}) did not finish (stopped, "
             f"or still running): using the newest complete one ({search.name})."
         )
+    search.note = "\n".join(notes)
     return search
+
+
+def other_runs(hpo_experiment_id: str) -> str:
+    """How many runs of the experiment belong to no search of ours (runs another script,
+    the course's own hpo.py say, logged there), said as a clause; "" if none."""
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    runs = MlflowClient().search_runs(
+        [hpo_experiment_id], run_view_type=ViewType.ACTIVE_ONLY, max_results=50_000
+    )
+    parents = {run.info.run_id for run in runs if run.data.tags.get(SEARCH_TAG)}
+    count = sum(
+        run.info.run_id not in parents and run.data.tags.get(PARENT_TAG) not in parents
+        for run in runs
+    )
+    if not count:
+        return ""
+    counted, verbs = (
+        ("1 run", ("belongs", "is")) if count == 1 else (f"{count} runs", ("belong", "are"))
+    )
+    return (
+        f"{counted} in {HPO_EXPERIMENT!r} {verbs[0]} to no search of ours (no parent run tagged "
+        f"{SEARCH_TAG}: the course's own hpo.py logs such runs) and {verbs[1]} ignored"
+    )
 
 
 def finished_trials(search: Search, n: int | None = None) -> list[Any]:

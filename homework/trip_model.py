@@ -12,8 +12,8 @@ anywhere the tracking server is reachable, and loading it imports nothing of the
 command-line side.
 
 It refuses trips it cannot predict (features.invalid_trips: a missing zone id or distance,
-a negative or infinite distance) with one MlflowException naming how many and why, which
-`mlflow models serve` answers with HTTP 400 and that message, rather than a guess.
+a zone id below 1, a negative or infinite distance) with one MlflowException naming how many
+and why, which `mlflow models serve` answers with HTTP 400 and that message, rather than a guess.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def check_trips(df: pd.DataFrame) -> None:
     if invalid:
         raise MlflowException(
             f"{sum(invalid.values()):,} of {len(df):,} trips cannot be predicted: "
-            f"{describe_invalid(invalid)}. Send whole-number zone ids and a trip_distance "
-            "of 0 or more.",
+            f"{describe_invalid(invalid)}. Send whole-number zone ids of 1 or more and a "
+            "trip_distance of 0 or more.",
             error_code=INVALID_PARAMETER_VALUE,
         )
 

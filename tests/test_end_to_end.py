@@ -8,12 +8,16 @@ homework of its own on generated data: its point is the backend, not the numbers
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
 import pytest
 import sqlalchemy
-from conftest import Homework, start_server
+from conftest import ROOT, Homework, start_server
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
@@ -182,9 +186,40 @@ def test_the_mlflow_ui_shows_the_answers(
         assert picture.stat().st_size < PICTURE_LIMIT, picture
 
 
+def plain_mlflow_load(homework: Homework) -> Path:
+    """Load the champion as MLflow's tutorials do, from the project folder, with byte code on:
+    MLflow and Python write their files into the store's own folder of the model. Its path."""
+    env = {**os.environ, **homework.env}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a learner's machine
+    code = "import mlflow, sys; mlflow.pyfunc.load_model(sys.argv[1])"
+    uri = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+    done = subprocess.run(
+        [sys.executable, "-c", code, uri], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(MlflowClient(homework.server.uri).get_model_version_download_uri(MODEL_NAME, "1"))
+    assert (folder / "registered_model_meta").is_file()
+    assert list(folder.glob("code/homework/__pycache__/*.pyc"))
+    return folder
+
+
 def test_a_weaker_search_does_not_replace_the_champion(homework_copy: Homework, run_script) -> None:
-    """After the homework, a short search from another seed: the gate keeps the champion."""
+    """After the homework and a plain MLflow load of the champion (which adds MLflow's and
+    Python's files to its folder), a short search from another seed: the gate keeps the
+    champion, and the champion still loads everywhere."""
+    added = plain_mlflow_load(homework_copy)
+    try:
+        check_a_weaker_search(homework_copy, run_script)
+    finally:  # the shared run's store as it was
+        (added / "registered_model_meta").unlink()
+        shutil.rmtree(added / "code/homework/__pycache__")
+
+
+def check_a_weaker_search(homework_copy: Homework, run_script) -> None:
     env, data = homework_copy.env, ("--data_path", str(homework_copy.output))
+    trip = run_script("predict.py", "--pu", "74", "--do", "75", "--distance", "1.2", env=env)
+    assert trip.returncode == 0, trip.stderr
+    assert "Verified models:/nyc-green-taxi-duration-rf@champion (version 1): " in trip.stderr
     weaker = run_script("hpo.py", *data, *WEAKER_SEARCH, env=env)
     assert weaker.returncode == 0, weaker.stderr[-3000:]
     assert float(weaker.stdout.split()[-1]) > 5.3354  # really a worse search

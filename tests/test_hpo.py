@@ -32,9 +32,11 @@ from homework.config import (
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
+from homework.errors import UserError
 from homework.lineage import logged_datasets
 from homework.pickles import write_outputs
 from homework.search_runs import PARENT_TAG, finished_trials, newest_search
+from homework.tracking import set_experiment
 from hpo import run_optimization
 from preprocess_data import preprocess
 
@@ -132,6 +134,28 @@ def test_the_newest_complete_search_is_the_one_read_back(prepared_dir: Path, mlf
     assert [t.data.metrics["rmse"] for t in trials] == sorted(
         t.data.metrics["rmse"] for t in trials
     )
+
+
+def test_runs_of_another_script_are_named_and_ignored(prepared_dir: Path, mlflow_server) -> None:
+    """The course's own hpo.py logs plain runs, no parent run, to the same experiment: they
+    are counted and ignored, never taken for an unfinished search."""
+    set_experiment(HPO_EXPERIMENT)
+    for rmse in (0.1, 0.2, 0.3):  # better than any trial of ours: never picked
+        with mlflow.start_run():
+            mlflow.log_params({"max_depth": "5"})
+            mlflow.log_metric("rmse", rmse)
+    ignored = (
+        "3 runs in 'random-forest-hyperopt' belong to no search of ours (no parent run tagged "
+        "hpo.search: the course's own hpo.py logs such runs) and are ignored"
+    )
+    with pytest.raises(UserError) as none_of_ours:
+        newest_search()
+    assert f"or none ran; {ignored}): run hpo.py again" in str(none_of_ours.value)
+    args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
+    assert CliRunner().invoke(run_optimization, args).exit_code == 0
+    search = newest_search()
+    assert search.note == f"{ignored}."
+    assert all(trial.data.metrics["rmse"] > 0.3 for trial in finished_trials(search))
 
 
 def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:

@@ -120,6 +120,17 @@ def test_bad_input_file_is_one_line_before_any_model_is_loaded(tmp_path: Path, r
     done = run_script("predict.py", "--input", str(empty), "--output", str(output), env=env)
     assert_one_line_error(done, str(empty), "has no trips")
 
+    zones = tmp_path / "zones.parquet"
+    pd.DataFrame(
+        {"PULocationID": [-5, 0, 7], "DOLocationID": [1, 2, 3], "trip_distance": [1.0, 2.0, 3.0]}
+    ).to_parquet(zones)
+    done = CliRunner().invoke(run_predict, ["--input", str(zones), "--output", str(output)])
+    assert_one_line_error(done, str(zones), "2 trips the model cannot take (2 with a zone id below")
+    assert not output.exists()
+    for option in ("--input", "--output"):
+        done = CliRunner().invoke(run_predict, [option, ""])
+        assert done.exit_code == 2 and f"'{option}': is empty" in done.output, done.output
+
 
 @pytest.mark.parametrize("distance", ["nan", "inf", "-1"])
 def test_one_trip_needs_a_finite_distance(distance: str) -> None:
@@ -134,14 +145,19 @@ def test_champion_refuses_invalid_trips_and_answers_none(prepared_dir: Path) -> 
     X_train, y_train = load_dataset(prepared_dir, "train")
     model = TripDurationModel(load_vectorizer(prepared_dir), fit_forest(X_train, y_train))
     trips = pd.DataFrame(
-        {"PULocationID": [3, 3, 3], "DOLocationID": [5, 5, 5], "trip_distance": [2.5, np.nan, -3]}
+        {
+            "PULocationID": [3, 3, 3, 0, -5],
+            "DOLocationID": [5, 5, 5, 5, 5],
+            "trip_distance": [2.5, np.nan, -3, 1.0, 1.0],
+        }
     )
     with pytest.raises(MlflowException) as error:
         model.predict(None, trips)
     assert error.value.error_code == "INVALID_PARAMETER_VALUE"
     assert error.value.message == (
-        "2 of 3 trips cannot be predicted: 1 with a missing trip_distance, 1 with a negative or "
-        "infinite trip_distance. Send whole-number zone ids and a trip_distance of 0 or more."
+        "4 of 5 trips cannot be predicted: 2 with a zone id below 1, 1 with a missing "
+        "trip_distance, 1 with a negative or infinite trip_distance. Send whole-number zone ids "
+        "of 1 or more and a trip_distance of 0 or more."
     )
     assert model.predict(None, trips.head(1)).shape == (1,)
     assert model.predict(None, trips.head(0)).tolist() == []

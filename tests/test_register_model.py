@@ -415,6 +415,35 @@ def test_the_registered_run_carries_mlflows_regressor_metrics(
     assert metrics["example_count"] == len(raw_test_trips(prepared_dir))
 
 
+def test_the_gate_never_compares_on_a_month_a_model_trained_on(
+    prepared_dir: Path, raw_dir: Path, tmp_path: Path, mlflow_server
+) -> None:
+    """A test month that the champion trained on (reached with --allow_unordered_months):
+    refused before any run, unless --promote always, which registers with a note."""
+    hpo(prepared_dir, 2)
+    assert register(prepared_dir).exit_code == 0  # trained on 2023-01
+    other = tmp_path / "other"
+    months = ("--train_month", MONTHS[1], "--val_month", MONTHS[2], "--test_month", MONTHS[0])
+    prep = ["--raw_data_path", str(raw_dir), "--dest_path", str(other), *months]
+    assert CliRunner().invoke(run_data_prep, [*prep, "--allow_unordered_months"]).exit_code == 0
+    hpo(other, 1)
+    client = MlflowClient(mlflow_server.uri)
+    best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
+    runs = len(client.search_runs([best_models]))
+    refused = register(other, raw_dir=raw_dir)
+    assert_one_line_error(
+        refused,
+        f"cannot compare with @{CHAMPION_ALIAS} (version 1): @{CHAMPION_ALIAS} trained on green "
+        f"trips of {MONTHS[0]}, the test month,",
+        "--promote always",
+    )
+    assert len(client.search_runs([best_models])) == runs  # nothing scored, nothing logged
+    forced = register(other, "--promote", "always", raw_dir=raw_dir)
+    assert forced.exit_code == 0, forced.output
+    assert f"Note: @{CHAMPION_ALIAS} trained on green trips of {MONTHS[0]}" in forced.output
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "2"
+
+
 @pytest.mark.parametrize("bad", ["-0.1", "nan", "lots"])
 def test_max_regression_must_be_a_number_of_minutes(bad: str) -> None:
     result = CliRunner().invoke(run_register_model, ["--max_regression", bad])

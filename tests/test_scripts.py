@@ -176,6 +176,8 @@ def test_every_value_reaches_the_shell_as_one_word(
             "install",
             "-o",
             "install-team",
+            "-o",
+            "install-spark",
             target,
             f"{variable}={value}",
         ],
