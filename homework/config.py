@@ -58,6 +58,16 @@ CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept ou
 NUM_TRIALS = 15
 TOP_N = 5
 SEED = 42
+# The course's search space, the same for every tuner: inclusive ranges of whole numbers.
+SEARCH_SPACE = {
+    "max_depth": (1, 20),
+    "n_estimators": (10, 50),
+    "min_samples_split": (2, 10),
+    "min_samples_leaf": (1, 4),
+}
+TRIAL_RANDOM_STATE = 42  # every trial's forest: the course's random_state
+TUNERS = ("hyperopt", "optuna")  # hyperopt's TPE is the course's (the default)
+OPTUNA_STORAGE_FILE = "optuna.db"  # Optuna's SQLite database, beside mlflow.db (never in it)
 
 # Model signing (signing.py): the user's key folder, and the file each signed model carries.
 KEY_DIR_VARIABLE = "MLFLOW_HOMEWORK_KEY_DIR"  # overrides KEY_DIR (the tests use a temporary one)
