@@ -70,7 +70,7 @@ PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench lint format docs clean predict serve-model install-team s3 s3-stop user
+.PHONY: bench bench-tuners lint format docs clean predict serve-model install-team s3 s3-stop user
 .PHONY: install-browser ui-check screenshots
 
 help: ## Show this help
@@ -204,6 +204,9 @@ e2e: install ## Only the end-to-end tests on the real data (TAXI_DATA_DIR; PYTES
 
 bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (bench/results.json)
 	$(PY) -m bench.bench --raw_data_path $(call q,$(TAXI_DATA_DIR)) $(BENCH_ARGS)
+
+bench-tuners: install ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
+	$(PY) -m bench.tuners --raw_data_path $(call q,$(TAXI_DATA_DIR))
 
 lint: install ## Lint only
 	$(BIN)/ruff check .

@@ -112,9 +112,8 @@ def start_search(data_path: str, tuner: Tuner) -> Iterator[Search]:
     experiment = set_experiment(HPO_EXPERIMENT)
     fail_orphaned_trials(experiment.experiment_id)
     parent_id = tuner.continued(experiment.experiment_id, plan)
-    tags = {SEARCH_TAG: plan.tuner}
+    tags = {SEARCH_TAG: plan.tuner, PROCESS_TAG: this_process()}  # who works on it now
     with mlflow.start_run(run_id=parent_id, run_name=f"{plan.tuner}-search", tags=tags) as parent:
-        mlflow.set_tag(PROCESS_TAG, this_process())
         search = Search(experiment.experiment_id, parent.info.run_id, datasets, plan=plan)
         if parent_id:
             search.done = history(search)

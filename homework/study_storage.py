@@ -10,11 +10,13 @@ keep an `alembic_version` table, and Optuna refuses such a database with a misle
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from homework.config import OPTUNA_STORAGE_FILE
@@ -24,7 +26,7 @@ SCHEMA = "optuna"  # in the team's PostgreSQL database
 SEARCH_PATH = f"options=-csearch_path%3D{SCHEMA}"  # libpq's options: Optuna's tables in SCHEMA
 HEARTBEAT = 5  # seconds between the heartbeats of a running trial
 GRACE = 20  # seconds without one before the trial counts as crashed (and is run again)
-ATTEMPTS = 4  # workers opening a fresh database at once race to create its tables
+ATTEMPTS = 4  # tries to open a storage (see open_storage)
 PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 
 
@@ -66,29 +68,40 @@ def prepare(url: str) -> None:
         )
 
 
-def open_storage(url: str) -> object:
+def rdb_storage(url: str) -> Any:
     """Optuna's storage at `url`, with heartbeats: a crashed worker's trial is run again."""
+    import optuna
+
+    prepare(url)
+    sqlite = urlsplit(url).scheme == "sqlite"
+    return optuna.storages.RDBStorage(
+        url,
+        engine_kwargs={"connect_args": {"timeout": 60}} if sqlite else {},
+        heartbeat_interval=HEARTBEAT,
+        grace_period=GRACE,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1),
+    )
+
+
+def open_storage(url: str) -> Any:
+    """rdb_storage(url), or one line saying why it cannot be opened."""
     import optuna
     import sqlalchemy.exc
 
-    sqlite = urlsplit(url).scheme == "sqlite"
-    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
-    for attempt in range(ATTEMPTS):
-        try:
-            prepare(url)
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT,
-                grace_period=GRACE,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1),
-            )
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-            if attempt + 1 == ATTEMPTS:
-                raise UserError(
-                    f"cannot open the Optuna storage {shown(url)} "
-                    f"({shown(first_line(exc))[:200]}): "
-                    "check --storage (or $OPTUNA_STORAGE)."
-                ) from None
-            time.sleep(0.5 * (attempt + 1))  # another worker is creating the tables
-    raise AssertionError("unreachable")
+    try:
+        for attempt in range(1, ATTEMPTS):
+            # Workers opening a fresh database at once race to create its tables ("already
+            # exists", a duplicate key): the one that lost tries again.
+            with contextlib.suppress(
+                sqlalchemy.exc.IntegrityError,
+                sqlalchemy.exc.OperationalError,
+                sqlalchemy.exc.ProgrammingError,
+            ):
+                return rdb_storage(url)
+            time.sleep(0.5 * attempt)
+        return rdb_storage(url)
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        raise UserError(
+            f"cannot open the Optuna storage {shown(url)} ({shown(first_line(exc))[:200]}): "
+            "check --storage (or $OPTUNA_STORAGE)."
+        ) from None

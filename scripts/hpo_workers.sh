@@ -16,12 +16,14 @@ for n in $(seq 2 "$workers"); do
     "$@" --study_name "$study" >/dev/null 2>"hpo-worker-$n.log" &
     others+=($!)
 done
-# Background jobs ignore Ctrl-C in a script: pass it on as a stop.
-trap '[ ${#others[@]} -eq 0 ] || kill "${others[@]}" 2>/dev/null' INT TERM
+# Background jobs ignore Ctrl-C in a script: pass it on as a stop (their trials run again on
+# --resume, once their heartbeat is stale).
+stopped=
+trap 'stopped=1; [ ${#others[@]} -eq 0 ] || kill "${others[@]}" 2>/dev/null' INT TERM
 "$@" --study_name "$study"
 status=$?
 for i in "${!others[@]}"; do
-    if ! wait "${others[$i]}"; then
+    if ! wait "${others[$i]}" && [ -z "$stopped" ]; then
         n=$((i + 2))
         echo "Worker $n failed: $(grep '^Error:' "hpo-worker-$n.log" | tail -1) (see hpo-worker-$n.log)" >&2
         status=1

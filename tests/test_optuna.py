@@ -162,17 +162,18 @@ def start_worker(data: Path, uri: str, env: dict[str, str], *extra: str) -> subp
 
 
 def two_workers(data: Path, uri: str, env: dict[str, str]) -> list[tuple[int, str, str]]:
-    """Two hpo.py started at once on one new study, as `make q5-optuna WORKERS=2` starts them."""
+    """Two hpo.py started at once on one new study, on two machines as far as they know."""
     workers = [start_worker(data, uri, env, "--study_name", "shared") for _ in range(2)]
     outputs = [worker.communicate(timeout=600) for worker in workers]
     return [(worker.returncode, *output) for worker, output in zip(workers, outputs, strict=True)]
 
 
 def check_one_search(storage: str, uri: str, outputs: list[tuple[int, str, str]]) -> None:
-    """Every trial landed once, in one complete search, and both workers say its result."""
+    """Every trial landed once, in one complete search, and every worker says its result."""
     for code, _, stderr in outputs:
         assert code == 0, stderr
-    shared = study(storage, "shared")
+    (name,) = optuna.get_all_study_names(storage)
+    shared = study(storage, name)
     assert Counter(t.state.name for t in shared.trials) == {"COMPLETE": 4}
     client = MlflowClient(uri)
     parent_id = shared.user_attrs["parent_run_id"]
@@ -185,12 +186,32 @@ def check_one_search(storage: str, uri: str, outputs: list[tuple[int, str, str]]
     assert {stdout for _, stdout, _ in outputs} == {f"best validation RMSE: {best:.4f}\n"}
 
 
-def test_two_workers_share_one_study_on_sqlite(
+def test_make_q5_optuna_workers_share_one_study_on_sqlite(
     prepared_dir: Path, mlflow_server, tmp_path: Path
 ) -> None:
-    backend = {"BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db"}  # as make passes it
-    outputs = two_workers(prepared_dir, mlflow_server.uri, backend)
+    """What `make q5-optuna WORKERS=2` runs: scripts/hpo_workers.sh, two hpo.py at once."""
+    args = ["--data_path", str(prepared_dir), "--num_trials", "4", "--tracking_uri"]
+    command = [sys.executable, str(ROOT / "hpo.py"), "--tuner", "optuna", *args, mlflow_server.uri]
+    done = subprocess.run(
+        [str(ROOT / "scripts/hpo_workers.sh"), "2", "", *command],
+        cwd=tmp_path,
+        env={**os.environ, "BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db"},  # as make does
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    second = (tmp_path / "hpo-worker-2.log").read_text()
+    joined = [text for text in (done.stderr, second) if "Going on with search" in text]
+    assert len(joined) == 1  # one made the study and its search, the other joined it
+    outputs = [(done.returncode, done.stdout, done.stderr)]
     check_one_search(f"sqlite:///{tmp_path}/optuna.db", mlflow_server.uri, outputs)
+    bad = subprocess.run(
+        [str(ROOT / "scripts/hpo_workers.sh"), "two", "", *command], capture_output=True, text=True
+    )
+    assert (bad.returncode, bad.stderr) == (
+        1,
+        "Error: WORKERS=two is not a number of workers (1, 2, ...).\n",
+    )
 
 
 def test_two_workers_share_one_study_on_postgresql(
