@@ -42,6 +42,12 @@ def test_an_unreachable_master_is_one_line_in_seconds(
     assert time.monotonic() - started < 10  # Spark alone takes over a minute to give up
 
 
+def test_optuna_on_spark_is_a_usage_error(spark, prepared_dir: Path) -> None:
+    args = ["--data_path", str(prepared_dir), "--tuner", "optuna", "--spark_parallelism", "2"]
+    result = CliRunner().invoke(run_optimization, args)
+    assert result.exit_code == 2 and "make q5-optuna WORKERS=N" in result.output
+
+
 def test_without_pyspark_says_how_to_install(
     prepared_dir: Path, mlflow_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -132,14 +132,10 @@ def test_bad_optuna_input_is_one_line_and_changes_nothing(
     mlflow_db = f"sqlite:///{mlflow_server.folder / 'mlflow.db'}"
     assert_one_line_error(optuna_search(prepared_dir, mlflow_db), "MLflow's own database")
     assert Counter(s.study_name for s in optuna.get_all_study_summaries(storage)) == {"s": 1}
-    # Options of one tuner given to the other: a usage error before anything runs.
-    args = ["--data_path", str(prepared_dir)]
-    hyperopt = CliRunner().invoke(run_optimization, [*args, "--study_name", "s"])
+    # Optuna's options given to hyperopt: a usage error before anything runs.
+    args = ["--data_path", str(prepared_dir), "--study_name", "s"]
+    hyperopt = CliRunner().invoke(run_optimization, args)
     assert hyperopt.exit_code == 2 and "are for --tuner optuna" in hyperopt.output
-    spark = CliRunner().invoke(
-        run_optimization, [*args, "--tuner", "optuna", "--spark_parallelism", "2"]
-    )
-    assert spark.exit_code == 2 and "make q5-optuna WORKERS=N" in spark.output
 
 
 def test_the_default_storage_is_beside_mlflow_s_never_in_it(tmp_path: Path) -> None:
