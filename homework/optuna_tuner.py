@@ -32,7 +32,7 @@ from homework.errors import UserError
 from homework.progress import trial_bar
 from homework.search_plan import Plan
 from homework.search_runs import Search, resumable
-from homework.study_storage import open_storage, shown
+from homework.study_storage import missing, open_storage, shown
 
 PARENT_ATTR = "parent_run_id"  # the study's user attribute naming the search's parent run
 LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)  # what the budget counts
@@ -95,12 +95,16 @@ class OptunaTuner:
     def continued(self, hpo_experiment_id: str, plan: Plan) -> str | None:
         """Open (or make) the study; the parent run of its search, None if it is new."""
         quiet_optuna(self.verbose)
+        made_in = ""  # where the search to resume says its study is
         if self.resume and not self.study_name:
             parent = resumable(hpo_experiment_id, plan, shared=True)
             self.study_name = parent.data.params.get("study_name", "")
+            made_in = parent.data.params.get("storage", "")
         self.study_name = self.study_name or new_study_name()
         click.echo(f"Optuna study {self.study_name} in {shown(self.storage)}", err=True)
-        self.study, parent_id = open_study(self.storage, self.study_name, plan, self.resume)
+        self.study, parent_id = open_study(
+            self.storage, self.study_name, plan, self.resume, made_in
+        )
         if parent_id:
             check_unfinished(parent_id, self.study_name)
         return parent_id
@@ -121,15 +125,22 @@ def quiet_optuna(verbose: bool) -> None:
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def open_study(storage_url: str, name: str, plan: Plan, existing: bool) -> tuple[Any, str | None]:
+def open_study(
+    storage_url: str, name: str, plan: Plan, existing: bool, made_in: str = ""
+) -> tuple[Any, str | None]:
     """The study `name` and its search's parent run id (None: this worker made the study).
 
     Making the study is the claim: of workers started together exactly one makes it, and
     records the plan; the others wait for its parent run, then check the plan is theirs.
+    `existing`: the study must be there already (`--resume`; `made_in` says where it was).
     """
+    where = f"Optuna study {name!r} in {shown(storage_url)}"
+    was = f" (its search recorded {made_in})" if made_in else ""
+    no_study = f"--resume: no {where}{was}: pass the --storage it was made in (or $OPTUNA_STORAGE)."
+    if existing and missing(storage_url):
+        raise UserError(no_study)
     storage = open_storage(storage_url)
     sampler = TrialSeededTPE(plan.seed)
-    where = f"Optuna study {name!r} in {shown(storage_url)}"
     if not existing:
         try:
             study = optuna.create_study(study_name=name, storage=storage, sampler=sampler)
@@ -142,9 +153,7 @@ def open_study(storage_url: str, name: str, plan: Plan, existing: bool) -> tuple
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     except KeyError:
-        raise UserError(
-            f"--resume: no {where}: pass the --storage it was made in (or $OPTUNA_STORAGE)."
-        ) from None
+        raise UserError(no_study) from None
     deadline = time.monotonic() + JOIN_TIMEOUT
     while PARENT_ATTR not in study.user_attrs:
         if time.monotonic() > deadline:

@@ -49,6 +49,12 @@ def default_storage(env: Mapping[str, str] = os.environ) -> str:
     return sqlite_url(Path(OPTUNA_STORAGE_FILE))
 
 
+def missing(url: str) -> bool:
+    """True if `url` is a SQLite file that does not exist (opening it would make it)."""
+    parts = urlsplit(url)
+    return parts.scheme == "sqlite" and not Path(parts.path.removeprefix("/")).exists()
+
+
 def prepare(url: str) -> None:
     """Create the PostgreSQL schema of a default storage; refuse MLflow's own database."""
     import sqlalchemy

@@ -100,6 +100,10 @@ def test_a_resumed_study_is_the_uninterrupted_one(
         patch.setattr(hpo, "fit_forest", fit)
         stopped = optuna_search(prepared_dir, storage, "--study_name", "stopped")
     assert_one_line_error(stopped, "interrupted after 1 of 3 trials")
+    elsewhere = tmp_path / "elsewhere.db"  # not the storage the study is in: refused, not made
+    lost = optuna_search(prepared_dir, f"sqlite:///{elsewhere}", "--resume")
+    assert_one_line_error(lost, "no Optuna study 'stopped'", f"its search recorded {storage}")
+    assert not elsewhere.exists()
     resumed = optuna_search(prepared_dir, storage, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert "Optuna study stopped" in resumed.stderr and "1 of 3 trials done" in resumed.stderr
