@@ -54,7 +54,7 @@ NJOBS_TRIALS = 3  # trials in the n_jobs=1 vs -1 comparison (plus train.py's for
 
 
 def measure(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run `python ARGS`; return its wall seconds, peak resident MB, stdout and stderr.
+    """Run `python ARGS`; return its wall and CPU seconds, peak resident MB, stdout and stderr.
 
     os.wait4 reaps the process and reports its peak RSS (children it waited for included).
     """
@@ -70,6 +70,7 @@ def measure(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any
             raise click.ClickException(f"{' '.join(args)} failed:\n{err.read().decode()[-2000:]}")
         return {
             "wall_s": wall,
+            "cpu_s": usage.ru_utime + usage.ru_stime,  # every thread's, less shaken by load
             "peak_mb": usage.ru_maxrss / 1024,
             "stdout": out.read().decode(),
             "stderr": err.read().decode(),

@@ -4,7 +4,7 @@
 (`--data-path` works too). Options that always travel together reach the command as one
 object: `--tracking_uri` and `--verbose` as a tracking.Connection (`connection_options`),
 register_model.py's `--model_name`, `--promote`, `--max_regression` and `--trust_unsigned`
-as a promotion.Policy (`policy_options`).
+as a promotion.Policy (`policy_options`). hpo.py's own options are in search_options.py.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from homework.errors import UserError
 from homework.lineage import ALLOW_UNORDERED, Months
 from homework.promotion import ALWAYS, GATE, Policy
 from homework.registry import check_model_name
-from homework.spark import DEFAULT_SPARK_MASTER, SparkSettings
 from homework.tracking import Connection
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -70,7 +69,7 @@ num_trials_option = click.option(
     default=NUM_TRIALS,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Number of parameter settings hyperopt evaluates.",
+    help="Number of parameter settings the search evaluates.",
 )
 
 seed_option = click.option(
@@ -78,7 +77,7 @@ seed_option = click.option(
     default=SEED,
     show_default=True,
     type=int,
-    help="Seed of hyperopt's random generator (42 reproduces the course's answer).",
+    help="Seed of the tuner's random generator (42 with hyperopt reproduces the course's answer).",
 )
 
 top_n_option = click.option(
@@ -200,43 +199,6 @@ connection_options = grouped(
     ["tracking_uri", "verbose"],
     lambda tracking_uri, verbose: Connection(tracking_uri, verbose),
     "connection",
-)
-
-
-def spark_installed(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    """Refuse a Spark search before anything runs when pyspark is not installed."""
-    if value:
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            raise click.BadParameter("needs pyspark: run `make install-spark`.") from None
-    return value
-
-
-spark_options = grouped(
-    [
-        click.option(
-            "--spark_parallelism",
-            "--spark-parallelism",
-            default=0,
-            show_default=True,
-            type=click.IntRange(min=0),
-            callback=spark_installed,
-            help="Run up to N trials at a time on Spark (hyperopt's SparkTrials); 0: one by one "
-            "here.",
-        ),
-        click.option(
-            "--spark_master",
-            "--spark-master",
-            envvar="SPARK_MASTER",
-            default=DEFAULT_SPARK_MASTER,
-            show_default=f"$SPARK_MASTER or {DEFAULT_SPARK_MASTER}",
-            help="Spark master URL for --spark_parallelism, e.g. spark://host:7077.",
-        ),
-    ],
-    ["spark_parallelism", "spark_master"],
-    lambda spark_parallelism, spark_master: SparkSettings(spark_parallelism, spark_master),
-    "spark",
 )
 
 

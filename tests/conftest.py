@@ -324,6 +324,20 @@ def unavailable(message: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
+def spark() -> None:
+    """Skip without pyspark or Java on a laptop (`make install-spark`); under CI, fail instead."""
+    missing = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        missing = "pyspark is not installed (make install-spark)"
+    if not missing and not shutil.which("java"):
+        missing = "no java on PATH (Spark needs Java 17+)"
+    if missing:
+        unavailable(missing)
+
+
+@pytest.fixture(scope="session")
 def taxi_data_dir() -> Path:
     """The real January-March 2023 files (TAXI_DATA_DIR, default data/).
 
