@@ -11,11 +11,13 @@ a server of its own on a copy of its database.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -367,7 +369,9 @@ def run_homework(server: Server, raw: Path, output: Path, *extra: str) -> Homewo
         "hpo.py": [*data, *extra],
         "register_model.py": [*data, "--raw_data_path", str(raw)],
     }
-    env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+    # As a user runs them: Python writes bytecode, which a logged model must not take along.
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    env["MLFLOW_TRACKING_URI"] = server.uri
     steps = {}
     for script in HOMEWORK_STEPS:
         steps[script] = subprocess.run(
@@ -508,6 +512,36 @@ def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
                 pass
         time.sleep(0.5)
     raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def serving(model_uri: str, tracking_uri: str, log: Path, **env: str) -> Iterator[str]:
+    """`make serve-model`'s script serving `model_uri`, with MLflow told to refuse pickles
+    (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3), from `log`'s folder; yields the
+    /invocations URL, and stops it afterwards."""
+    settings = {
+        **os.environ,
+        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
+        "MODEL_URI": model_uri,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+        **env,
+    }
+    settings.pop("MODEL_PORT", None)
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [str(ROOT / "scripts/serve_model.sh")],
+            cwd=log.parent,
+            env=settings,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield wait_for_model_server(server, log)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def project_copy(folder: Path) -> Path:
