@@ -439,15 +439,11 @@ def playwright() -> None:
 def chromium(request: pytest.FixtureRequest) -> str:
     """The Chromium that ui_check.py drives, with Playwright installed (`make install-browser`).
 
-    Missing: skipped on a laptop, a failure under CI. On MLflow 3 always skipped: the check
-    walks MLflow 2.x's UI, and 3.x's differs.
+    Missing: skipped on a laptop, a failure under CI.
     """
     from homework.errors import UserError
-    from homework.tracking import MLFLOW_3
     from homework.ui.browser import chromium_path
 
-    if MLFLOW_3:  # before Playwright: the MLflow 3 environment does not install it
-        pytest.skip("the UI check walks MLflow 2.x's UI (3.x's differs)")
     request.getfixturevalue("playwright")
     try:
         return chromium_path()

@@ -12,7 +12,10 @@ from conftest import assert_one_line_error, free_port
 from PIL import Image
 
 from homework.config import CHAMPION_PLOTS
-from homework.ui.browser import PICTURES, VIEWPORT, ui_address
+from homework.errors import UserError
+from homework.tracking import MLFLOW_3
+from homework.ui.browser import VIEWPORT, ui_address
+from homework.ui.profiles import PICTURE_NAMES, PROFILES, profile_for
 
 SMALL_SEARCH = ("--num_trials", "3", "--top_n", "2")
 PICTURE_LIMIT = 150_000  # bytes: the docs' pictures stay small
@@ -38,6 +41,19 @@ def test_the_browser_logs_in_with_mlflow_s_variables(monkeypatch: pytest.MonkeyP
     assert ui_address("http://127.0.0.1:5000") == (
         "http://127.0.0.1:5000",
         {"username": "bob", "password": "hunter2", "origin": "http://127.0.0.1:5000"},
+    )
+
+
+def test_the_walk_knows_the_uis_of_mlflow_2_and_3() -> None:
+    base = "http://127.0.0.1:5000"
+    assert profile_for("2.22.0", base) is PROFILES[2]
+    assert profile_for("3.17.2", base).registry_link == "Model registry"
+    for other in ("4.0.0", "1.30.1", "dev"):
+        with pytest.raises(UserError, match=f"runs MLflow {other}: the UI check knows the UIs"):
+            profile_for(other, base)
+    # The browser storage that keeps 3.x's dialogs away, as JavaScript string literals.
+    assert 'localStorage.setItem("mlflow.workflowType_v1", "\\"machine_learning\\"");' in (
+        PROFILES[3].init_script
     )
 
 
@@ -84,7 +100,9 @@ def test_the_ui_check_before_and_after_a_small_homework(
     assert seen[0].endswith("shows min_samples_split = 2")
     assert "3 trials, sorted by rmse" in seen[1]
     assert "version 1 @champion" in seen[2] and all(plot in seen[2] for plot in CHAMPION_PLOTS)
-    assert sorted(path.name for path in pictures.iterdir()) == sorted(PICTURES.values())
+    profile = PROFILES[3 if MLFLOW_3 else 2]  # the UI of the server the tests start
+    expected = sorted(profile.picture(key) for key in PICTURE_NAMES)
+    assert sorted(path.name for path in pictures.iterdir()) == expected
     for picture in pictures.iterdir():
         assert_png(picture)
         assert picture.stat().st_size < PICTURE_LIMIT, picture
