@@ -1,9 +1,11 @@
 """model_files.py: the forest as skops and the vectorizer as JSON give the same predictions,
-and hold no pickle (the scanner the champion's tests use is checked here on real pickles)."""
+and hold no pickle (the scanner the champion's tests use is checked here on real pickles);
+trust/formats.py reads a skops forest trusting only the project's list."""
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -24,6 +26,7 @@ from homework.model_files import (
 )
 from homework.pickles import load_dataset, load_vectorizer
 from homework.trips import read_trips
+from homework.trust.formats import load_forest
 
 
 def test_the_forest_and_vectorizer_as_data_predict_the_same(
@@ -78,3 +81,23 @@ def test_the_scanner_finds_every_kind_of_pickle(tmp_path: Path) -> None:
         [f"p{protocol}.bin" for protocol in range(6)]
         + ["objects.npy (an array of objects)", "model.skops!inner.bin"]
     )
+
+
+def test_a_skops_file_with_another_type_is_refused_whatever_its_mlmodel_trusts(
+    tmp_path: Path,
+) -> None:
+    """A planted forest, loaded with --trust_unsigned: skops refuses the function it names
+    (loading it would call os.system), although the MLmodel claims to trust it."""
+    from mlflow.exceptions import MlflowException
+    from sklearn.preprocessing import FunctionTransformer
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    skops.io.dump(FunctionTransformer(func=os.system), folder / "model.skops")
+    (folder / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    serialization_format: skops\n"
+        "    pickled_model: model.skops\n    skops_trusted_types: [posix.system]\n"
+    )
+    untrusted = "model.skops is not a forest skops reads trusting sklearn.tree._tree.Tree"
+    with pytest.raises(MlflowException, match=untrusted):
+        load_forest(str(folder))

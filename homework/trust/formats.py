@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from homework.errors import first_line
+
 SKOPS = "skops"  # MLflow 3's serialization_format for scikit-learn models without pickle
 
 
@@ -25,15 +27,29 @@ def flavors(folder: str) -> dict[str, Any]:
 
 
 def load_forest(folder: str) -> Any:
-    """The scikit-learn model in a verified folder: a skops file read by skops, else MLflow's."""
-    import mlflow.sklearn
+    """The scikit-learn model in a verified folder: a skops file read by skops, else MLflow's.
 
-    from homework.model_files import read_forest
+    A skops file that holds a type the project does not trust, or no forest at all, is an
+    MlflowException (what loading.loading reports as a model that cannot be loaded).
+    """
+    import zipfile
+
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    from homework.model_files import TRUSTED_TYPES, read_forest
 
     sklearn = flavors(folder).get("sklearn", {})
-    if sklearn.get("serialization_format") == SKOPS:
-        return read_forest(Path(folder, sklearn["pickled_model"]))
-    return mlflow.sklearn.load_model(folder)
+    if sklearn.get("serialization_format") != SKOPS:
+        return mlflow.sklearn.load_model(folder)
+    path = Path(folder, sklearn["pickled_model"])
+    try:
+        return read_forest(path)
+    except (TypeError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # untrusted: TypeError
+        raise MlflowException(
+            f"{path.name} is not a forest skops reads trusting {', '.join(TRUSTED_TYPES)} "
+            f"({first_line(exc)[:200]})"
+        ) from None
 
 
 def pickled_pyfunc(folder: str) -> bool:
