@@ -38,7 +38,7 @@ def train_and_log(data_path: str) -> float:
         rf = fit_forest(X_train, y_train, **RF_PARAMS)
         val_rmse = rmse(y_val, rf.predict(X_val))
         mlflow.log_metric("val_rmse", val_rmse)
-        log_sklearn_model(rf)
+        log_sklearn_model(rf, as_autolog=True)  # the course's runs:/<id>/model: a pickle
     return val_rmse
 
 

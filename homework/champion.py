@@ -2,10 +2,10 @@
 
 The best candidate's run keeps its bare forest as `model` (the course's `runs:/<id>/model`)
 and gets, beside it, the self-contained pyfunc `trip_duration_model` (trip_model.py: the
-DictVectorizer from `dv.pkl` and the forest; raw trips in, minutes out), checked on the raw
-test month, signed (trust/), and the plots of that month. The promotion gate (promotion.py)
-then evaluates it against the current champion, and it is registered with its card
-(registry.py) under the alias the gate gives it.
+DictVectorizer from `dv.pkl` and the forest; raw trips in, minutes out), a model from code
+with no pickle in it, checked on the raw test month, signed (trust/), and the plots of that
+month. The promotion gate (promotion.py) then evaluates it against the current champion,
+and it is registered with its card (registry.py) under the alias the gate gives it.
 """
 
 from __future__ import annotations
@@ -36,16 +36,15 @@ def read_test_trips(data_path: str, raw_data_path: str) -> Any:
 
 
 def log_trip_model(model: Any, example: Any) -> Any:
-    """Log the raw-trip pyfunc in the active run with its signature and an input example."""
+    """Log the raw-trip pyfunc in the active run from code, with its signature and an example."""
     import mlflow.pyfunc
 
-    from homework.trip_model import REQUIREMENTS, raw_trips, shipped_code, signature
+    from homework.trip_model import REQUIREMENTS, model_parts, raw_trips, signature
 
-    with shipped_code() as code_paths:
+    with model_parts(model.dv, model.forest) as parts:
         return mlflow.pyfunc.log_model(
             **model_name(PYFUNC_ARTIFACT),
-            python_model=model,
-            code_paths=code_paths,
+            **parts,
             signature=signature(),
             input_example=raw_trips(example),
             pip_requirements=pinned_requirements(*REQUIREMENTS),

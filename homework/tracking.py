@@ -20,12 +20,9 @@ from homework.errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
 MLFLOW_3 = int(version("mlflow").split(".")[0]) >= 3
-# MLflow 3 warns on every pickled model it saves. Ours are signed when logged and checked
-# before loading (trust/), the caution these ask for: shown only with --verbose.
-PICKLE_CAUTIONS = {
-    "mlflow.sklearn": "Saving scikit-learn models in the pickle",
-    "mlflow.pyfunc": "Passing a Python object as `python_model`",
-}
+# MLflow 3 warns on every pickled model it saves: train.py's forest, pickled as autolog saves
+# it, is signed when logged (trust/), the caution this asks for: shown only with --verbose.
+PICKLE_CAUTIONS = {"mlflow.sklearn": "Saving scikit-learn models in the pickle"}
 # Fail fast when the tracking server is down: a couple of quick retries, not minutes of back-off.
 HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",

@@ -8,6 +8,7 @@ homework of its own on generated data: its point is the backend, not the numbers
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import requests
 import sqlalchemy
-from conftest import ROOT, Homework, start_server
+from conftest import ROOT, Homework, serving, start_server
 from mlflow.tracking import MlflowClient
+from pickle_scan import pickles_in_folder
 from PIL import Image
 
 from homework.config import (
@@ -27,6 +30,7 @@ from homework.config import (
     CHAMPION_ALIAS,
     CHAMPION_PLOTS,
     HPO_EXPERIMENT,
+    HPO_RUN_TAG,
     MODEL_NAME,
     SEARCH_TAG,
     TRAIN_EXPERIMENT,
@@ -48,9 +52,12 @@ from homework.promotion import (
 )
 from homework.search_runs import PARENT_TAG
 from homework.servers import processes
+from homework.tracking import MLFLOW_3
 from homework.trips import read_trips
-from homework.trust.loading import load_pyfunc
-from homework.ui.browser import PICTURES, VIEWPORT
+from homework.trust.loading import download_verified, load_pyfunc
+from homework.trust.manifest import SIGNED_MANIFEST
+from homework.ui.browser import VIEWPORT
+from homework.ui.profiles import PICTURE_NAMES, PROFILES
 
 pytestmark = pytest.mark.server
 NOISE = (
@@ -63,6 +70,7 @@ NOISE = (
     "Downloading artifacts",
 )
 REAL_MONTHS = ("green_tripdata_2023-01", "green_tripdata_2023-02", "green_tripdata_2023-03")
+CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 WEAKER_SEARCH = ("--num_trials", "2", "--seed", "1")  # best validation RMSE 5.537, test 5.764
 PICTURE_LIMIT = 150_000  # bytes: the docs' pictures stay small
 
@@ -166,6 +174,51 @@ def test_the_champion_is_evaluated_and_predicts_the_raw_month(homework: Homework
     assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
 
 
+def test_the_champion_holds_no_pickle_and_every_file_is_signed(
+    homework: Homework, tmp_path: Path
+) -> None:
+    """Models from code: the model file, the code it runs, the forest as skops, the
+    vectorizer as JSON; no pickle stream anywhere (zip members included), no bytecode."""
+    mlflow.set_tracking_uri(homework.server.uri)
+    champion = Path(download_verified(CHAMPION_URI, str(tmp_path / "champion")))
+    files = {path.relative_to(champion).as_posix() for path in champion.rglob("*")}
+    assert {"model_code.py", "artifacts/forest.skops", "artifacts/vectorizer.json"} <= files
+    assert pickles_in_folder(champion)[1] == []
+    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+    signed = json.loads((champion / SIGNED_MANIFEST).read_text())["files"]
+    assert set(signed) == {name for name in files if (champion / name).is_file()} - {
+        SIGNED_MANIFEST
+    }
+    # The forests the project loads back are skops on MLflow 3; its 2.x flavor has only
+    # pickles (signed). train.py's, the course's runs:/<id>/model, is what autolog writes.
+    client = MlflowClient(homework.server.uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    (train_run,) = client.search_runs(
+        [client.get_experiment_by_name(TRAIN_EXPERIMENT).experiment_id]
+    )
+    for run_id, safe in (
+        (version.run_id, MLFLOW_3),
+        (version.tags[HPO_RUN_TAG], MLFLOW_3),
+        (train_run.info.run_id, False),
+    ):
+        forest = Path(download_verified(f"runs:/{run_id}/model", str(tmp_path / run_id)))
+        assert (pickles_in_folder(forest)[1] == []) == safe, run_id
+
+
+def test_the_champion_serves_the_q6_answer_refusing_pickles(
+    homework: Homework, tmp_path: Path
+) -> None:
+    """`make serve-model` with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, outside the repo:
+    the served predictions of the raw March trips give the Q6 answer."""
+    trips = read_trips(homework.raw / "green_tripdata_2023-03.parquet")
+    with serving(CHAMPION_URI, homework.server.uri, tmp_path / "serve.log") as url:
+        records = trips[RAW_COLUMNS].to_dict(orient="split", index=False)
+        response = requests.post(url, json={"dataframe_split": records}, timeout=300)
+    assert response.status_code == 200, response.text[:3000]
+    predicted = response.json()["predictions"]
+    assert f"{rmse(trips['duration'], predicted):.4f}" == "5.5674"
+
+
 def test_the_mlflow_ui_shows_the_answers(
     homework: Homework, run_script, chromium: str, tmp_path: Path
 ) -> None:
@@ -179,7 +232,9 @@ def test_the_mlflow_ui_shows_the_answers(
     assert "15 trials, sorted by rmse" in q5 and "first with 5.335;" in q5
     assert q6.startswith(f"Q6  {MODEL_NAME}: version 1 @{CHAMPION_ALIAS}, its ")
     assert all(name in q6 for name in CHAMPION_PLOTS) and TRIALS_PLOT in plot
-    assert sorted(path.name for path in pictures.iterdir()) == sorted(PICTURES.values())
+    profile = PROFILES[3 if MLFLOW_3 else 2]  # the UI of the server the tests start
+    expected = sorted(profile.picture(key) for key in PICTURE_NAMES)
+    assert sorted(path.name for path in pictures.iterdir()) == expected
     for picture in pictures.iterdir():
         with Image.open(picture) as image:
             assert (image.format, image.size) == ("PNG", (VIEWPORT["width"], VIEWPORT["height"]))

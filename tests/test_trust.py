@@ -361,13 +361,13 @@ def test_a_signed_champion_changed_in_the_store_is_refused(
     trusted = run_script("predict.py", *args, env={**env, KEY_DIR_VARIABLE: str(reviewer)})
     assert trusted.returncode == 0 and trusted.stdout == mine.stdout, trusted.stderr
 
-    # Someone with write access to the artifact store changes the stored pickle.
+    # Someone with write access to the artifact store changes the stored forest.
     manifests = (mlflow_server.folder / "artifacts").rglob(SIGNED_MANIFEST)
-    (manifest,) = [found for found in manifests if (found.parent / "python_model.pkl").exists()]
-    with open(manifest.parent / "python_model.pkl", "ab") as pickle_file:
-        pickle_file.write(b"\n")
+    (manifest,) = [found for found in manifests if (found.parent / "model_code.py").exists()]
+    with open(manifest.parent / "artifacts" / "forest.skops", "ab") as forest_file:
+        forest_file.write(b"\n")
     changed = run_script("predict.py", *args, env=env)
-    assert_one_line_error(changed, "(version 1)", "changed python_model.pkl")
+    assert_one_line_error(changed, "(version 1)", "changed artifacts/forest.skops")
 
 
 # ---------------------------------------------------------------- a planted hyperopt trial

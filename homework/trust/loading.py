@@ -22,6 +22,7 @@ import click
 from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG
 from homework.errors import UserError, first_line
 from homework.tracking import MLFLOW_3, connection_lost, refused_status, server_failed
+from homework.trust.formats import load_forest, pickled_pyfunc
 from homework.trust.keys import key_dir
 from homework.trust.manifest import SIGNED_MANIFEST, Untrusted, check_folder, sign_folder
 from homework.trust.sources import check_source
@@ -29,6 +30,10 @@ from homework.trust.sources import check_source
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
 LOGGED_MODEL = re.compile(r"models:/(m-[0-9a-f]+)")  # MLflow 3's own models
+PICKLED_CHAMPION = (
+    "is pickled: it was registered before champions were saved without pickle; "
+    "register a new one with `make q6`."
+)
 
 
 class UntrustedModel(UserError):
@@ -154,26 +159,31 @@ def download_verified(
 
 
 def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
-    """Load a logged or registered pyfunc (the champion) once its signature checks out."""
+    """Load a logged or registered pyfunc (the champion) once its signature checks out.
+
+    A champion registered before champions were models from code is a pickle: it loads as
+    before (signed), with a note saying so.
+    """
     import mlflow
 
     with scratch_folder("model-") as folder:
         local = download_verified(model_uri, folder, trust_unsigned)
         with loading(model_uri):
+            if pickled_pyfunc(local):
+                click.echo(f"Note: {model_uri} {PICKLED_CHAMPION}", err=True)
             return mlflow.pyfunc.load_model(local)
 
 
 def load_sklearn(model_uri: str, trust_unsigned: bool = False) -> Any:
     """Load a forest logged by train.py, hpo.py or register_model.py once its signature checks out.
 
-    As load_pyfunc; a refusal tells the user to run the search again.
+    As load_pyfunc, a skops file without MLflow's loader (formats.load_forest); a refusal
+    tells the user to run the search again.
     """
-    import mlflow.sklearn
-
     with scratch_folder("model-") as folder:
         local = download_verified(model_uri, folder, trust_unsigned, RUN_THE_SEARCH_AGAIN)
         with loading(model_uri):
-            return mlflow.sklearn.load_model(local)
+            return load_forest(local)
 
 
 @contextlib.contextmanager
