@@ -20,6 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
+import mlflow
 import pytest
 import requests
 from click.testing import CliRunner
@@ -699,11 +700,14 @@ def test_a_rejected_version_moved_to_champion_is_named_in_normal_output(
     register_champion(prepared_dir)
     args = ("--model_uri", TEST_MODEL_URI, *ONE_TRIP)
     mine = CliRunner().invoke(run_predict, args)
-    verified = f"Verified {TEST_MODEL_URI} (version 1): 10 files signed by SHA256:"
+    client = MlflowClient(mlflow_server.uri)
+    folder = client.get_model_version_download_uri(TEST_MODEL_NAME, "1")
+    manifest_uri = f"{folder}/{SIGNED_MANIFEST}"
+    signed = json.loads(mlflow.artifacts.load_text(manifest_uri))["files"]  # JSON, not code
+    verified = f"Verified {TEST_MODEL_URI} (version 1): {len(signed)} files signed by SHA256:"
     assert mine.exit_code == 0 and verified in mine.output, mine.output  # without --verbose
     assert "(your key)" in mine.output and "WARNING" not in mine.output
     # As if the gate had rejected version 1, and someone moved @champion back to it.
-    client = MlflowClient(mlflow_server.uri)
     client.set_model_version_tag(TEST_MODEL_NAME, "1", GATE_STATUS_TAG, GATE_REJECTED)
     moved = CliRunner().invoke(run_predict, args)
     assert moved.exit_code == 0 and moved.stdout == mine.stdout, moved.output
