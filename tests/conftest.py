@@ -51,12 +51,18 @@ FIXTURE_MARKERS = {
 HOMEWORK_STEPS = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that use a server or the real data through a fixture."""
+    """Mark the tests that use a server or the real data through a fixture, and keep the
+    readers of the real homework run together."""
     for item in items:
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
+        if "homework" in getattr(item, "fixturenames", ()):
+            # With pytest -n (make test), one worker makes the real homework run, once, and
+            # runs every test that reads it.
+            item.add_marker(pytest.mark.xdist_group("homework"))
 
 
 def write_trips(
