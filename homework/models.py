@@ -17,7 +17,7 @@ from typing import Any
 from homework.config import MODEL_ARTIFACT
 from homework.lineage import log_datasets, pickled_months
 from homework.tracking import MLFLOW_3, set_experiment
-from homework.trust.loading import sign_logged_model
+from homework.trust.loading import SigningFlavor
 
 
 def model_name(name: str) -> dict[str, str]:
@@ -52,28 +52,30 @@ def forest_signature(model: Any) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def log_sklearn_model(model: Any) -> Any:
-    """Log a scikit-learn model as `model` in the active run, and sign it.
+def log_sklearn_model(model: Any, run_id: str | None = None) -> Any:
+    """Log a scikit-learn model as `model` in run `run_id` (default: the active run), signed.
 
     Every forest the project logs is signed, so that register_model.py unpickles only the
-    trials hpo.py made, not one planted among them. No pip-requirement inference. Returns
-    MLflow's ModelInfo. Load the model back by `runs:/<run_id>/model` or
-    `model_info.model_uri`, never by artifact path: on MLflow 3 a model is not among its
-    run's artifacts.
+    trials hpo.py made, not one planted among them; it is signed as it is saved, before
+    the upload (trust.loading.SigningFlavor). This is `mlflow.sklearn.log_model`, without
+    pip-requirement inference. Returns MLflow's ModelInfo. Load the model back by
+    `runs:/<run_id>/model` or `model_info.model_uri`, never by artifact path: on MLflow 3 a
+    model is not among its run's artifacts.
     """
     import mlflow.sklearn
+    from mlflow.models import Model
 
     # MLflow 3's default format, skops, refuses a forest's tree types: cloudpickle, as 2.x
     # and autolog use.
-    model_info = mlflow.sklearn.log_model(
-        model,
+    return Model.log(
         **model_name(MODEL_ARTIFACT),
+        flavor=SigningFlavor(mlflow.sklearn),
+        run_id=run_id,
+        sk_model=model,
         signature=forest_signature(model),
         pip_requirements=pinned_requirements(),
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
     )
-    sign_logged_model(model_info)
-    return model_info
 
 
 @contextlib.contextmanager

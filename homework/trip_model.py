@@ -41,7 +41,7 @@ from homework.features import (
 
 SHIPPED_FILES = ("__init__.py", "features.py", "trip_model.py")  # all the model runs
 REQUIREMENTS = ("pandas",)  # beside mlflow, scikit-learn, scipy, numpy and cloudpickle
-MLFLOW_TYPES = {"int64": "long", "float64": "double"}
+MLFLOW_TYPES = {"int32": "integer", "int64": "long", "float64": "double"}  # MLflow's type names
 
 
 class TripDurationModel(mlflow.pyfunc.PythonModel):

@@ -1,4 +1,4 @@
-"""Signing a model just logged, and loading a model only once its signature checks out.
+"""Signing a model as it is logged, and loading a model only once its signature checks out.
 
 A model is loaded only from a local copy whose signature checked out (manifest.py): MLflow
 never loads a model straight from the server or the artifact store. The differences between
@@ -137,11 +137,36 @@ def loading(model_uri: str) -> Iterator[None]:
         ) from None
 
 
+def sign_model_folder(folder: Path) -> None:
+    """Sign every file of a model folder (manifest.sign_folder); say so if the key is new."""
+    key_id, created = sign_folder(folder)
+    if created:
+        click.echo(f"Signed the model with key {key_id} (made just now in {key_dir()})", err=True)
+
+
+class SigningFlavor:
+    """A flavor for MLflow's `Model.log` that signs the model folder it saves, before upload.
+
+    `Model.log(flavor=SigningFlavor(mlflow.sklearn), ...)` is what `mlflow.sklearn.log_model`
+    does, but the folder MLflow uploads is signed already: nothing is downloaded back to be
+    signed, nor uploaded twice. Only for models logged without an input example: MLflow
+    loads a model with one after saving it, which could add files the signature misses.
+    """
+
+    def __init__(self, flavor: Any) -> None:
+        self.flavor = flavor
+        self.__name__ = flavor.__name__  # MLflow 3 records the flavor's name
+
+    def save_model(self, path: str, **kwargs: Any) -> None:
+        self.flavor.save_model(path=path, **kwargs)
+        sign_model_folder(Path(path))
+
+
 def sign_logged_model(model_info: Any) -> None:
     """Sign a model just logged: every file as the store holds it (manifest.sign_folder).
 
     The signed manifest is uploaded into the model's own folder, so every copy of the
-    model carries it. Says where the key is when it was made just now.
+    model carries it. For a model logged with an input example (see SigningFlavor).
     """
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -149,11 +174,9 @@ def sign_logged_model(model_info: Any) -> None:
     source, _ = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
     with tempfile.TemporaryDirectory(prefix="sign-") as scratch:
         folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=scratch))
-        key_id, created = sign_folder(folder)
+        sign_model_folder(folder)
         manifest = str(folder / SIGNED_MANIFEST)
         if MLFLOW_3:  # a logged model's files are its own, not among its run's artifacts
             MlflowClient().log_model_artifact(model_info.model_id, manifest)
         else:
             MlflowClient().log_artifact(model_info.run_id, manifest, model_info.artifact_path)
-    if created:
-        click.echo(f"Signed the model with key {key_id} (made just now in {key_dir()})", err=True)
