@@ -52,17 +52,32 @@ S3_ENV := WEED=$(call q,$(VENV)/bin/weed) S3_PORT=$(call q,$(S3_PORT)) S3_DIR=$(
 # The servers (homework/servers/): python -m homework.servers mlflow|s3 start|stop|status
 SERVERS := $(PY) -m homework.servers
 SPARK_PARALLELISM ?= 2
+# SPARK_MASTER=spark://host:port: where make q5-spark runs the trials (default: hpo.py's, local[*])
+SPARK_MASTER    ?=
+# The Spark standalone cluster of make spark-cluster (homework/servers/spark_cluster.py)
+SPARK_DIR       ?= spark-cluster
+SPARK_PORT      ?= 7077
+SPARK_UI_PORT   ?= 8080
+SPARK_WORKERS   ?= 2
+SPARK_ENV := SPARK_DIR=$(call q,$(SPARK_DIR)) SPARK_PORT=$(call q,$(SPARK_PORT)) SPARK_UI_PORT=$(call q,$(SPARK_UI_PORT)) SPARK_WORKERS=$(call q,$(SPARK_WORKERS))
+# RESUME=1: q5, q5-spark and q5-optuna go on with the newest unfinished search (hpo.py --resume)
+RESUME          ?=
+RESUME_FLAGS    := $(if $(filter 1 yes true,$(RESUME)),--resume)
+# make q5-optuna: WORKERS hpo.py processes on one Optuna study (STUDY, default a new one)
+WORKERS         ?= 1
+STUDY           ?=
+# make bench-scale: the real months replicated SCALE times (1, 5, 15)
 SCALE           ?= 1
 PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR))
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench bench-scale lint format docs clean predict serve-model install-team s3 s3-stop user
+.PHONY: bench bench-scale bench-tuners lint format docs clean predict serve-model install-team s3 s3-stop user
 .PHONY: install-browser ui-check screenshots
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
-	@grep -E '^[a-z0-9-]+:.*## ' $(foreach file,$(MAKEFILE_LIST),$(call q,$(file))) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(foreach file,$(MAKEFILE_LIST),$(call q,$(file))) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
 	python3 -m venv $(call q,$(VENV))
@@ -72,7 +87,7 @@ $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
 
 install: $(VENV)/.installed ## Create .venv from the requirement files (MLFLOW=3: .venv-mlflow3)
 
-.PHONY: install-spark q5-spark
+.PHONY: install-spark q5-spark q5-optuna spark-cluster spark-cluster-stop
 $(VENV)/.installed-spark: requirements-spark.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-spark.txt
 	touch $(call q,$@)
@@ -131,13 +146,26 @@ q3: install server ## Q3: train with autolog; min_samples_split read back from t
 q4: server ## Q4: the flag the server needs beside the backend store, from its command line
 	@$(ANSWER) 4
 
-q5: install server ## Q5: hyperopt search; best validation RMSE read back from the server
-	$(PY) hpo.py --data_path $(call q,$(OUTPUT_DIR)) $(LOG_FLAGS)
+q5: install server ## Q5: hyperopt search; best validation RMSE read back from the server (RESUME=1 goes on with a stopped one)
+	$(PY) hpo.py --data_path $(call q,$(OUTPUT_DIR)) $(RESUME_FLAGS) $(LOG_FLAGS)
 	@$(ANSWER) 5
 
-q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PARALLELISM, SPARK_MASTER)
-	$(PY) hpo.py --data_path $(call q,$(OUTPUT_DIR)) --spark_parallelism $(call q,$(SPARK_PARALLELISM)) $(LOG_FLAGS)
+q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PARALLELISM, SPARK_MASTER=spark://127.0.0.1:7077)
+	$(PY) hpo.py --data_path $(call q,$(OUTPUT_DIR)) --spark_parallelism $(call q,$(SPARK_PARALLELISM)) \
+		$(if $(SPARK_MASTER),--spark_master $(call q,$(SPARK_MASTER))) $(RESUME_FLAGS) $(LOG_FLAGS)
 	@$(ANSWER) 5
+
+q5-optuna: install server ## Q5 with Optuna: WORKERS=N processes share one study (STUDY=name), optuna.db beside mlflow.db
+	@scripts/hpo_workers.sh $(call q,$(WORKERS)) $(call q,$(STUDY)) $(PY) hpo.py --tuner optuna \
+		--data_path $(call q,$(OUTPUT_DIR)) $(RESUME_FLAGS) $(LOG_FLAGS)
+	@$(ANSWER) 5
+
+spark-cluster: install-spark ## Start a Spark standalone master and SPARK_WORKERS workers on 127.0.0.1 (logs in SPARK_DIR)
+	@$(SPARK_ENV) $(SERVERS) spark start
+
+spark-cluster-stop: ## Stop exactly the Spark master and workers `make spark-cluster` started
+	@if [ -x $(PY) ]; then $(SPARK_ENV) $(SERVERS) spark stop; \
+	else echo "No Spark cluster of this folder can run without "$(BIN)" (make install-spark)." >&2; fi
 
 q6: install server ## Q6: register the best model; test RMSE of models:/...@champion
 	$(PY) register_model.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS)
@@ -182,6 +210,9 @@ bench: install ## The homework vs scikit-learn alone, A B A B, 3 pairs; preproce
 bench-scale: install ## The whole homework on the real months x SCALE (1, 5, 15) vs scikit-learn alone
 	$(PY) -m bench.scale --raw_data_path $(call q,$(TAXI_DATA_DIR)) --scale $(call q,$(SCALE)) $(BENCH_ARGS)
 
+bench-tuners: install ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
+	$(PY) -m bench.tuners --raw_data_path $(call q,$(TAXI_DATA_DIR))
+
 lint: install ## Lint only
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -195,5 +226,6 @@ docs: install ## Write the generated docs: docs/cli.md (--help), docs/performanc
 
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
 	@if [ -f s3-server.pid ]; then $(MAKE) --no-print-directory s3-stop; fi
+	@if [ -f $(call q,$(SPARK_DIR))/master.pid ]; then $(MAKE) --no-print-directory spark-cluster-stop; fi
 	rm -rf $(call q,$(OUTPUT_DIR))/*.pkl $(call q,$(OUTPUT_DIR))/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet
-	rm -rf s3-data s3-server.log
+	rm -rf s3-data s3-server.log optuna.db hpo-worker-*.log $(call q,$(SPARK_DIR))

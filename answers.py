@@ -1,14 +1,16 @@
 """Read the six homework answers back from what the runs produced (`make q1` ... `make all`).
 
-Nothing here is typed in: Q1 asks the installed package, Q2 counts the files in
-`--data_path`, Q3 and Q5 ask the tracking server, Q4 reads the running server's
-command line, and Q6 loads the registered champion (once its signature checks out, see
-signing.py) and scores it on the raw trips of the test month its version tags name (read
-from `--raw_data_path`, 1-60 minute trips).
-The full table ends with where to see each answer in the MLflow UI.
+Nothing here is typed in: Q1 asks the installed package, Q2 counts the files
+preprocess_data.py wrote to `--data_path` (its dv.pkl lists them), Q3 and Q5 ask the
+tracking server, Q4 reads the running server's command line, and Q6 loads the registered
+champion (once its signature checks out, see docs/security.md) and scores it on the raw
+trips of the test month its version tags name (read from `--raw_data_path`, 1-60 minute
+trips). The full table ends with where to see each answer in the MLflow UI.
 """
 
 from __future__ import annotations
+
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
 
 from importlib.metadata import version
 from pathlib import Path
@@ -26,12 +28,14 @@ from homework.config import (
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.options import (
+    PathOption,
     connection_options,
     data_path_option,
     model_name_option,
     raw_data_path_option,
     trust_unsigned_option,
 )
+from homework.pickles import written_files
 from homework.registry import champion_version
 from homework.reporting import reporting
 from homework.search_runs import finished_trials, newest_search
@@ -56,10 +60,9 @@ def q1_mlflow_version() -> str:
 
 
 def q2_files_written(data_path: str) -> str:
-    folder = Path(data_path)
-    if not folder.is_dir():
-        raise UserError(f"{folder}/ does not exist: run preprocess_data.py first (make q2).")
-    return str(sum(path.is_file() for path in folder.iterdir()))
+    """The files preprocess_data.py wrote, as its dv.pkl lists them (not whatever else the
+    folder holds, a .DS_Store say)."""
+    return str(len(written_files(data_path)))
 
 
 def q3_min_samples_split() -> str:
@@ -166,6 +169,7 @@ def ui_links(tracking_uri: str, model_name: str) -> dict[str, str]:
 @click.option(
     "--pid_file",
     "--pid-file",
+    type=PathOption(dir_okay=False),
     default=SERVER_PID_FILE,
     show_default=True,
     help="Pid file of the server started by `make server` (Q4).",

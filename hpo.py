@@ -8,43 +8,36 @@ search whose parent run finished.
 
 The package adds what a team needs (see docs/scripts.md): the runs record the raw months
 they used, every forest is signed, the parent run gets a plot of the trials, a search
-stopped halfway stays unfinished, and `--spark_parallelism N` runs the trials on Spark.
+stopped halfway stays unfinished and `--resume` goes on with it, `--tuner optuna` searches
+with Optuna (several workers may share one study), and `--spark_parallelism N` runs the
+trials on Spark.
 """
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import click
 
-from homework.config import SEED
 from homework.forest import fit_forest, rmse
-from homework.options import (
-    connection_options,
-    data_path_option,
-    num_trials_option,
-    seed_option,
-    spark_options,
-)
+from homework.options import connection_options, data_path_option, num_trials_option, seed_option
 from homework.pickles import check_outputs, load_dataset
 from homework.reporting import reporting
+from homework.search_options import Tuning, spark_options, tuning_options
+from homework.search_plan import Tuner
 from homework.search_runs import start_search
 from homework.spark import SparkSettings, minimize_on_spark
 from homework.tracking import Connection
 
 
 def optimize(
-    data_path: str,
-    num_trials: int,
-    seed: int = SEED,
-    spark: SparkSettings | None = None,
-    verbose: bool = False,
+    data_path: str, tuner: Tuner, spark: SparkSettings | None = None, verbose: bool = False
 ) -> float:
     """Run the search, one child run per trial; return the best validation RMSE."""
-    from homework.tuning import minimize  # hyperopt
-
     X_train, y_train = load_dataset(data_path, "train")
     X_val, y_val = load_dataset(data_path, "val")
 
-    with start_search(data_path, num_trials) as search:  # the parent run
+    with start_search(data_path, tuner) as search:  # the parent run: new, or resumed
 
         def objective(params: dict) -> float:
             rf = fit_forest(X_train, y_train, **params)
@@ -53,9 +46,9 @@ def optimize(
             return val_rmse
 
         if spark and spark.parallelism:
-            losses = minimize_on_spark(objective, num_trials, seed, spark, verbose)
+            losses = minimize_on_spark(objective, tuner, search, spark, verbose)
         else:
-            losses = minimize(objective, num_trials, seed)
+            losses = tuner.minimize(objective, search)
         search.finish(losses)
     return min(losses)
 
@@ -64,19 +57,28 @@ def optimize(
 @data_path_option
 @num_trials_option
 @seed_option
+@tuning_options
 @spark_options
 @connection_options
 def run_optimization(
-    data_path: str, num_trials: int, seed: int, spark: SparkSettings, connection: Connection
+    data_path: str,
+    num_trials: int,
+    seed: int,
+    tuning: Tuning,
+    spark: SparkSettings,
+    connection: Connection,
 ) -> None:
-    """Search random-forest hyperparameters with hyperopt and print the best validation RMSE."""
+    """Search random-forest hyperparameters (hyperopt's TPE, or Optuna's) and print the best
+    validation RMSE."""
+    tuning.check(spark)
     click.echo(
-        f"Hyperopt: {num_trials} trials{f' ({spark})' if spark.parallelism else ''}", err=True
+        f"{tuning}: {num_trials} trials{f' ({spark})' if spark.parallelism else ''}", err=True
     )
     with reporting(connection):
         check_outputs(data_path)
         connection.connect()
-        best = optimize(data_path, num_trials, seed, spark, connection.verbose)
+        tuner = tuning.tuner_for(num_trials, seed, connection.verbose)  # hyperopt or Optuna
+        best = optimize(data_path, tuner, spark, connection.verbose)
     click.echo(f"best validation RMSE: {best:.4f}")
 
 

@@ -12,6 +12,8 @@ any work is done.
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import time
 
 import click

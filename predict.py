@@ -11,12 +11,14 @@ files are checked against the signature register_model.py made (see signing.py;
   minutes are kept (as in training) and the RMSE is printed; or
 - predicts one trip given by `--pu`, `--do` and `--distance` and prints its minutes.
 
-A file with a trip the model cannot take (a missing zone id or distance, a negative
-distance, see features.invalid_trips) or with no trips at all is refused in one line,
+A file with a trip the model cannot take (a missing zone id or distance, a zone id below
+1, a negative distance, see features.invalid_trips) or with no trips at all is refused in one line,
 before the model is loaded: nothing is predicted for it, nothing is written.
 """
 
 from __future__ import annotations
+
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
 
 import math
 import os
@@ -28,7 +30,7 @@ import click
 from homework.config import DATASET, MONTHS, RAW_DATA_PATH
 from homework.errors import UserError
 from homework.forest import rmse
-from homework.options import connection_options, model_uri_option, trust_unsigned_option
+from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
 from homework.tracking import Connection
 from homework.trust.loading import load_pyfunc
@@ -133,7 +135,7 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
 @click.option(
     "--input",
     "input_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathOption(dir_okay=False, path_type=Path),
     default=DEFAULT_INPUT,
     show_default=True,
     help="TLC trip parquet file to predict (ignored with --pu/--do/--distance).",
@@ -141,7 +143,7 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
 @click.option(
     "--output",
     "output_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathOption(dir_okay=False, path_type=Path),
     default=DEFAULT_OUTPUT,
     show_default=True,
     help="Parquet file to write the trips with their `predicted_duration` to.",

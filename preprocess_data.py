@@ -14,6 +14,8 @@ the four files are written all or none.
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 from pathlib import Path
 from typing import Any
 

@@ -15,11 +15,14 @@ trips, giving it `@champion` or `@challenger`.
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import sys
 from typing import Any
 
 import click
 
+from homework.baseline import choose_baseline
 from homework.champion import publish, read_test_trips
 from homework.config import BEST_MODELS_EXPERIMENT, HPO_RUN_TAG, MODEL_ARTIFACT
 from homework.forest import rmse
@@ -46,9 +49,7 @@ RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf
 def train_and_log_model(
     trial: Any, datasets: dict, months: dict, trust_unsigned: bool
 ) -> tuple[Candidate, Any]:
-    """Score one trial's forest on the validation and test sets and log it as a new run.
-
-    Returns the candidate and its forest."""
+    """Score one trial's forest on the validation and test sets, log it as a new run; and it."""
     import mlflow
 
     model = load_sklearn(f"runs:/{trial.info.run_id}/{MODEL_ARTIFACT}", trust_unsigned)
@@ -68,6 +69,7 @@ def register_best(data_path: str, raw_data_path: str, top_n: int, policy: Policy
     datasets = {name: load_dataset(data_path, name) for name in ("val", "test")}
     months = pickled_months(data_path, ("val", "test"))
     trips = read_test_trips(data_path, raw_data_path)  # the raw test month, as dv.pkl recorded it
+    baseline = choose_baseline(policy, data_path)  # the champion to beat, if it can be trusted
     search = newest_search()
     if search.note:
         click.echo(search.note, err=True)
@@ -82,7 +84,7 @@ def register_best(data_path: str, raw_data_path: str, top_n: int, policy: Policy
             candidate, model = train_and_log_model(trial, datasets, months, policy.trust_unsigned)
             if best is None or candidate.test_rmse < best.test_rmse:
                 best, forest = candidate, model
-    version, decision = publish(best, forest, data_path, trips, policy)  # gate, then registry
+    version, decision = publish(best, forest, data_path, trips, policy, baseline)  # gate, registry
     return best.test_rmse, version, decision
 
 

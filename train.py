@@ -12,6 +12,8 @@ The run also records the raw months behind the pickles, and its forest is logged
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import click
 
 from homework.config import TRAIN_EXPERIMENT
@@ -36,7 +38,7 @@ def train_and_log(data_path: str) -> float:
         rf = fit_forest(X_train, y_train, **RF_PARAMS)
         val_rmse = rmse(y_val, rf.predict(X_val))
         mlflow.log_metric("val_rmse", val_rmse)
-        log_sklearn_model(rf)
+        log_sklearn_model(rf, as_autolog=True)  # the course's runs:/<id>/model: a pickle
     return val_rmse
 
 

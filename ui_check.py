@@ -6,17 +6,20 @@ newest search, Q6's champion with its tags, description and plots. Every expecte
 is read from the tracking server, never typed in. A thing the UI does not show fails with
 one `Error:` line naming it, and a screenshot of the page it failed on
 (`--failure_screenshot`). `--screenshots_dir` also writes the pictures of docs/ui.md.
-The walk knows MLflow 2.x's UI (the pictures show 2.22.0).
+The walk knows MLflow 2.x's UI and 3.x's (homework/ui/profiles.py), and picks the one the
+server runs.
 """
 
 from __future__ import annotations
+
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
 
 import time
 from pathlib import Path
 
 import click
 
-from homework.options import connection_options, model_name_option
+from homework.options import PathOption, connection_options, model_name_option
 from homework.reporting import reporting
 from homework.tracking import Connection
 from homework.ui.browser import (
@@ -26,6 +29,7 @@ from homework.ui.browser import (
     require_playwright,
     ui_address,
 )
+from homework.ui.profiles import profile_for
 from homework.ui.walk import checked_walk
 
 FAILURE_SCREENSHOT = "ui-check-failure.png"
@@ -35,14 +39,14 @@ FAILURE_SCREENSHOT = "ui-check-failure.png"
 @click.option(
     "--screenshots_dir",
     "--screenshots-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathOption(file_okay=False, path_type=Path),
     default=None,
     help="Also write the pictures of docs/ui.md (ui-*.png) into this folder.",
 )
 @click.option(
     "--failure_screenshot",
     "--failure-screenshot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathOption(dir_okay=False, path_type=Path),
     default=FAILURE_SCREENSHOT,
     show_default=True,
     help="Where a failed check saves a screenshot of the page it failed on.",
@@ -60,12 +64,15 @@ def run_ui_check(
         base, login = ui_address(connection.uri)
         connection.connect()
         server_version = check_ui_version(base, login)
+        profile = profile_for(server_version, base)
         click.echo(f"Checking the MLflow {server_version} UI at {base} with {chromium}", err=True)
         failure_screenshot.unlink(missing_ok=True)  # only the last failure's page is kept
         if screenshots_dir:
             screenshots_dir.mkdir(parents=True, exist_ok=True)
-        with open_page(chromium, login) as page:
-            seen = checked_walk(page, base, model_name, screenshots_dir, failure_screenshot)
+        with open_page(chromium, login, profile.init_script) as page:
+            seen = checked_walk(
+                page, base, model_name, profile, screenshots_dir, failure_screenshot
+            )
     for line in seen:
         click.echo(line)
     click.echo(f"The MLflow UI shows every answer ({time.perf_counter() - start:.1f} s)", err=True)

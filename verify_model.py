@@ -11,6 +11,8 @@ scripts/serve_model.sh serves the model from there, never from the server direct
 
 from __future__ import annotations
 
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import click
 
 from homework.errors import UserError
-from homework.options import connection_options, model_uri_option, trust_unsigned_option
+from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
 from homework.tracking import Connection
 from homework.trust.loading import download_verified
@@ -47,7 +49,7 @@ def verify_into(model_uri: str, dest: Path | None, trust_unsigned: bool) -> None
 )
 @click.option(
     "--dest",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathOption(file_okay=False, path_type=Path),
     help="Keep the checked model in this new or empty folder and print its path.",
 )
 @trust_unsigned_option

@@ -2,10 +2,10 @@
 
 The best candidate's run keeps its bare forest as `model` (the course's `runs:/<id>/model`)
 and gets, beside it, the self-contained pyfunc `trip_duration_model` (trip_model.py: the
-DictVectorizer from `dv.pkl` and the forest; raw trips in, minutes out), checked on the raw
-test month, signed (trust/), and the plots of that month. The promotion gate (promotion.py)
-then evaluates it against the current champion, and it is registered with its card
-(registry.py) under the alias the gate gives it.
+DictVectorizer from `dv.pkl` and the forest; raw trips in, minutes out), a model from code
+with no pickle in it, checked on the raw test month, signed (trust/), and the plots of that
+month. The promotion gate (promotion.py) then evaluates it against the current champion,
+and it is registered with its card (registry.py) under the alias the gate gives it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from homework.forest import rmse
 from homework.lineage import check_raw_file, pickled_months
 from homework.models import model_name, pinned_requirements
 from homework.pickles import load_vectorizer
-from homework.promotion import Decision, Policy, gate
+from homework.promotion import Baseline, Decision, Policy, gate
 from homework.registry import Candidate, description, register, version_tags
 from homework.trust.loading import sign_logged_model
 
@@ -36,16 +36,15 @@ def read_test_trips(data_path: str, raw_data_path: str) -> Any:
 
 
 def log_trip_model(model: Any, example: Any) -> Any:
-    """Log the raw-trip pyfunc in the active run with its signature and an input example."""
+    """Log the raw-trip pyfunc in the active run from code, with its signature and an example."""
     import mlflow.pyfunc
 
-    from homework.trip_model import REQUIREMENTS, raw_trips, shipped_code, signature
+    from homework.trip_model import REQUIREMENTS, model_parts, raw_trips, signature
 
-    with shipped_code() as code_paths:
+    with model_parts(model.dv, model.forest) as parts:
         return mlflow.pyfunc.log_model(
             **model_name(PYFUNC_ARTIFACT),
-            python_model=model,
-            code_paths=code_paths,
+            **parts,
             signature=signature(),
             input_example=raw_trips(example),
             pip_requirements=pinned_requirements(*REQUIREMENTS),
@@ -53,12 +52,19 @@ def log_trip_model(model: Any, example: Any) -> Any:
 
 
 def publish(
-    candidate: Candidate, forest: Any, data_path: str, trips: Any, policy: Policy
+    candidate: Candidate,
+    forest: Any,
+    data_path: str,
+    trips: Any,
+    policy: Policy,
+    baseline: Baseline,
 ) -> tuple[str, Decision]:
     """Log the candidate's raw-trip pyfunc and plots, register it, alias it by the gate.
 
-    `forest` is the candidate's forest, as it was scored and logged; `trips` are the raw
-    trips of the test month (read_test_trips). Returns the new version and the gate's
+    `forest` is the candidate's forest as register_model.py scored and logged it (loaded
+    once its signature checked out: not loaded again here); `trips` are the raw trips of the
+    test month (read_test_trips), `baseline` the champion to compare with
+    (promotion.choose_baseline). Returns the new version and the gate's
     decision (@champion or @challenger).
     """
     import mlflow
@@ -84,7 +90,9 @@ def publish(
         sign_logged_model(model_info)  # nobody loads a model planted in its place
         for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
             plots.log_figure(figure(trips[TARGET], predicted), file_name)
-        decision = gate(model_info.model_uri, candidate.test_rmse, trips, test_month, policy)
+        decision = gate(
+            model_info.model_uri, candidate.test_rmse, trips, test_month, policy, baseline
+        )
     libraries = pinned_requirements(*REQUIREMENTS)
     tags = {**version_tags(candidate, dv.trip_data_, libraries), **decision.tags()}
     card = description(

@@ -38,6 +38,7 @@ BEST_MODELS_EXPERIMENT = "random-forest-best-models"
 # A search is one parent run tagged with the tuner's name (hyperopt), its trials nested runs
 # of it; it is complete (a result register_model.py and Q5 may use) once the parent FINISHED.
 SEARCH_TAG = "hpo.search"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag on a nested run
 HPO_RUN_TAG = "hpo_run_id"  # on a best-models run: the trial its model comes from
 MODEL_ARTIFACT = "model"  # the bare forest in every run (the course's runs:/<id>/model)
 PYFUNC_ARTIFACT = "trip_duration_model"  # the self-contained champion (trip_model.py)
@@ -53,11 +54,23 @@ S3_PORT = 8333
 MODEL_NAME = "nyc-green-taxi-duration-rf"
 CHAMPION_ALIAS = "champion"  # the version in use: Q6, predict.py and serving load it
 CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept out
+GATE_STATUS_TAG = "validation.status"  # on a registered version: the gate's decision
+GATE_REJECTED = "rejected"  # the decision that kept a version out (promotion.py)
 
 # The search.
 NUM_TRIALS = 15
 TOP_N = 5
 SEED = 42
+# The course's search space, the same for every tuner: inclusive ranges of whole numbers.
+SEARCH_SPACE = {
+    "max_depth": (1, 20),
+    "n_estimators": (10, 50),
+    "min_samples_split": (2, 10),
+    "min_samples_leaf": (1, 4),
+}
+TRIAL_RANDOM_STATE = 42  # every trial's forest: the course's random_state
+TUNERS = ("hyperopt", "optuna")  # hyperopt's TPE is the course's (the default)
+OPTUNA_STORAGE_FILE = "optuna.db"  # Optuna's SQLite database, beside mlflow.db (never in it)
 
 # Model signing (signing.py): the user's key folder, and the file each signed model carries.
 KEY_DIR_VARIABLE = "MLFLOW_HOMEWORK_KEY_DIR"  # overrides KEY_DIR (the tests use a temporary one)

@@ -7,7 +7,7 @@ vocabulary and matrices as `DictVectorizer().fit_transform(dicts)`, without one 
 trip.
 
 A trip the model cannot take (a missing zone id or distance, a negative or infinite
-distance, a zone id that is not a whole number) is never turned into features:
+distance, a zone id that is not a whole number or is below 1) is never turned into features:
 `invalid_trips` names the reason of each, preprocessing drops them (`valid_trips`),
 predict.py and the served model refuse them.
 
@@ -32,6 +32,7 @@ RAW_DTYPES = {"PULocationID": "int64", "DOLocationID": "int64", NUMERICAL: "floa
 # Why a trip cannot be a row of features, in the order they are checked (see invalid_trips).
 MISSING_ZONE = "a missing zone id"
 FRACTIONAL_ZONE = "a zone id that is not a whole number"
+LOW_ZONE = "a zone id below 1"  # the TLC's zones are numbered from 1
 MISSING_DISTANCE = "a missing trip_distance"
 BAD_DISTANCE = "a negative or infinite trip_distance"
 
@@ -52,18 +53,22 @@ def invalid_trips(df: pd.DataFrame) -> dict[str, np.ndarray]:
     A trip counts under the first reason that applies, so the masks never overlap.
     """
     none = np.zeros(len(df), dtype=bool)
-    missing_zone, fractional_zone = none, none
+    missing_zone, fractional_zone, low_zone = none, none, none
     for column in LOCATION_COLUMNS:
         if df[column].dtype.kind in "iu" and not df[column].hasnans:
-            continue  # whole numbers, none missing: the usual case, and the fast one
+            # whole numbers, none missing: the usual case, and the fast one
+            low_zone = low_zone | (df[column].to_numpy() < 1)
+            continue
         zone = as_numbers(df[column])
         missing_zone = missing_zone | np.isnan(zone)
         with np.errstate(invalid="ignore"):  # NaN % 1 is NaN: already counted as missing
             fractional_zone = fractional_zone | (zone % 1 != 0)
+            low_zone = low_zone | (zone < 1)
     distance = as_numbers(df[NUMERICAL])
     rules = {
         MISSING_ZONE: missing_zone,
         FRACTIONAL_ZONE: fractional_zone,
+        LOW_ZONE: low_zone,
         MISSING_DISTANCE: np.isnan(distance),
         BAD_DISTANCE: (distance < 0) | np.isinf(distance),
     }

@@ -115,11 +115,9 @@ def trip_schema(dataset: str) -> Any:
     )
 
 
-def log_datasets(datasets: dict[str, Any], run_id: str | None = None) -> None:
-    """Log each month as an input of run `run_id` (default: the active run), with its context.
-
-    All in one request, as `mlflow.log_input` would log each.
-    """
+def log_datasets(datasets: dict[str, Any]) -> None:
+    """Log each month as an input of the active run, with its context: in one request, with
+    what `mlflow.log_input` logs of each (MLflow 2.22 has no batch of its own)."""
     import mlflow
     from mlflow.entities import DatasetInput, InputTag
     from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
@@ -131,8 +129,7 @@ def log_datasets(datasets: dict[str, Any], run_id: str | None = None) -> None:
         )
         for name, dataset in datasets.items()
     ]
-    run_id = run_id or mlflow.active_run().info.run_id
-    mlflow.MlflowClient().log_inputs(run_id, datasets=inputs)
+    mlflow.MlflowClient().log_inputs(mlflow.active_run().info.run_id, datasets=inputs)
 
 
 def logged_datasets(run: Any) -> set[tuple[str, str, str]]:

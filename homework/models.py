@@ -1,9 +1,10 @@
 """Logging scikit-learn models to MLflow: pinned requirements, a declared signature, signed.
 
 Every forest the project logs goes through `log_sklearn_model`, which signs it (trust/), so
-that register_model.py loads back only the forests the project made. `autologged_run` is
-train.py's `mlflow.sklearn.autolog()` run. The differences between MLflow 2.x and 3.x in
-naming a logged model are handled here.
+that register_model.py loads back only the forests the project made, and saves it without
+pickle where the installed MLflow can (skops, on MLflow 3). `autologged_run` is train.py's
+`mlflow.sklearn.autolog()` run. The differences between MLflow 2.x and 3.x in naming and
+saving a logged model are handled here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from homework.config import MODEL_ARTIFACT
 from homework.lineage import log_datasets, pickled_months
 from homework.tracking import MLFLOW_3, set_experiment
-from homework.trust.loading import SigningFlavor
+from homework.trust.loading import sign_logged_model
 
 
 def model_name(name: str) -> dict[str, str]:
@@ -33,8 +34,11 @@ def installed_version(package: str) -> str:
 
 
 def pinned_requirements(*extra: str) -> list[str]:
-    """Pinned requirements for a logged model, read from this environment (no slow inference)."""
-    packages = ("mlflow", "scikit-learn", "scipy", "numpy", "cloudpickle", *extra)
+    """Pinned requirements for a logged model, read from this environment (no slow inference).
+
+    `extra`: what the model needs beside MLflow and scikit-learn (its format's package, ...).
+    """
+    packages = ("mlflow", "scikit-learn", "scipy", "numpy", *extra)
     return [f"{name}=={installed_version(name)}" for name in packages]
 
 
@@ -52,30 +56,43 @@ def forest_signature(model: Any) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def log_sklearn_model(model: Any, run_id: str | None = None) -> Any:
-    """Log a scikit-learn model as `model` in run `run_id` (default: the active run), signed.
+def saving_format(as_autolog: bool) -> tuple[dict[str, Any], str]:
+    """How a forest is saved (log_model's arguments), and the package that reads it back.
 
-    Every forest the project logs is signed, so that register_model.py unpickles only the
-    trials hpo.py made, not one planted among them; it is signed as it is saved, before
-    the upload (trust.loading.SigningFlavor). This is `mlflow.sklearn.log_model`, without
+    skops on MLflow 3, trusting model_files.TRUSTED_TYPES (else its check right after saving
+    refuses the trees); cloudpickle on 2.x, which has no other format, and for `as_autolog`,
+    as autolog saves it.
+    """
+    from homework.model_files import TRUSTED_TYPES
+
+    if MLFLOW_3 and not as_autolog:
+        return {"serialization_format": "skops", "skops_trusted_types": TRUSTED_TYPES}, "skops"
+    return {"serialization_format": "cloudpickle"}, "cloudpickle"
+
+
+def log_sklearn_model(model: Any, as_autolog: bool = False) -> Any:
+    """Log a scikit-learn model as `model` in the active run, and sign it.
+
+    Every forest the project logs is signed, so that register_model.py loads only the
+    trials hpo.py made, not one planted among them; on MLflow 3 it is saved with skops, so
+    loading it unpickles nothing. `as_autolog`: pickled as autolog saves it (train.py's
+    forest, the course's runs:/<id>/model, which nothing here loads back). No
     pip-requirement inference. Returns MLflow's ModelInfo. Load the model back by
-    `runs:/<run_id>/model` or `model_info.model_uri`, never by artifact path: on MLflow 3 a
-    model is not among its run's artifacts.
+    `runs:/<run_id>/model` or `model_info.model_uri`, never by artifact path: on MLflow 3
+    a model is not among its run's artifacts.
     """
     import mlflow.sklearn
-    from mlflow.models import Model
 
-    # MLflow 3's default format, skops, refuses a forest's tree types: cloudpickle, as 2.x
-    # and autolog use.
-    return Model.log(
+    saving, package = saving_format(as_autolog)
+    model_info = mlflow.sklearn.log_model(
+        model,
         **model_name(MODEL_ARTIFACT),
-        flavor=SigningFlavor(mlflow.sklearn),
-        run_id=run_id,
-        sk_model=model,
         signature=forest_signature(model),
-        pip_requirements=pinned_requirements(),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        pip_requirements=pinned_requirements(package),
+        **saving,
     )
+    sign_logged_model(model_info)
+    return model_info
 
 
 @contextlib.contextmanager

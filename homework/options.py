@@ -4,7 +4,7 @@
 (`--data-path` works too). Options that always travel together reach the command as one
 object: `--tracking_uri` and `--verbose` as a tracking.Connection (`connection_options`),
 register_model.py's `--model_name`, `--promote`, `--max_regression` and `--trust_unsigned`
-as a promotion.Policy (`policy_options`).
+as a promotion.Policy (`policy_options`). hpo.py's own options are in search_options.py.
 """
 
 from __future__ import annotations
@@ -35,10 +35,19 @@ from homework.errors import UserError
 from homework.lineage import ALLOW_UNORDERED, Months
 from homework.promotion import ALWAYS, GATE, Policy
 from homework.registry import check_model_name
-from homework.spark import DEFAULT_SPARK_MASTER, SparkSettings
 from homework.tracking import Connection
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class PathOption(click.Path):
+    """A path option that refuses an empty value: `--dest_path ""` would mean the current
+    folder (and write the pickles there)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: give a path (an empty one means the current folder).", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def default_tracking_uri() -> str:
@@ -48,6 +57,7 @@ def default_tracking_uri() -> str:
 data_path_option = click.option(
     "--data_path",
     "--data-path",
+    type=PathOption(),
     default=DATA_PATH,
     show_default=True,
     help="Folder with the pickles written by preprocess_data.py.",
@@ -59,7 +69,7 @@ num_trials_option = click.option(
     default=NUM_TRIALS,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Number of parameter settings hyperopt evaluates.",
+    help="Number of parameter settings the search evaluates.",
 )
 
 seed_option = click.option(
@@ -67,7 +77,7 @@ seed_option = click.option(
     default=SEED,
     show_default=True,
     type=int,
-    help="Seed of hyperopt's random generator (42 reproduces the course's answer).",
+    help="Seed of the tuner's random generator (42 with hyperopt reproduces the course's answer).",
 )
 
 top_n_option = click.option(
@@ -91,7 +101,12 @@ trust_unsigned_option = click.option(
 def raw_data_path_option(help: str) -> Decorator:
     """The `--raw_data_path` option, with a help text saying what is read from it."""
     return click.option(
-        "--raw_data_path", "--raw-data-path", default=RAW_DATA_PATH, show_default=True, help=help
+        "--raw_data_path",
+        "--raw-data-path",
+        type=PathOption(),
+        default=RAW_DATA_PATH,
+        show_default=True,
+        help=help,
     )
 
 
@@ -116,6 +131,7 @@ def model_uri_option(help: str) -> Decorator:
 dest_path_option = click.option(
     "--dest_path",
     "--dest-path",
+    type=PathOption(),
     default=DATA_PATH,
     show_default=True,
     help="Folder to write dv.pkl, train.pkl, val.pkl and test.pkl to.",
@@ -183,43 +199,6 @@ connection_options = grouped(
     ["tracking_uri", "verbose"],
     lambda tracking_uri, verbose: Connection(tracking_uri, verbose),
     "connection",
-)
-
-
-def spark_installed(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    """Refuse a Spark search before anything runs when pyspark is not installed."""
-    if value:
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            raise click.BadParameter("needs pyspark: run `make install-spark`.") from None
-    return value
-
-
-spark_options = grouped(
-    [
-        click.option(
-            "--spark_parallelism",
-            "--spark-parallelism",
-            default=0,
-            show_default=True,
-            type=click.IntRange(min=0),
-            callback=spark_installed,
-            help="Run up to N trials at a time on Spark (hyperopt's SparkTrials); 0: one by one "
-            "here.",
-        ),
-        click.option(
-            "--spark_master",
-            "--spark-master",
-            envvar="SPARK_MASTER",
-            default=DEFAULT_SPARK_MASTER,
-            show_default=f"$SPARK_MASTER or {DEFAULT_SPARK_MASTER}",
-            help="Spark master URL for --spark_parallelism, e.g. spark://host:7077.",
-        ),
-    ],
-    ["spark_parallelism", "spark_master"],
-    lambda spark_parallelism, spark_master: SparkSettings(spark_parallelism, spark_master),
-    "spark",
 )
 
 

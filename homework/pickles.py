@@ -3,7 +3,11 @@
 `dv.pkl` holds the fitted DictVectorizer, `train.pkl`, `val.pkl` and `test.pkl` each a
 tuple `(X, y)`: a CSR matrix of the features and the durations in minutes, all finite.
 They are written all four or none (`atomic_dir_write`), through a scratch folder
-`.tmp-<pid>-*` that the next write removes if a killed process left it behind.
+`.tmp-<pid>-*` that the next write removes if a killed process left it behind. The set is
+one: `dv.pkl` records the SHA-256 of the other three (`dv.outputs_`) and is moved in last,
+with Ctrl-C held back while the four are moved, and a reader refuses a file that is not the
+one recorded (a set left mixed by a killed process, or a file copied in from elsewhere)
+before unpickling it. Q2 counts the files `dv.pkl` records (`written_files`).
 
 Unpickling runs code: these functions only ever read what preprocess_data.py wrote, and
 the data folder is the user's own.
@@ -11,11 +15,13 @@ the data folder is the user's own.
 
 from __future__ import annotations
 
+from homework.interrupts import ctrl_c_held_back, scratch_folder
+
 import contextlib
+import hashlib
 import os
 import pickle
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,8 @@ from homework.errors import UserError, first_line
 RUN_PREPROCESSING = "run preprocess_data.py first (make q2)"
 RUN_AGAIN = "run preprocess_data.py again (make q2)"
 SCRATCH_PREFIX = ".tmp-"  # `make clean` removes output/.tmp-* too
+VECTORIZER_FILE = DATASET_FILES[0]  # dv.pkl: written last, it records the others
+DATA_FILES = DATASET_FILES[1:]  # train.pkl, val.pkl, test.pkl
 
 
 def dump_pickle(obj: Any, path: str | Path) -> None:
@@ -61,27 +69,41 @@ def remove_stale_scratch(dest: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def atomic_dir_write(dest: Path) -> Iterator[Path]:
-    """Yield a scratch folder beside `dest`; move its files into `dest` only if the block succeeds.
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
-    A failure halfway leaves what `dest` held before untouched (and no scratch folder).
+
+@contextlib.contextmanager
+def atomic_dir_write(dest: Path, order: tuple[str, ...]) -> Iterator[Path]:
+    """Yield a scratch folder beside `dest`; move its files `order` into `dest`, in that order,
+    only if the block succeeds.
+
+    A failure halfway leaves what `dest` held before untouched (and no scratch folder). Ctrl-C
+    is held back while the files are moved (microseconds), and acts right after.
     """
     dest.mkdir(parents=True, exist_ok=True)
     remove_stale_scratch(dest)
-    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=dest) as scratch:
+    with scratch_folder(f"{SCRATCH_PREFIX}{os.getpid()}-", dest) as scratch:
         yield Path(scratch)
-        for path in sorted(Path(scratch).iterdir()):
-            os.replace(path, dest / path.name)
+        with ctrl_c_held_back():
+            for name in order:
+                os.replace(Path(scratch, name), dest / name)
 
 
 def write_outputs(results: dict[str, Any], dest_path: str | Path) -> list[Path]:
-    """Write dv.pkl, train.pkl, val.pkl and test.pkl: all four or, on failure, none."""
+    """Write dv.pkl, train.pkl, val.pkl and test.pkl: all four or, on failure, none.
+
+    dv.pkl, written last, records the digest of each of the other three.
+    """
     dest = Path(dest_path)
     try:
-        with atomic_dir_write(dest) as scratch:
-            for file_name in DATASET_FILES:
+        with atomic_dir_write(dest, (*DATA_FILES, VECTORIZER_FILE)) as scratch:
+            for file_name in DATA_FILES:
                 dump_pickle(results[Path(file_name).stem], scratch / file_name)
+            dv = results["dv"]
+            dv.outputs_ = {name: file_sha256(scratch / name) for name in DATA_FILES}
+            dump_pickle(dv, scratch / VECTORIZER_FILE)
     except OSError as exc:  # not writable, a file in the way, disk full, ...
         raise UserError(
             f"cannot write to {dest}/ ({exc.strerror or exc}): pick a writable --dest_path."
@@ -142,6 +164,8 @@ def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
             return False
 
     path = Path(data_path) / f"{name}.pkl"
+    check_outputs(data_path, (path.name,))
+    check_recorded(path, load_vectorizer(data_path))
     X, y = load_checked(path, is_x_y)
     X = keep_sparse(X) if sp.issparse(X) else X  # never made dense by accident (features.py)
     if not (all_finite(X) and all_finite(y)):
@@ -153,6 +177,32 @@ def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
             f"from different preprocessing runs; {RUN_AGAIN}."
         )
     return X, y
+
+
+def check_recorded(path: Path, dv: Any) -> None:
+    """Refuse a data file that is not the one dv.pkl recorded beside it (before unpickling)."""
+    recorded = getattr(dv, "outputs_", {}).get(path.name)
+    if recorded is None:
+        raise UserError(
+            f"{path.parent / VECTORIZER_FILE} does not record {path.name} (an older "
+            f"preprocess_data.py wrote it): {RUN_AGAIN}."
+        )
+    if file_sha256(path) != recorded:
+        raise UserError(
+            f"{path} is not the file preprocess_data.py wrote beside "
+            f"{path.parent / VECTORIZER_FILE} (the set is mixed, or the file was replaced): "
+            f"{RUN_AGAIN}."
+        )
+
+
+def written_files(data_path: str | Path) -> list[str]:
+    """The files preprocess_data.py wrote to `data_path`, as dv.pkl records them, each checked
+    to be the one it wrote: Q2's answer is how many."""
+    dv = load_vectorizer(data_path)
+    for name in getattr(dv, "outputs_", {}) or DATA_FILES:
+        check_outputs(data_path, (name,))
+        check_recorded(Path(data_path) / name, dv)
+    return [VECTORIZER_FILE, *dv.outputs_]
 
 
 def load_vectorizer(data_path: str | Path) -> Any:

@@ -2,10 +2,12 @@
 
 `reporting` wraps a command's work: MLflow's chatter stays off stdout (which carries only
 results), every known failure becomes one `Error:` line, and Ctrl-C ends it with Click's
-`Aborted!` whenever it comes (see on_ctrl_c).
+`Aborted!` whenever it comes (see interrupts.on_ctrl_c).
 """
 
 from __future__ import annotations
+
+from homework.interrupts import on_ctrl_c
 
 import contextlib
 import io
@@ -14,7 +16,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from types import FrameType
 from typing import TextIO
 
 import click
@@ -74,29 +75,6 @@ def masked_output(tracking_uri: str, verbose: bool) -> Iterator[None]:
         contextlib.redirect_stdout(Chatter(stderr if verbose else None, tracking_uri)),
     ):
         yield
-
-
-def importing(frame: FrameType | None) -> bool:
-    """True if `frame` runs inside an import (the import system's frames are on its stack)."""
-    while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
-    """Ctrl-C: a KeyboardInterrupt, which Click turns into `Aborted!` and exit code 1.
-
-    Except while a module loads: a KeyboardInterrupt inside a C extension's import comes
-    out as an ImportError traceback, or is swallowed and the script goes on with a
-    half-loaded library. Then the process ends at once, with the same line and exit code.
-    """
-    if importing(frame):
-        sys.stderr.write("Aborted!\n")
-        sys.stderr.flush()
-        os._exit(1)
-    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

@@ -13,21 +13,16 @@ import os
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from homework.errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
 MLFLOW_3 = int(version("mlflow").split(".")[0]) >= 3
-# MLflow 3 warns on every pickled model it saves. Ours are signed when logged and checked
-# before loading (trust/), the caution these ask for: shown only with --verbose.
-PICKLE_CAUTIONS = {
-    "mlflow.sklearn": "Saving scikit-learn models in the pickle",
-    "mlflow.pyfunc": "Passing a Python object as `python_model`",
-}
+# MLflow 3 warns on every pickled model it saves: train.py's forest, pickled as autolog saves
+# it, is signed when logged (trust/), the caution this asks for: shown only with --verbose.
+PICKLE_CAUTIONS = {"mlflow.sklearn": "Saving scikit-learn models in the pickle"}
 # Fail fast when the tracking server is down: a couple of quick retries, not minutes of back-off.
 HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -45,39 +40,15 @@ def redact(text: str, uri: str) -> str:
     The passwords: the one in `uri` (http://user:password@host), as written and decoded,
     and $MLFLOW_TRACKING_PASSWORD (MLflow's basic-auth password), wherever they appear.
     """
-    password = urlsplit(uri).password or ""
+    try:
+        password = urlsplit(uri).password or ""
+    except ValueError:  # a malformed --tracking_uri: its password is what follows `user:`
+        found = re.search(r"://[^:/@\s]*:([^@/\s]*)@", uri)
+        password = found.group(1) if found else ""
     secrets = {password, unquote(password), os.environ.get("MLFLOW_TRACKING_PASSWORD", "")}
     for secret in sorted(secrets - {""}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
-
-
-def local_store_folder(tracking_uri: str) -> Path | None:
-    """The folder a local tracking URI keeps its runs in (file://, a plain path, sqlite:///)."""
-    parts = urlsplit(tracking_uri)
-    if parts.scheme == "file":
-        return Path(url2pathname(parts.path))
-    if parts.scheme == "sqlite":
-        return Path(parts.path.removeprefix("/")).parent  # sqlite:///x.db is x.db, :////x.db /x.db
-    if not parts.scheme and not tracking_uri.startswith("databricks"):
-        return Path(tracking_uri)
-    return None
-
-
-def check_local_store(tracking_uri: str) -> None:
-    """Refuse a local tracking URI whose folder does not exist.
-
-    MLflow would create it without a word: a typo would start an empty store elsewhere,
-    and the runs of the next steps would not find those of the previous ones.
-    """
-    if not tracking_uri.strip():
-        raise UserError("--tracking_uri is empty: leave it out to use the tracking server.")
-    folder = local_store_folder(tracking_uri)
-    if folder is not None and not folder.is_dir():
-        raise UserError(
-            f"--tracking_uri {tracking_uri}: the folder {folder}/ does not exist; create it "
-            "first to keep the runs there, or use the tracking server (`make server`, the default)."
-        )
 
 
 def no_pickle_caution(record: logging.LogRecord) -> bool:
@@ -104,17 +75,19 @@ def quiet_mlflow(verbose: bool) -> None:
 def connect(tracking_uri: str, verbose: bool = False) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
 
-    A local store (file://, a path, sqlite:///) must be in a folder that exists (see
-    check_local_store). MLflow's own lines are shown only when `verbose`.
+    The URI is checked first (tracking_uri.py: a valid URL, a local store's folder, a
+    database that answers). MLflow's own lines are shown only when `verbose`.
     """
     for name, value in HTTP_SETTINGS.items():
         os.environ.setdefault(name, value)
     import mlflow
     import requests
 
+    from homework.tracking_uri import check_tracking_uri
+
     quiet_mlflow(verbose)
+    check_tracking_uri(tracking_uri)
     if not tracking_uri.startswith(("http://", "https://")):
-        check_local_store(tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         return
     mlflow.set_tracking_uri(tracking_uri)
@@ -247,15 +220,22 @@ def describe_failure(exc: BaseException, tracking_uri: str) -> str | None:
 
 
 def set_experiment(name: str) -> Any:
-    """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once.
+    """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once,
+    and only if its runs' artifacts go to the tracking server (trust/sources.py).
 
     When another client creates the experiment between MLflow's lookup and its create,
     `mlflow.set_experiment` (2.22) returns the experiment without making it the active
     one, and the runs land in "Default". Setting it again by id always makes it active.
+    Whoever creates an experiment chooses where its artifacts go, and MLflow would send the
+    client's login there with every upload: another host is refused before any run starts.
     """
     import mlflow
 
+    from homework.trust.sources import check_source
+
     experiment = mlflow.set_experiment(name)
+    where = f"to log to the experiment {name!r}"
+    check_source(experiment.artifact_location, mlflow.get_tracking_uri(), where)
     return mlflow.set_experiment(experiment_id=experiment.experiment_id)
 
 

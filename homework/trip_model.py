@@ -6,20 +6,24 @@ the fitted DictVectorizer and the forest and builds the features itself with
 `features.vectorize`, the code that built the training matrices.
 
 register_model.py logs it in the champion's run as `trip_duration_model`, beside the bare
-forest (`model`, the course's `runs:/<id>/model`), and registers it. It ships only the code
-it runs, this file and features.py in a copy of this package (`shipped_code`), so it loads
-anywhere the tracking server is reachable, and loading it imports nothing of the homework's
-command-line side.
+forest (`model`, the course's `runs:/<id>/model`), and registers it. It is a model from
+code (MLflow's "models from code"): the model folder holds no pickle but the model file
+model_code.py, which MLflow runs to load it, the code it runs, this file, features.py and
+model_files.py in a copy of this package (`model_parts`), and its two artifacts as data
+(`FOREST`, a skops file, and `VECTORIZER`, JSON; see model_files.py), read by
+`load_context`. So it loads anywhere the tracking server is reachable, and loading it
+imports nothing of the homework's command-line side.
 
 It refuses trips it cannot predict (features.invalid_trips: a missing zone id or distance,
-a negative or infinite distance) with one MlflowException naming how many and why, which
-`mlflow models serve` answers with HTTP 400 and that message, rather than a guess.
+a zone id below 1, a negative or infinite distance) with one MlflowException naming how many
+and why, which `mlflow models serve` answers with HTTP 400 and that message, rather than a guess.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,18 +42,32 @@ from homework.features import (
     invalid_trips,
     vectorize,
 )
+from homework.model_files import read_forest, read_vectorizer, write_forest, write_vectorizer
 
-SHIPPED_FILES = ("__init__.py", "features.py", "trip_model.py")  # all the model runs
-REQUIREMENTS = ("pandas",)  # beside mlflow, scikit-learn, scipy, numpy and cloudpickle
-MLFLOW_TYPES = {"int32": "integer", "int64": "long", "float64": "double"}  # MLflow's type names
+SHIPPED_FILES = ("__init__.py", "features.py", "model_files.py", "trip_model.py")  # all it runs
+MODEL_CODE = Path(__file__).with_name("model_code.py")  # what MLflow runs to load the model
+REQUIREMENTS = ("pandas", "skops")  # beside mlflow, scikit-learn, scipy and numpy
+FOREST, VECTORIZER = "forest", "vectorizer"  # the model's artifacts (model_files.py)
+ARTIFACT_FILES = {FOREST: "forest.skops", VECTORIZER: "vectorizer.json"}
+MLFLOW_TYPES = {"int64": "long", "float64": "double"}
 
 
 class TripDurationModel(mlflow.pyfunc.PythonModel):
-    """Predict trip durations (minutes) from PULocationID, DOLocationID and trip_distance."""
+    """Predict trip durations (minutes) from PULocationID, DOLocationID and trip_distance.
 
-    def __init__(self, dv: Any, forest: Any) -> None:
+    Loaded by MLflow, it reads its forest and vectorizer in `load_context`; register_model.py
+    gives them directly to check the model before logging it. Champions pickled before the
+    model was defined from code hold this class too, with these two attributes.
+    """
+
+    def __init__(self, dv: Any = None, forest: Any = None) -> None:
         self.dv = dv
         self.forest = forest
+
+    def load_context(self, context: Any) -> None:
+        if self.forest is None:  # a pickled champion comes with both (and no artifacts)
+            self.dv = read_vectorizer(context.artifacts[VECTORIZER])
+            self.forest = read_forest(context.artifacts[FOREST])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         check_trips(model_input)
@@ -59,14 +77,33 @@ class TripDurationModel(mlflow.pyfunc.PythonModel):
 
 
 @contextlib.contextmanager
-def shipped_code() -> Iterator[list[str]]:
-    """The model's `code_paths`: a copy of this package that holds only SHIPPED_FILES."""
-    with tempfile.TemporaryDirectory(prefix="code-") as scratch:
-        package = Path(scratch, __package__)
-        package.mkdir()
+def model_parts(dv: Any, forest: Any) -> Iterator[dict[str, Any]]:
+    """What `mlflow.pyfunc.log_model` needs to log the model from code, in a scratch folder.
+
+    `python_model`: a copy of model_code.py; `code_paths`: a copy of this package holding only
+    SHIPPED_FILES; `artifacts`: the forest and the vectorizer as files (model_files.py).
+    Python writes no bytecode meanwhile: MLflow runs the model file while it logs (to check
+    the input example), and the `__pycache__` beside it would be uploaded with the model.
+    """
+    with tempfile.TemporaryDirectory(prefix="model-") as scratch:
+        package = Path(scratch, "code", __package__)
+        package.mkdir(parents=True)
         for name in SHIPPED_FILES:
             shutil.copy(Path(__file__).with_name(name), package / name)
-        yield [str(package)]
+        model_code = Path(scratch, MODEL_CODE.name)
+        shutil.copy(MODEL_CODE, model_code)
+        artifacts = {name: str(Path(scratch, file)) for name, file in ARTIFACT_FILES.items()}
+        write_forest(forest, Path(artifacts[FOREST]))
+        write_vectorizer(dv, Path(artifacts[VECTORIZER]))
+        writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            yield {
+                "python_model": str(model_code),
+                "code_paths": [str(package)],
+                "artifacts": artifacts,
+            }
+        finally:
+            sys.dont_write_bytecode = writes_bytecode
 
 
 def check_trips(df: pd.DataFrame) -> None:
@@ -75,8 +112,8 @@ def check_trips(df: pd.DataFrame) -> None:
     if invalid:
         raise MlflowException(
             f"{sum(invalid.values()):,} of {len(df):,} trips cannot be predicted: "
-            f"{describe_invalid(invalid)}. Send whole-number zone ids and a trip_distance "
-            "of 0 or more.",
+            f"{describe_invalid(invalid)}. Send whole-number zone ids of 1 or more and a "
+            "trip_distance of 0 or more.",
             error_code=INVALID_PARAMETER_VALUE,
         )
 

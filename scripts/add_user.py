@@ -12,13 +12,16 @@ The password is read from the environment or a prompt, never from the command li
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import click
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
+import os
+
+import click
 
 from homework.config import (
     AUTH_ADMIN,

@@ -2,8 +2,8 @@
 
 - docs/cli.md: each script's `--help`, as Click prints it;
 - docs/performance.md: every block between `<!-- make docs: NAME -->` and
-  `<!-- /make docs -->`, written from the benchmark's results (bench/results.json), so no
-  number of the benchmark is typed into the docs by hand.
+  `<!-- /make docs -->`, written from the benchmarks' results (bench/results.json, and
+  bench/tuners.json for the tuners), so no number of a benchmark is typed into the docs by hand.
 
 tests/test_docs.py runs `--check`, which fails when a page differs from what it would write.
 """
@@ -27,6 +27,7 @@ from homework.config import SCRIPTS  # noqa: E402 (after the project folder is o
 
 WIDTH = 100
 RESULTS = ROOT / "bench" / "results.json"
+TUNER_RESULTS = ROOT / "bench" / "tuners.json"  # python -m bench.tuners
 BLOCK = re.compile(
     r"(<!-- make docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /make docs -->)", re.S
 )
@@ -66,10 +67,10 @@ def cli_page() -> str:
 
 
 def bench_blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
-    """What each named block of docs/performance.md holds, from the benchmark's results."""
-    from bench.bench import blocks
+    """What each named block of docs/performance.md holds, from the benchmarks' results."""
+    from bench import bench, tuners
 
-    return blocks()
+    return {**bench.blocks(), **tuners.blocks()}
 
 
 def fill(page: str, results: dict[str, Any]) -> str:
@@ -87,7 +88,7 @@ def fill(page: str, results: dict[str, Any]) -> str:
 
 def pages() -> dict[Path, str]:
     """Every generated page, by path, as `make docs` writes it."""
-    results = json.loads(RESULTS.read_text())
+    results = {**json.loads(RESULTS.read_text()), "tuners": json.loads(TUNER_RESULTS.read_text())}
     performance = ROOT / "docs" / "performance.md"
     return {
         ROOT / "docs" / "cli.md": cli_page(),

@@ -11,11 +11,13 @@ a server of its own on a copy of its database.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -324,6 +326,20 @@ def unavailable(message: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
+def spark() -> None:
+    """Skip without pyspark or Java on a laptop (`make install-spark`); under CI, fail instead."""
+    missing = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        missing = "pyspark is not installed (make install-spark)"
+    if not missing and not shutil.which("java"):
+        missing = "no java on PATH (Spark needs Java 17+)"
+    if missing:
+        unavailable(missing)
+
+
+@pytest.fixture(scope="session")
 def taxi_data_dir() -> Path:
     """The real January-March 2023 files (TAXI_DATA_DIR, default data/).
 
@@ -355,19 +371,20 @@ class Homework:
         return ("--data_path", str(self.output), "--raw_data_path", str(self.raw))
 
 
-def run_homework(server: Server, raw: Path, output: Path, *extra: str) -> Homework:
-    """The four scripts one after the other, as the course runs them; each must succeed.
-
-    `extra` goes to hpo.py (e.g. --num_trials 3).
-    """
+def run_homework(server: Server, raw: Path, output: Path) -> Homework:
+    """The four scripts one after the other, as the course runs them; each must succeed."""
     data = ["--data_path", str(output)]
     args = {
         "preprocess_data.py": ["--raw_data_path", str(raw), "--dest_path", str(output)],
         "train.py": data,
-        "hpo.py": [*data, *extra],
+        "hpo.py": data,
         "register_model.py": [*data, "--raw_data_path", str(raw)],
     }
-    env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri}
+    # As a user runs them: Python writes bytecode, which a logged model must not take along.
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    env["MLFLOW_TRACKING_URI"] = server.uri
+    # MLflow 3 refuses every pickle it is asked to load: no model the homework loads is one.
+    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
     steps = {}
     for script in HOMEWORK_STEPS:
         steps[script] = subprocess.run(
@@ -435,15 +452,11 @@ def playwright() -> None:
 def chromium(request: pytest.FixtureRequest) -> str:
     """The Chromium that ui_check.py drives, with Playwright installed (`make install-browser`).
 
-    Missing: skipped on a laptop, a failure under CI. On MLflow 3 always skipped: the check
-    walks MLflow 2.x's UI, and 3.x's differs.
+    Missing: skipped on a laptop, a failure under CI.
     """
     from homework.errors import UserError
-    from homework.tracking import MLFLOW_3
     from homework.ui.browser import chromium_path
 
-    if MLFLOW_3:  # before Playwright: the MLflow 3 environment does not install it
-        pytest.skip("the UI check walks MLflow 2.x's UI (3.x's differs)")
     request.getfixturevalue("playwright")
     try:
         return chromium_path()
@@ -508,6 +521,36 @@ def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
                 pass
         time.sleep(0.5)
     raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def serving(model_uri: str, tracking_uri: str, log: Path, **env: str) -> Iterator[str]:
+    """`make serve-model`'s script serving `model_uri`, with MLflow told to refuse pickles
+    (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3), from `log`'s folder; yields the
+    /invocations URL, and stops it afterwards."""
+    settings = {
+        **os.environ,
+        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
+        "MODEL_URI": model_uri,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+        **env,
+    }
+    settings.pop("MODEL_PORT", None)
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [str(ROOT / "scripts/serve_model.sh")],
+            cwd=log.parent,
+            env=settings,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield wait_for_model_server(server, log)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def project_copy(folder: Path) -> Path:

@@ -8,8 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import ROOT, assert_one_line_error
 
+from answers import run_answers
 from homework.servers.processes import identify
 
 
@@ -23,11 +25,18 @@ def answers(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def test_q2_counts_the_files_really_in_the_folder(prepared_dir: Path) -> None:
-    assert answers("-q", "2", "--data_path", str(prepared_dir)).stdout.endswith(": 4\n")
+def test_q2_counts_what_preprocess_data_wrote(prepared_dir: Path, tmp_path: Path) -> None:
+    """The files dv.pkl records, each the one written: not a .DS_Store beside them, nor a set
+    left mixed."""
+    (prepared_dir / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (prepared_dir / "notes.txt").write_text("not ours")
     result = answers("-q", "2", "--data_path", str(prepared_dir))
-    assert result.stdout == "Q2 files written by preprocess_data.py: 5\n"
+    assert result.stdout == "Q2 files written by preprocess_data.py: 4\n", result.stderr
+    (prepared_dir / "val.pkl").write_bytes((prepared_dir / "test.pkl").read_bytes())
+    mixed = CliRunner().invoke(run_answers, ["-q", "2", "--data_path", str(prepared_dir)])
+    assert_one_line_error(mixed, f"{prepared_dir / 'val.pkl'} is not the file", "make q2")
+    missing = CliRunner().invoke(run_answers, ["-q", "2", "--data_path", str(tmp_path / "no")])
+    assert_one_line_error(missing, "does not exist", "make q2")
 
 
 def test_q4_reads_the_command_line_of_the_recorded_server(tmp_path: Path) -> None:

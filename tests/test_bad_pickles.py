@@ -17,7 +17,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 from homework.errors import UserError
-from homework.pickles import load_dataset
+from homework.pickles import file_sha256, load_dataset
 from hpo import run_optimization
 from register_model import run_register_model
 from train import run_train
@@ -79,17 +79,31 @@ CASES = [
 ]
 
 
+def record_digests(folder: Path) -> None:
+    """What a preprocess_data.py that wrote damaged files would leave: dv.pkl records them.
+    (A damaged file that dv.pkl does not record is refused before it is read: see below.)"""
+    with open(folder / "dv.pkl", "rb") as f:
+        dv = pickle.load(f)
+    dv.outputs_ = {name: file_sha256(folder / name) for name in dv.outputs_}
+    with open(folder / "dv.pkl", "wb") as f:
+        pickle.dump(dv, f)
+
+
 def test_bad_pickles_are_one_line_and_leave_no_run(prepared_dir: Path, mlflow_server) -> None:
     """train.py, hpo.py and register_model.py, each through its command line, on one server."""
     good = {path.name: path.read_bytes() for path in prepared_dir.iterdir()}
-    for command, name, damage, message in CASES:
+    mixed = (run_train, "train.pkl", "is not the file preprocess_data.py wrote beside")
+    for command, name, damage, message in [*CASES, (*mixed[:2], one_feature_less, mixed[2])]:
         damage(prepared_dir / name)
+        if name != "dv.pkl" and message != mixed[2]:
+            record_digests(prepared_dir)
         args = ["--data_path", str(prepared_dir)]
         if command is run_register_model:
             args += ["--raw_data_path", str(prepared_dir.parent / "data")]
         result = CliRunner().invoke(command, args)
         assert_one_line_error(result, str(prepared_dir / name), message, "preprocess_data.py again")
-        (prepared_dir / name).write_bytes(good[name])
+        for restored in (name, "dv.pkl"):
+            (prepared_dir / restored).write_bytes(good[restored])
     client = MlflowClient(mlflow_server.uri)
     experiments = [e.experiment_id for e in client.search_experiments(ViewType.ALL)]
     assert client.search_runs(experiments, run_view_type=ViewType.ALL) == []
@@ -101,6 +115,7 @@ def test_load_dataset_refuses_infinite_and_non_numeric_values(prepared_dir: Path
     for bad in ((X, np.where(np.arange(len(y)) == 3, np.inf, y)), (X, np.full(len(y), "a"))):
         with open(path, "wb") as f:
             pickle.dump(bad, f)
+        record_digests(prepared_dir)
         with pytest.raises(UserError, match="NaN, infinite or non-numeric"):
             load_dataset(prepared_dir, "val")
 

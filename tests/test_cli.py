@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, TEST_MODEL_URI, assert_one_line_error, register_champion
 
 from homework.config import SCRIPTS
 from homework.reporting import reporting
@@ -99,6 +99,43 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "Aborted!"
     assert done.stdout == "" and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("script", [*SCRIPTS, "scripts/add_user.py"])
+def test_ctrl_c_at_the_first_import_is_one_line(script: str) -> None:
+    """Ctrl-C in the first tenth of a second (Click is the first library a script imports):
+    `Aborted!`, exit 1, no traceback. (Ctrl-C before the script's first line, while Python
+    itself starts, is Python's own.)"""
+    done = ctrl_c_at_import("click", script, "--help")
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "Aborted!\n")
+
+
+def test_an_interrupted_model_load_leaves_no_scratch_folder(
+    prepared_dir, mlflow_server, tmp_path
+) -> None:
+    """Ctrl-C while the model's own modules load (an immediate exit): its checked copy goes too."""
+    register_champion(prepared_dir)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "MLFLOW_TRACKING_URI": mlflow_server.uri}
+    args = ["--model_uri", TEST_MODEL_URI, "--pu", "1", "--do", "2", "--distance", "1.5"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CTRL_C_AT_IMPORT,
+            "sklearn.ensemble",
+            str(ROOT / "predict.py"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr.splitlines()[-1]) == (1, "Aborted!"), done.stderr
+    assert "Verified" in done.stderr  # the checked copy was made, and was being loaded
+    assert list(scratch.iterdir()) == []
 
 
 def test_ctrl_c_inside_an_import_ends_the_command(tmp_path) -> None:

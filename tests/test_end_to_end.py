@@ -8,13 +8,20 @@ homework of its own on generated data: its point is the backend, not the numbers
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
 import pytest
+import requests
 import sqlalchemy
-from conftest import Homework, run_homework, start_server
+from conftest import ROOT, Homework, serving, start_server
 from mlflow.tracking import MlflowClient
+from pickle_scan import pickles_in_folder
 from PIL import Image
 
 from homework.config import (
@@ -23,6 +30,7 @@ from homework.config import (
     CHAMPION_ALIAS,
     CHAMPION_PLOTS,
     HPO_EXPERIMENT,
+    HPO_RUN_TAG,
     MODEL_NAME,
     SEARCH_TAG,
     TRAIN_EXPERIMENT,
@@ -44,9 +52,12 @@ from homework.promotion import (
 )
 from homework.search_runs import PARENT_TAG
 from homework.servers import processes
+from homework.tracking import MLFLOW_3
 from homework.trips import read_trips
-from homework.trust.loading import load_pyfunc
-from homework.ui.browser import PICTURES, VIEWPORT
+from homework.trust.loading import download_verified, load_pyfunc
+from homework.trust.manifest import SIGNED_MANIFEST
+from homework.ui.browser import VIEWPORT
+from homework.ui.profiles import PICTURE_NAMES, PROFILES
 
 pytestmark = pytest.mark.server
 NOISE = (
@@ -59,6 +70,7 @@ NOISE = (
     "Downloading artifacts",
 )
 REAL_MONTHS = ("green_tripdata_2023-01", "green_tripdata_2023-02", "green_tripdata_2023-03")
+CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 WEAKER_SEARCH = ("--num_trials", "2", "--seed", "1")  # best validation RMSE 5.537, test 5.764
 PICTURE_LIMIT = 150_000  # bytes: the docs' pictures stay small
 
@@ -162,6 +174,51 @@ def test_the_champion_is_evaluated_and_predicts_the_raw_month(homework: Homework
     assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
 
 
+def test_the_champion_holds_no_pickle_and_every_file_is_signed(
+    homework: Homework, tmp_path: Path
+) -> None:
+    """Models from code: the model file, the code it runs, the forest as skops, the
+    vectorizer as JSON; no pickle stream anywhere (zip members included), no bytecode."""
+    mlflow.set_tracking_uri(homework.server.uri)
+    champion = Path(download_verified(CHAMPION_URI, str(tmp_path / "champion")))
+    files = {path.relative_to(champion).as_posix() for path in champion.rglob("*")}
+    assert {"model_code.py", "artifacts/forest.skops", "artifacts/vectorizer.json"} <= files
+    assert pickles_in_folder(champion)[1] == []
+    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+    signed = json.loads((champion / SIGNED_MANIFEST).read_text())["files"]
+    assert set(signed) == {name for name in files if (champion / name).is_file()} - {
+        SIGNED_MANIFEST
+    }
+    # The forests the project loads back are skops on MLflow 3; its 2.x flavor has only
+    # pickles (signed). train.py's, the course's runs:/<id>/model, is what autolog writes.
+    client = MlflowClient(homework.server.uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    (train_run,) = client.search_runs(
+        [client.get_experiment_by_name(TRAIN_EXPERIMENT).experiment_id]
+    )
+    for run_id, safe in (
+        (version.run_id, MLFLOW_3),
+        (version.tags[HPO_RUN_TAG], MLFLOW_3),
+        (train_run.info.run_id, False),
+    ):
+        forest = Path(download_verified(f"runs:/{run_id}/model", str(tmp_path / run_id)))
+        assert (pickles_in_folder(forest)[1] == []) == safe, run_id
+
+
+def test_the_champion_serves_the_q6_answer_refusing_pickles(
+    homework: Homework, tmp_path: Path
+) -> None:
+    """`make serve-model` with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, outside the repo:
+    the served predictions of the raw March trips give the Q6 answer."""
+    trips = read_trips(homework.raw / "green_tripdata_2023-03.parquet")
+    with serving(CHAMPION_URI, homework.server.uri, tmp_path / "serve.log") as url:
+        records = trips[RAW_COLUMNS].to_dict(orient="split", index=False)
+        response = requests.post(url, json={"dataframe_split": records}, timeout=300)
+    assert response.status_code == 200, response.text[:3000]
+    predicted = response.json()["predictions"]
+    assert f"{rmse(trips['duration'], predicted):.4f}" == "5.5674"
+
+
 def test_the_mlflow_ui_shows_the_answers(
     homework: Homework, run_script, chromium: str, tmp_path: Path
 ) -> None:
@@ -175,16 +232,49 @@ def test_the_mlflow_ui_shows_the_answers(
     assert "15 trials, sorted by rmse" in q5 and "first with 5.335;" in q5
     assert q6.startswith(f"Q6  {MODEL_NAME}: version 1 @{CHAMPION_ALIAS}, its ")
     assert all(name in q6 for name in CHAMPION_PLOTS) and TRIALS_PLOT in plot
-    assert sorted(path.name for path in pictures.iterdir()) == sorted(PICTURES.values())
+    profile = PROFILES[3 if MLFLOW_3 else 2]  # the UI of the server the tests start
+    expected = sorted(profile.picture(key) for key in PICTURE_NAMES)
+    assert sorted(path.name for path in pictures.iterdir()) == expected
     for picture in pictures.iterdir():
         with Image.open(picture) as image:
             assert (image.format, image.size) == ("PNG", (VIEWPORT["width"], VIEWPORT["height"]))
         assert picture.stat().st_size < PICTURE_LIMIT, picture
 
 
+def plain_mlflow_load(homework: Homework) -> Path:
+    """Load the champion as MLflow's tutorials do, from the project folder, with byte code on:
+    MLflow and Python write their files into the store's own folder of the model. Its path."""
+    env = {**os.environ, **homework.env}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a learner's machine
+    code = "import mlflow, sys; mlflow.pyfunc.load_model(sys.argv[1])"
+    uri = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+    done = subprocess.run(
+        [sys.executable, "-c", code, uri], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(MlflowClient(homework.server.uri).get_model_version_download_uri(MODEL_NAME, "1"))
+    assert (folder / "registered_model_meta").is_file()
+    assert list(folder.glob("code/homework/__pycache__/*.pyc"))
+    return folder
+
+
 def test_a_weaker_search_does_not_replace_the_champion(homework_copy: Homework, run_script) -> None:
-    """After the homework, a short search from another seed: the gate keeps the champion."""
+    """After the homework and a plain MLflow load of the champion (which adds MLflow's and
+    Python's files to its folder), a short search from another seed: the gate keeps the
+    champion, and the champion still loads everywhere."""
+    added = plain_mlflow_load(homework_copy)
+    try:
+        check_a_weaker_search(homework_copy, run_script)
+    finally:  # the shared run's store as it was
+        (added / "registered_model_meta").unlink()
+        shutil.rmtree(added / "code/homework/__pycache__")
+
+
+def check_a_weaker_search(homework_copy: Homework, run_script) -> None:
     env, data = homework_copy.env, ("--data_path", str(homework_copy.output))
+    trip = run_script("predict.py", "--pu", "74", "--do", "75", "--distance", "1.2", env=env)
+    assert trip.returncode == 0, trip.stderr
+    assert "Verified models:/nyc-green-taxi-duration-rf@champion (version 1): " in trip.stderr
     weaker = run_script("hpo.py", *data, *WEAKER_SEARCH, env=env)
     assert weaker.returncode == 0, weaker.stderr[-3000:]
     assert float(weaker.stdout.split()[-1]) > 5.3354  # really a worse search
@@ -218,7 +308,11 @@ def test_a_weaker_search_does_not_replace_the_champion(homework_copy: Homework, 
 def test_the_homework_on_postgresql_with_proxied_artifacts(
     raw_dir: Path, tmp_path: Path, postgres_uri: str, run_script
 ) -> None:
-    """The team setup: PostgreSQL backend store, artifacts only over HTTP through the server."""
+    """The team setup: PostgreSQL backend store, artifacts only over HTTP through the server.
+
+    The homework in one process (`make all`'s way) on generated months: the point is the
+    backend, not the numbers.
+    """
     server = start_server(
         tmp_path / "server", backend_store_uri=postgres_uri, proxied_artifacts=True
     )
@@ -228,9 +322,12 @@ def test_the_homework_on_postgresql_with_proxied_artifacts(
         destination = f"--artifacts-destination {server.folder / 'artifacts'} --serve-artifacts"
         assert destination in command and "--default-artifact-root" not in command
         assert postgres_uri.split(":")[2].split("@")[0] not in command
-        done = run_homework(server, raw_dir, tmp_path / "output", "--num_trials", "3")
         env = {"MLFLOW_TRACKING_URI": server.uri}
-        paths = ("--data_path", str(done.output), "--raw_data_path", str(raw_dir))
+        output = tmp_path / "output"
+        homework = ("--raw_data_path", str(raw_dir), "--dest_path", str(output))
+        done = run_script("pipeline.py", *homework, "--num_trials", "3", env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        paths = ("--data_path", str(output), "--raw_data_path", str(raw_dir))
         answers = run_script("answers.py", *paths, "-q", "5", "-q", "6", env=env)
         assert answers.returncode == 0, answers.stderr
         client = MlflowClient(server.uri)
@@ -244,8 +341,7 @@ def test_the_homework_on_postgresql_with_proxied_artifacts(
     finally:
         server.stop()
     # The answers are the scripts' own results, read back from PostgreSQL.
-    best_rmse = float(done.steps["hpo.py"].stdout.split()[-1])
-    test_rmse = float(done.steps["register_model.py"].stdout.split()[-1])
+    best_rmse, test_rmse = (float(line.split()[-1]) for line in done.stdout.splitlines()[-2:])
     assert [line.split()[-1] for line in answers.stdout.splitlines()[1:]] == [
         f"{best_rmse:.3f}",
         f"{test_rmse:.3f}",

@@ -13,6 +13,7 @@ from sklearn.feature_extraction import DictVectorizer
 from homework.features import (
     BAD_DISTANCE,
     FRACTIONAL_ZONE,
+    LOW_ZONE,
     MISSING_DISTANCE,
     MISSING_ZONE,
     describe_invalid,
@@ -87,19 +88,29 @@ def trips_frame(pickup, dropoff, distance, zone_dtype=None) -> pd.DataFrame:
 
 def test_invalid_trips_are_named_by_their_first_reason() -> None:
     df = trips_frame(
-        [None, 10, 10.5, 10, 10, 10, 10, None, 10],
-        [10, np.nan, 10, 10, 10, 10, 10, 10, 10],
-        [1.0, 1, 1, None, -3, np.inf, 0, -1, 2.5],
+        [None, 10, 10.5, 10, 10, 10, 10, None, 10, 0, 10, -5.5],
+        [10, np.nan, 10, 10, 10, 10, 10, 10, 10, 10, -5, 10],
+        [1.0, 1, 1, None, -3, np.inf, 0, -1, 2.5, 1, 1, 1],
     )
     masks = invalid_trips(df)
     assert {reason: np.flatnonzero(mask).tolist() for reason, mask in masks.items()} == {
         MISSING_ZONE: [0, 1, 7],  # row 7 also has a negative distance: counted once
-        FRACTIONAL_ZONE: [2],
+        FRACTIONAL_ZONE: [2, 11],
+        LOW_ZONE: [9, 10],
         MISSING_DISTANCE: [3],
         BAD_DISTANCE: [4, 5],
     }
     valid, dropped = valid_trips(df)
-    assert dropped == {MISSING_ZONE: 3, FRACTIONAL_ZONE: 1, MISSING_DISTANCE: 1, BAD_DISTANCE: 2}
+    assert dropped == {
+        MISSING_ZONE: 3,
+        FRACTIONAL_ZONE: 2,
+        LOW_ZONE: 2,
+        MISSING_DISTANCE: 1,
+        BAD_DISTANCE: 2,
+    }
+    # Integer columns (the usual, fast case) are checked for zone ids below 1 too.
+    ints = trips_frame([1, 0, 3, -5], [1, 2, 0, 4], [1.0, 1.0, 1.0, 1.0])
+    assert np.flatnonzero(invalid_trips(ints)[LOW_ZONE]).tolist() == [1, 2, 3]
     assert valid.to_dict("list") == {
         "PULocationID": [10, 10],
         "DOLocationID": [10, 10],

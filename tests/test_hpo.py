@@ -32,9 +32,11 @@ from homework.config import (
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
+from homework.errors import UserError
 from homework.lineage import logged_datasets
 from homework.pickles import write_outputs
 from homework.search_runs import PARENT_TAG, finished_trials, newest_search
+from homework.tracking import set_experiment
 from hpo import run_optimization
 from preprocess_data import preprocess
 
@@ -134,6 +136,28 @@ def test_the_newest_complete_search_is_the_one_read_back(prepared_dir: Path, mlf
     )
 
 
+def test_runs_of_another_script_are_named_and_ignored(prepared_dir: Path, mlflow_server) -> None:
+    """The course's own hpo.py logs plain runs, no parent run, to the same experiment: they
+    are counted and ignored, never taken for an unfinished search."""
+    set_experiment(HPO_EXPERIMENT)
+    for rmse in (0.1, 0.2, 0.3):  # better than any trial of ours: never picked
+        with mlflow.start_run():
+            mlflow.log_params({"max_depth": "5"})
+            mlflow.log_metric("rmse", rmse)
+    ignored = (
+        "3 runs in 'random-forest-hyperopt' belong to no search of ours (no parent run tagged "
+        "hpo.search: the course's own hpo.py logs such runs) and are ignored"
+    )
+    with pytest.raises(UserError) as none_of_ours:
+        newest_search()
+    assert f"or none ran; {ignored}): run hpo.py again" in str(none_of_ours.value)
+    args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
+    assert CliRunner().invoke(run_optimization, args).exit_code == 0
+    search = newest_search()
+    assert search.note == f"{ignored}."
+    assert all(trial.data.metrics["rmse"] > 0.3 for trial in finished_trials(search))
+
+
 def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:
     fig = plots.trial_rmse_figure([6.0, 5.5, 5.8, 5.2])
     try:
@@ -171,11 +195,11 @@ def start_hpo(data_path: Path, uri: str, *extra: str) -> subprocess.Popen:
 
 
 def slow_data(tmp_path: Path) -> Path:
-    """Pickles of 10,000 generated trips a month: big enough that one fit takes seconds."""
+    """Pickles of 5,000 generated trips a month: big enough that one fit takes a second."""
     raw = tmp_path / "data"
     raw.mkdir()
     for seed, month in enumerate(MONTHS):
-        random_month(raw / f"green_tripdata_{month}.parquet", 10_000, seed, zones=30)
+        random_month(raw / f"green_tripdata_{month}.parquet", 5_000, seed, zones=30)
     data = tmp_path / "output"
     months = dict(zip(("train", "val", "test"), MONTHS, strict=True))
     write_outputs(preprocess(raw, "green", months), data)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +19,22 @@ from conftest import (
     assert_one_line_error,
     free_port,
     register_champion,
-    wait_for_model_server,
+    serving,
     write_trips,
     write_with_nulls,
 )
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from homework.config import PYFUNC_ARTIFACT
 from homework.errors import UserError
 from homework.features import RAW_COLUMNS, RAW_DTYPES
 from homework.forest import fit_forest, rmse
+from homework.models import model_name
 from homework.pickles import load_dataset, load_vectorizer
+from homework.tracking import MLFLOW_3
 from homework.trip_model import TripDurationModel
-from homework.trust.loading import load_pyfunc
+from homework.trust.loading import PICKLED_CHAMPION, load_pyfunc, sign_logged_model
 from predict import read_input, run_predict
 
 
@@ -120,6 +121,17 @@ def test_bad_input_file_is_one_line_before_any_model_is_loaded(tmp_path: Path, r
     done = run_script("predict.py", "--input", str(empty), "--output", str(output), env=env)
     assert_one_line_error(done, str(empty), "has no trips")
 
+    zones = tmp_path / "zones.parquet"
+    pd.DataFrame(
+        {"PULocationID": [-5, 0, 7], "DOLocationID": [1, 2, 3], "trip_distance": [1.0, 2.0, 3.0]}
+    ).to_parquet(zones)
+    done = CliRunner().invoke(run_predict, ["--input", str(zones), "--output", str(output)])
+    assert_one_line_error(done, str(zones), "2 trips the model cannot take (2 with a zone id below")
+    assert not output.exists()
+    for option in ("--input", "--output"):
+        done = CliRunner().invoke(run_predict, [option, ""])
+        assert done.exit_code == 2 and f"'{option}': is empty" in done.output, done.output
+
 
 @pytest.mark.parametrize("distance", ["nan", "inf", "-1"])
 def test_one_trip_needs_a_finite_distance(distance: str) -> None:
@@ -134,14 +146,19 @@ def test_champion_refuses_invalid_trips_and_answers_none(prepared_dir: Path) -> 
     X_train, y_train = load_dataset(prepared_dir, "train")
     model = TripDurationModel(load_vectorizer(prepared_dir), fit_forest(X_train, y_train))
     trips = pd.DataFrame(
-        {"PULocationID": [3, 3, 3], "DOLocationID": [5, 5, 5], "trip_distance": [2.5, np.nan, -3]}
+        {
+            "PULocationID": [3, 3, 3, 0, -5],
+            "DOLocationID": [5, 5, 5, 5, 5],
+            "trip_distance": [2.5, np.nan, -3, 1.0, 1.0],
+        }
     )
     with pytest.raises(MlflowException) as error:
         model.predict(None, trips)
     assert error.value.error_code == "INVALID_PARAMETER_VALUE"
     assert error.value.message == (
-        "2 of 3 trips cannot be predicted: 1 with a missing trip_distance, 1 with a negative or "
-        "infinite trip_distance. Send whole-number zone ids and a trip_distance of 0 or more."
+        "4 of 5 trips cannot be predicted: 2 with a zone id below 1, 1 with a missing "
+        "trip_distance, 1 with a negative or infinite trip_distance. Send whole-number zone ids "
+        "of 1 or more and a trip_distance of 0 or more."
     )
     assert model.predict(None, trips.head(1)).shape == (1,)
     assert model.predict(None, trips.head(0)).tolist() == []
@@ -212,26 +229,10 @@ def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path
 def test_serve_model_answers_raw_trips_over_http(
     prepared_dir: Path, mlflow_server, tmp_path
 ) -> None:
-    """`make serve-model`'s script: a real `mlflow models serve` and a real POST /invocations."""
+    """`make serve-model`'s script: a real `mlflow models serve` and a real POST /invocations,
+    with MLflow refusing pickles (the champion holds none)."""
     register_champion(prepared_dir)
-    log = tmp_path / "serve.log"
-    env = {
-        **os.environ,
-        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
-        "MODEL_URI": TEST_MODEL_URI,
-        "MLFLOW_TRACKING_URI": mlflow_server.uri,
-    }
-    env.pop("MODEL_PORT", None)
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [str(ROOT / "scripts/serve_model.sh")],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = wait_for_model_server(server, log)
+    with serving(TEST_MODEL_URI, mlflow_server.uri, tmp_path / "serve.log") as url:
         trips = [
             {"PULocationID": 3, "DOLocationID": 5, "trip_distance": 2.5},
             {"PULocationID": 7, "DOLocationID": 7, "trip_distance": 0.8},
@@ -255,9 +256,6 @@ def test_serve_model_answers_raw_trips_over_http(
             bad = requests.post(url, json={"dataframe_records": [trip, trips[0]]}, timeout=30)
             assert bad.status_code == 400, bad.text
             assert reason in bad.json()["message"]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def test_serve_model_refuses_a_taken_port(tmp_path: Path) -> None:
@@ -270,3 +268,41 @@ def test_serve_model_refuses_a_taken_port(tmp_path: Path) -> None:
             [str(ROOT / "scripts/serve_model.sh")], env=env, capture_output=True, text=True
         )
     assert done.returncode == 1 and f"port {port}" in done.stderr
+
+
+def test_a_pickled_champion_of_before_loads_with_a_note(
+    prepared_dir: Path, mlflow_server, run_script
+) -> None:
+    """A champion registered before champions were models from code: the pyfunc pickled,
+    with its code, signed. It is verified and loaded as before, with one line saying so;
+    MLflow 3 told to refuse pickles refuses it, in one line."""
+    import mlflow
+
+    X_train, y_train = load_dataset(prepared_dir, "train")
+    forest = fit_forest(X_train, y_train, n_estimators=3, random_state=0)
+    model = TripDurationModel(load_vectorizer(prepared_dir), forest)
+    mlflow.set_experiment("before-models-from-code")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            **model_name(PYFUNC_ARTIFACT),
+            python_model=model,
+            code_paths=[str(ROOT / "homework")],
+            pip_requirements=[],
+        )
+        sign_logged_model(info)
+    version = mlflow.register_model(info.model_uri, TEST_MODEL_NAME).version
+    MlflowClient().set_registered_model_alias(TEST_MODEL_NAME, "champion", version)
+
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    one_trip = ("--model_uri", TEST_MODEL_URI, "--pu", "3", "--do", "5", "--distance", "2.5")
+    done = run_script("predict.py", *one_trip, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (note,) = [line for line in done.stderr.splitlines() if line.startswith("Note:")]
+    assert note == f"Note: {TEST_MODEL_URI} {PICKLED_CHAMPION}"
+    trip = pd.DataFrame({"PULocationID": [3], "DOLocationID": [5], "trip_distance": [2.5]})
+    expected = model.predict(None, trip)[0]
+    assert done.stdout.strip() == f"predicted duration: {expected:.2f} minutes"
+    if MLFLOW_3:
+        refuse = {**env, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+        refused = run_script("predict.py", *one_trip, env=refuse)
+        assert_one_line_error(refused, f"cannot load {TEST_MODEL_URI}", "pickle")

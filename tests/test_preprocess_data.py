@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import pickle
+import signal
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from conftest import MONTHS, assert_one_line_error, random_month, write_trips, w
 
 from homework import pickles
 from homework.errors import UserError
-from homework.pickles import write_outputs
+from homework.pickles import load_dataset, write_outputs
 from homework.trips import read_trips
 from preprocess_data import preprocess, run_data_prep
 
@@ -228,6 +229,59 @@ def test_failure_halfway_keeps_the_previous_output(
     write_outputs(results, prepared_dir)
     after = snapshot(prepared_dir)
     assert sorted(after) == sorted(before) and after["train.pkl"] != before["train.pkl"]
+
+
+def test_ctrl_c_between_the_moves_waits_for_all_four(
+    prepared_dir: Path, raw_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C right after the first file is moved in: held back until all four are in (dv.pkl,
+    which records the others, last), then it acts. Never a new file beside old ones."""
+    before = snapshot(prepared_dir)
+    random_month(raw_dir / "green_tripdata_2023-01.parquet", 300, seed=99)
+    results = preprocess(raw_dir, "green", SPLITS)
+    moved, replace = [], os.replace
+
+    def replace_then_ctrl_c(source, target) -> None:
+        replace(source, target)
+        moved.append(Path(target).name)
+        if len(moved) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(pickles.os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(results, prepared_dir)
+    monkeypatch.undo()
+    assert moved == ["train.pkl", "val.pkl", "test.pkl", "dv.pkl"]
+    after = snapshot(prepared_dir)
+    assert all(after[name] != before[name] for name in before)
+    assert load_dataset(prepared_dir, "train")[0].shape[0] == results["train"][0].shape[0]
+
+
+def test_a_mixed_set_is_refused_before_it_is_read(
+    prepared_dir: Path, raw_dir: Path, tmp_path: Path
+) -> None:
+    """What a killed process (or a copy) can leave: a new file beside an old dv.pkl."""
+    random_month(raw_dir / "green_tripdata_2023-01.parquet", 300, seed=99)
+    write_outputs(preprocess(raw_dir, "green", SPLITS), tmp_path / "new")
+    (prepared_dir / "train.pkl").write_bytes((tmp_path / "new" / "train.pkl").read_bytes())
+    with pytest.raises(UserError) as refused:
+        load_dataset(prepared_dir, "train")
+    assert str(refused.value) == (
+        f"{prepared_dir / 'train.pkl'} is not the file preprocess_data.py wrote beside "
+        f"{prepared_dir / 'dv.pkl'} (the set is mixed, or the file was replaced): run "
+        "preprocess_data.py again (make q2)."
+    )
+    assert load_dataset(prepared_dir, "val")  # the others are still the set's
+
+
+def test_an_empty_dest_path_writes_nothing(raw_dir: Path, tmp_path: Path) -> None:
+    """`--dest_path ""` would mean the current folder: refused before any work."""
+    for empty in ("", " "):
+        result = CliRunner().invoke(
+            run_data_prep, ["--raw_data_path", str(raw_dir), "--dest_path", empty]
+        )
+        assert result.exit_code == 2 and "'--dest_path' / '--dest-path': is empty" in result.output
+    assert not list(Path.cwd().glob("*.pkl"))
 
 
 @pytest.mark.parametrize(

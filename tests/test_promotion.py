@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from mlflow.models import EvaluationResult
 
+from homework.baseline import seen_test_month
 from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from homework.promotion import (
     ALWAYS,
@@ -21,6 +22,8 @@ from homework.promotion import (
     REJECTED,
     RMSE_METRIC,
     STATUS_TAG,
+    UNTRUSTED_TAG,
+    UNVERIFIED,
     decide,
 )
 
@@ -89,3 +92,56 @@ def test_numpy_metrics_are_accepted() -> None:
     """MLflow returns some metrics as numpy floats; MetricThreshold wants a Python number."""
     decision = decide(result(np.float64(5.5)), result(np.float64(5.6)), "1")
     assert decision.status == PROMOTED and not math.isnan(decision.baseline_rmse)
+
+
+def test_an_infinite_tolerance_is_a_forced_promotion() -> None:
+    """--max_regression inf lets any version in, as --promote always does: a worse one is
+    `forced`, never `promoted`; a better one passes the gate on its own."""
+    worse = decide(result(5.7642), result(5.5674), "1", GATE, math.inf)
+    assert (worse.status, worse.alias) == (FORCED, CHAMPION_ALIAS)
+    assert worse.reason().startswith("--max_regression inf, although test RMSE 5.7642 is worse")
+    assert decide(result(5.5), result(5.5674), "1", GATE, math.inf).status == PROMOTED
+
+
+def test_a_champion_that_fails_the_check_is_no_baseline() -> None:
+    decision = decide(result(5.6), None, "2", untrusted="it is unsigned (it has no x)")
+    assert (decision.status, decision.alias) == (UNVERIFIED, CHAMPION_ALIAS)
+    assert decision.tags() == {
+        STATUS_TAG: UNVERIFIED,
+        BASELINE_VERSION_TAG: "2",
+        BASELINE_RMSE_TAG: "none",
+        CANDIDATE_RMSE_TAG: "5.600000",
+        UNTRUSTED_TAG: "it is unsigned (it has no x)",
+    }
+    assert decision.reason() == (
+        "champion version 2 was not loaded, as it is unsigned (it has no x), so there was "
+        "nothing to compare with (test RMSE 5.6000)"
+    )
+
+
+TRIP_DATA = {"dataset": "green", "train_month": "2023-01", "val_month": "2023-02"}
+
+
+@pytest.mark.parametrize(
+    ("test_month", "champion", "seen"),
+    [
+        ("2023-03", {"data.dataset": "green", "data.train_month": "2023-01"}, None),
+        ("2023-01", {}, "the new model trained on"),
+        ("2023-02", {}, "the new model validated on"),
+        (
+            "2023-04",
+            {"data.dataset": "green", "data.train_month": "2023-04"},
+            "@champion trained on",
+        ),
+        (
+            "2023-04",
+            {"data.dataset": "green", "data.val_month": "2023-04"},
+            "@champion validated on",
+        ),
+        ("2023-04", {"data.dataset": "yellow", "data.train_month": "2023-04"}, None),
+    ],
+)
+def test_a_test_month_either_model_trained_or_validated_on_is_seen(
+    test_month: str, champion: dict, seen: str | None
+) -> None:
+    assert seen_test_month({**TRIP_DATA, "test_month": test_month}, champion) == seen

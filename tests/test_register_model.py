@@ -40,6 +40,7 @@ from homework.promotion import (
     STATUS_TAG,
 )
 from homework.search_runs import PARENT_TAG
+from homework.tracking import MLFLOW_3
 from homework.trips import read_trips
 from homework.trust.loading import download_verified, load_pyfunc
 from hpo import run_optimization
@@ -144,6 +145,16 @@ environment, modules = dict(os.environ), set(sys.modules)
 path = {path!r}  # downloaded and checked against its signature by the test
 model = mlflow.pyfunc.load_model(path)
 predictions = model.predict(trips)
+refused = ""
+if int(mlflow.__version__.split(".")[0]) >= 3:  # the flag refuses pickles here: one of a forest
+    from sklearn.dummy import DummyRegressor
+    pickled = os.path.abspath("pickled")
+    forest = DummyRegressor().fit([[0]], [0])
+    mlflow.sklearn.save_model(forest, pickled, serialization_format="cloudpickle")
+    try:
+        mlflow.pyfunc.load_model(pickled)
+    except mlflow.exceptions.MlflowException as exc:
+        refused = str(exc)
 print(json.dumps({{
     "predictions": predictions.tolist(),
     "code": sorted(
@@ -154,15 +165,18 @@ print(json.dumps({{
     "requirements": open(os.path.join(path, "requirements.txt")).read().split(),
     "environment_changed": sorted(set(os.environ.items()) ^ set(environment.items())),
     "loaded": sorted(set(sys.modules) - modules),
+    "refused": refused,
 }}))
 """
 
 
 def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_path) -> None:
-    """Only the tracking server is needed: a fresh interpreter outside the repo loads it.
+    """Only the tracking server is needed: a fresh interpreter outside the repo loads it, with
+    MLflow told to refuse every pickle (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3).
 
-    The model ships only the code it runs (trip_model.py, features.py); loading it brings no
-    command-line package along and changes no environment variable of the loading process.
+    The model ships only the code it runs (trip_model.py, features.py, model_files.py);
+    loading it brings no command-line package along and changes no environment variable of
+    the loading process.
     """
     hpo_args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
     assert CliRunner().invoke(run_optimization, hpo_args).exit_code == 0
@@ -175,18 +189,23 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     code = LOAD_ELSEWHERE.format(path=path)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
+    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    shipped = ["homework/__init__.py", "homework/features.py", "homework/trip_model.py"]
-    assert loaded["code"] == shipped
-    assert not any(line.startswith("click") for line in loaded["requirements"])
+    shipped = ["__init__.py", "features.py", "model_files.py", "trip_model.py"]
+    assert loaded["code"] == [f"homework/{name}" for name in shipped]
+    assert not any(line.startswith(("click", "cloudpickle")) for line in loaded["requirements"])
     assert loaded["environment_changed"] == []
-    assert {"homework.trip_model", "homework.features"} <= set(loaded["loaded"])
+    assert {"homework.trip_model", "homework.features", "homework.model_files"} <= set(
+        loaded["loaded"]
+    )
     homework_cli = {"click", "homework.cli", "homework.config", "homework.tracking", "pyarrow"}
     assert homework_cli.isdisjoint(loaded["loaded"])
+    if MLFLOW_3:
+        assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" in loaded["refused"]
     model = load_pyfunc(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")
     expected = model.predict(trips[RAW_COLUMNS]).tolist()
     assert loaded["predictions"] == pytest.approx(expected, rel=1e-12)
@@ -413,6 +432,35 @@ def test_the_registered_run_carries_mlflows_regressor_metrics(
     assert {"mean_absolute_error", "r2_score", "max_error", "mean_squared_error"} <= set(metrics)
     assert metrics[RMSE_METRIC] == pytest.approx(metrics["test_rmse"], abs=1e-9)
     assert metrics["example_count"] == len(raw_test_trips(prepared_dir))
+
+
+def test_the_gate_never_compares_on_a_month_a_model_trained_on(
+    prepared_dir: Path, raw_dir: Path, tmp_path: Path, mlflow_server
+) -> None:
+    """A test month that the champion trained on (reached with --allow_unordered_months):
+    refused before any run, unless --promote always, which registers with a note."""
+    hpo(prepared_dir, 2)
+    assert register(prepared_dir).exit_code == 0  # trained on 2023-01
+    other = tmp_path / "other"
+    months = ("--train_month", MONTHS[1], "--val_month", MONTHS[2], "--test_month", MONTHS[0])
+    prep = ["--raw_data_path", str(raw_dir), "--dest_path", str(other), *months]
+    assert CliRunner().invoke(run_data_prep, [*prep, "--allow_unordered_months"]).exit_code == 0
+    hpo(other, 1)
+    client = MlflowClient(mlflow_server.uri)
+    best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
+    runs = len(client.search_runs([best_models]))
+    refused = register(other, raw_dir=raw_dir)
+    assert_one_line_error(
+        refused,
+        f"cannot compare with @{CHAMPION_ALIAS} (version 1): @{CHAMPION_ALIAS} trained on green "
+        f"trips of {MONTHS[0]}, the test month,",
+        "--promote always",
+    )
+    assert len(client.search_runs([best_models])) == runs  # nothing scored, nothing logged
+    forced = register(other, "--promote", "always", raw_dir=raw_dir)
+    assert forced.exit_code == 0, forced.output
+    assert f"Note: @{CHAMPION_ALIAS} trained on green trips of {MONTHS[0]}" in forced.output
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "2"
 
 
 @pytest.mark.parametrize("bad", ["-0.1", "nan", "lots"])

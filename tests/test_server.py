@@ -413,7 +413,7 @@ def test_usage_and_bad_settings_are_one_line(servers: Servers) -> None:
     )
     assert (usage.returncode, usage.stderr) == (
         2,
-        "usage: python -m homework.servers mlflow|s3 start|stop|status\n",
+        "usage: python -m homework.servers mlflow|s3|spark start|stop|status\n",
     )
     bad = servers.run("start", PORT="50OO")
     assert (bad.returncode, bad.stderr) == (1, "Error: PORT=50OO is not a port number (1-65535).\n")

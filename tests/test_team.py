@@ -459,3 +459,178 @@ def serve_model(login: dict[str, str], log: Path) -> float:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+# ---------------------------------------------------------------- every route, over HTTP
+
+SECRET_PARAM = "secret-param-value"
+SECRET_TEXT = "top secret artifact"
+
+
+def grant(session: requests.Session, url: str, user: str, experiment: str, model: str) -> None:
+    """READ for `user` on one experiment and one registered model, as the admin."""
+    api = f"{url}/api/2.0/mlflow"
+    session.post(f"{api}/users/create", json={"username": user, "password": f"{user}-pw-1234567"})
+    for route, body in (
+        ("experiments/permissions/create", {"experiment_id": experiment}),
+        ("registered-models/permissions/create", {"name": model}),
+    ):
+        done = session.post(f"{api}/{route}", json={**body, "username": user, "permission": "READ"})
+        done.raise_for_status()
+
+
+def logged(client: MlflowClient, name: str) -> tuple[str, str]:
+    """An experiment `name` with one run (a parameter, a metric, a text artifact) and a
+    registered model `name-model` of that run's artifacts: the ids of both."""
+    experiment = client.create_experiment(name)
+    run = client.create_run(experiment).info
+    client.log_param(run.run_id, "p", SECRET_PARAM)
+    client.log_metric(run.run_id, "rmse", 1.23)
+    client.log_text(run.run_id, SECRET_TEXT, "secret.txt")
+    client.set_terminated(run.run_id)
+    client.create_registered_model(f"{name}-model")
+    client.create_model_version(f"{name}-model", run.artifact_uri, run_id=run.run_id)
+    return experiment, run.run_id
+
+
+def probes(secret: str, secret_run: str, granted_run: str) -> dict[str, tuple[str, str, dict]]:
+    """(method, path, request) of every route that leaked or changed something on stock 2.22
+    for a user with no permission on the secret experiment and model (or READ only)."""
+    api, ajax, art = "/api/2.0/mlflow", "/ajax-api/2.0/mlflow", f"{secret}/{secret_run}/artifacts"
+    experiments = {"json": {"experiment_ids": [secret]}}
+    dataset = {"name": "p", "digest": "d", "source_type": "local", "source": "{}"}
+    query = f'mlflowGetRun(input: {{runId: "{secret_run}"}}) {{ run {{ data {{ params {{ value }}'
+    upload = {"params": {"run_uuid": granted_run, "path": "planted.txt"}, "data": b"planted"}
+    return {
+        "SearchRuns": ("POST", f"{api}/runs/search", experiments),
+        "SearchRuns (UI)": ("POST", f"{ajax}/runs/search", experiments),
+        "SearchDatasets": ("POST", f"{ajax}/experiments/search-datasets", experiments),
+        "bulk metric history": (
+            "GET",
+            f"{api}/metrics/get-history-bulk-interval",
+            {"params": {"run_ids": secret_run, "metric_key": "rmse"}},
+        ),
+        "bulk metric history (UI)": (
+            "GET",
+            f"{ajax}/metrics/get-history-bulk",
+            {"params": {"run_id": secret_run, "metric_key": "rmse"}},
+        ),
+        "SearchModelVersions": (
+            "GET",
+            f"{api}/model-versions/search",
+            {"params": {"filter": "name='secret-model'"}},
+        ),
+        "SearchModelVersions, all": ("GET", f"{api}/model-versions/search", {}),
+        "artifact list": ("GET", "/api/2.0/mlflow-artifacts/artifacts", {"params": {"path": art}}),
+        "artifact (UI)": ("GET", f"/ajax-api/2.0/mlflow-artifacts/artifacts/{art}/secret.txt", {}),
+        "get-artifact (UI)": (
+            "GET",
+            "/get-artifact",
+            {"params": {"run_id": secret_run, "path": "secret.txt"}},
+        ),
+        "get-artifact (UI), run_uuid": (
+            "GET",
+            "/get-artifact",
+            {"params": {"run_id": "", "run_uuid": secret_run, "path": "secret.txt"}},
+        ),
+        "model version artifact (UI)": (
+            "GET",
+            "/model-versions/get-artifact",
+            {"params": {"name": "secret-model", "version": "1", "path": "secret.txt"}},
+        ),
+        "GraphQL": ("POST", "/graphql", {"json": {"query": f"query {{ {query} }} }} }} }}"}}),
+        "traces": ("GET", f"{api}/traces", {"params": {"experiment_ids": secret}}),
+        "overwrite an artifact (UI)": (
+            "PUT",
+            f"/ajax-api/2.0/mlflow-artifacts/artifacts/{art}/secret.txt",
+            {"data": b"planted"},
+        ),
+        "upload an artifact (UI)": ("POST", f"{ajax}/upload-artifact", upload),
+        "LogInputs": (
+            "POST",
+            f"{api}/runs/log-inputs",
+            {"json": {"run_id": granted_run, "datasets": [{"dataset": dataset}]}},
+        ),
+        "create an experiment": ("POST", f"{api}/experiments/create", {"json": {"name": "x"}}),
+        "create a registered model": (
+            "POST",
+            f"{api}/registered-models/create",
+            {"json": {"name": "x"}},
+        ),
+    }
+
+
+@pytest.mark.server
+def test_a_user_sees_only_what_is_granted_through_every_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 2.22's basic-auth leaves routes open that the tracking client and the UI call
+    (SearchRuns, SearchModelVersions, the artifact list, ...), lets anyone create experiments
+    and registered models, and lets anyone read the server's files through a model version
+    with the prompt tag. Our authorization function closes each, over real HTTP."""
+    password = "admin-" + secrets.token_hex(8)
+    server = start_server(tmp_path / "server", proxied_artifacts=True, admin_password=password)
+    url, api = server.uri, f"{server.uri}/api/2.0/mlflow"
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        mlflow.set_tracking_uri(url)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        admin_client = MlflowClient(url)
+        granted, granted_run = logged(admin_client, "granted")
+        secret, secret_run = logged(admin_client, "secret")
+        admin = requests.Session()
+        admin.auth = ("admin", password)
+        grant(admin, url, "reviewer", granted, "granted-model")
+
+        # The reviewer reads what it was given, through MLflow's own client.
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reviewer")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "reviewer-pw-1234567")
+        reviewer = MlflowClient(url)
+        assert [run.info.run_id for run in reviewer.search_runs([granted])] == [granted_run]
+        assert reviewer.get_run(granted_run).data.params == {"p": SECRET_PARAM}
+        versions = reviewer.search_model_versions("name='granted-model'")
+        assert [version.name for version in versions] == ["granted-model"]
+        assert [f.path for f in reviewer.list_artifacts(granted_run)] == ["secret.txt"]
+        assert [e.name for e in reviewer.search_experiments()] == ["granted"]
+
+        session = requests.Session()
+        session.auth = ("reviewer", "reviewer-pw-1234567")
+        for name, (method, path, request) in probes(secret, secret_run, granted_run).items():
+            answer = session.request(method, url + path, timeout=30, **request)
+            assert answer.status_code == 403, f"{name}: {answer.text[:300]}"
+            assert SECRET_PARAM not in answer.text and SECRET_TEXT not in answer.text
+
+        # The server's own files, through a model version with the prompt tag: not even the
+        # admin; nor a version or experiment elsewhere than the server's artifact store.
+        prompt = [{"key": "mlflow.prompt.is_prompt", "value": "true"}]
+        for source in ("file:///proc/self/cwd", "file:///etc"):
+            body = {"name": "granted-model", "source": source, "tags": prompt}
+            answer = admin.post(f"{api}/model-versions/create", json=body)
+            assert answer.status_code == 403 and "mlflow.prompt.is_prompt" in answer.text
+        elsewhere = "http://127.0.0.1:1/x"
+        foreign = {
+            "model-versions/create": {"name": "granted-model", "source": elsewhere},
+            "experiments/create": {"name": "foreign", "artifact_location": elsewhere},
+        }
+        for route, body in foreign.items():
+            for run_id in ({}, {"run_id": granted_run}):
+                assert admin.post(f"{api}/{route}", json={**body, **run_id}).status_code == 403
+        read = {"name": "granted-model", "version": "2", "path": "basic_auth.ini"}
+        assert (
+            "admin_password"
+            not in admin.get(f"{url}/model-versions/get-artifact", params=read).text
+        )
+        # What the admin may do still works: GraphQL (a 500 for everyone on stock 2.22) too.
+        graphql = admin.post(
+            f"{url}/graphql", json=probes(secret, secret_run, granted_run)["GraphQL"][2]["json"]
+        )
+        assert graphql.status_code == 200 and SECRET_PARAM in graphql.text
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        experiments = {e.name for e in admin_client.search_experiments()}
+        assert experiments == {"Default", "granted", "secret"}  # nobody created any other
+        models = {m.name for m in admin_client.search_registered_models()}
+        assert models == {"granted-model", "secret-model"}
+    finally:
+        server.stop()

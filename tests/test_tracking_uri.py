@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,8 @@ from click.testing import CliRunner
 from conftest import assert_one_line_error
 
 from homework.errors import UserError
-from homework.tracking import connect, local_store_folder
+from homework.tracking import connect
+from homework.tracking_uri import local_store_folder
 from train import run_train
 
 
@@ -65,3 +68,37 @@ def test_only_local_stores_have_a_folder() -> None:
     assert local_store_folder("sqlite:////srv/m.db") == Path("/srv")
     for remote in ("http://h:5000", "https://h", "postgresql://u:p@h/db", "databricks"):
         assert local_store_folder(remote) is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "why"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://127.0.0.1:99999", "Port out of range"),
+        ("http://127.0.0.1:abc", "Port could not be cast"),
+        ("http://:5000", "no host"),
+    ],
+)
+def test_a_malformed_server_url_is_one_line(prepared_dir: Path, uri: str, why: str) -> None:
+    result = CliRunner().invoke(
+        run_train, ["--data_path", str(prepared_dir), "--tracking_uri", uri]
+    )
+    assert_one_line_error(result, f"--tracking_uri {uri} is not a valid URL ({why}")
+
+
+def test_an_unreachable_database_fails_within_seconds(prepared_dir: Path) -> None:
+    """MLflow alone tries for 100 s (forever, on a server that never answers), then prints a
+    long traceback: one line in seconds instead, the password masked."""
+    with socket.socket() as refusing, socket.socket() as silent:
+        refusing.bind(("127.0.0.1", 0))  # bound, not listening: the connection is refused
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # accepts, never answers
+        for sock, why in ((refusing, "Connection refused"), (silent, "timeout expired")):
+            uri = f"postgresql://mlflow:db-secret-17@127.0.0.1:{sock.getsockname()[1]}/mlflow"
+            started = time.monotonic()
+            result = CliRunner().invoke(
+                run_train, ["--data_path", str(prepared_dir), "--tracking_uri", uri]
+            )
+            assert time.monotonic() - started < 15
+            line = assert_one_line_error(result, "cannot reach the database of --tracking_uri", why)
+            assert "db-secret-17" not in result.output and "mlflow:***@" in line

@@ -11,7 +11,9 @@ import pytest
 from conftest import assert_one_line_error, free_port
 from PIL import Image
 
+from homework.errors import UserError
 from homework.ui.browser import VIEWPORT, ui_address
+from homework.ui.profiles import PROFILES, profile_for
 
 SMALL_SEARCH = ("--num_trials", "3", "--top_n", "2")
 
@@ -36,6 +38,19 @@ def test_the_browser_logs_in_with_mlflow_s_variables(monkeypatch: pytest.MonkeyP
     assert ui_address("http://127.0.0.1:5000") == (
         "http://127.0.0.1:5000",
         {"username": "bob", "password": "hunter2", "origin": "http://127.0.0.1:5000"},
+    )
+
+
+def test_the_walk_knows_the_uis_of_mlflow_2_and_3() -> None:
+    base = "http://127.0.0.1:5000"
+    assert profile_for("2.22.0", base) is PROFILES[2]
+    assert profile_for("3.17.2", base).registry_link == "Model registry"
+    for other in ("4.0.0", "1.30.1", "dev"):
+        with pytest.raises(UserError, match=f"runs MLflow {other}: the UI check knows the UIs"):
+            profile_for(other, base)
+    # The browser storage that keeps 3.x's dialogs away, as JavaScript string literals.
+    assert 'localStorage.setItem("mlflow.workflowType_v1", "\\"machine_learning\\"");' in (
+        PROFILES[3].init_script
     )
 
 
@@ -77,6 +92,8 @@ def test_what_the_ui_does_not_show_is_one_line_and_a_screenshot(
     args = ("--raw_data_path", str(raw_dir), "--dest_path", str(tmp_path / "output"))
     homework = run_script("pipeline.py", *args, *SMALL_SEARCH)
     assert homework.returncode == 0, homework.stderr
+
+    # The plot is lost from the artifact store: the UI cannot show it any more.
     (lost,) = mlflow_server.folder.glob("artifacts/**/residuals.png")
     lost.unlink()
     result = run_script("ui_check.py")

@@ -1,10 +1,11 @@
 """The homework's servers, one implementation for make, the tests and the benchmark.
 
-    python -m homework.servers mlflow|s3 start|stop|status
+    python -m homework.servers mlflow|s3|spark start|stop|status
 
-is what `make server`, `make server-stop`, `make s3` and `make s3-stop` run (__main__.py),
-with the settings the Makefile passes in the environment (listed in mlflow_server.py and
-s3.py). Exit
+is what `make server`, `make server-stop`, `make s3`, `make s3-stop`, `make spark-cluster`
+and `make spark-cluster-stop` run (__main__.py), with the settings the Makefile passes in the
+environment (listed in mlflow_server.py, s3.py and spark_cluster.py; `spark` is a master and
+its workers). Exit
 code 0, 1 with one `Error:` line (and the server's last log lines), 130 after Ctrl-C; status
 prints `running at ...` or `not running` (exit 1). The tests and the benchmark call
 start_server and start_s3 for servers on free loopback ports whose files all live in a folder
@@ -30,7 +31,7 @@ ROOT = settings.ROOT  # the project folder
 BIN = Path(sys.executable).parent  # this environment's mlflow and weed
 SERVICES: dict[str, type[Service]] = {"mlflow": TrackingServer, "s3": LocalS3}
 ACTIONS = ("start", "stop", "status")
-USAGE = "usage: python -m homework.servers mlflow|s3 start|stop|status"
+USAGE = "usage: python -m homework.servers mlflow|s3|spark start|stop|status"
 
 
 def free_port() -> int:

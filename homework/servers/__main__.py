@@ -6,19 +6,22 @@ import os
 import sys
 from collections.abc import Sequence
 
-from homework.servers import ACTIONS, SERVICES, USAGE, lifecycle
+from homework.servers import ACTIONS, SERVICES, USAGE, lifecycle, spark_cluster
 from homework.servers.mlflow_server import SECRET_VARIABLES
 from homework.servers.settings import ServerError, mask
 
 
 def main(arguments: Sequence[str]) -> int:
     """The command line of make: one server, one action; the exit code."""
-    if len(arguments) != 2 or arguments[0] not in SERVICES or arguments[1] not in ACTIONS:
+    kinds = (*SERVICES, "spark")
+    if len(arguments) != 2 or arguments[0] not in kinds or arguments[1] not in ACTIONS:
         print(USAGE, file=sys.stderr)
         return 2
     kind, action = arguments
     secrets = [os.environ[name] for name in SECRET_VARIABLES if os.environ.get(name)]
     try:
+        if kind == "spark":  # a master and its workers
+            return spark_cluster.run(action, os.environ)
         server = SERVICES[kind](os.environ)
         if action == "start":
             lifecycle.start(server)

@@ -6,6 +6,10 @@ the admin's password, handed to mlflow as MLFLOW_AUTH_CONFIG_PATH; flask-secret-
 AUTH_DATABASE_URI for another). Secrets go through the environment and files only its owner
 reads, never a command line. The admin `admin` gets the password of
 MLFLOW_AUTH_ADMIN_PASSWORD at every start, in a new users database or an existing one.
+
+On MLflow 2.22 the config's `authorization_function` is authorization.py's, which closes
+the gaps of 2.22's basic-auth app (the server gets this project on its PYTHONPATH for it);
+on another MLflow it stays basic-auth's own.
 """
 
 from __future__ import annotations
@@ -30,8 +34,13 @@ default_permission = NO_PERMISSIONS
 database_uri = {database}
 admin_username = {admin}
 admin_password = {password}
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+authorization_function = {function}
 """
+OURS = "homework.servers.authorization:authenticate"  # written for MLflow 2.22 (authorization.py)
+STOCK = "mlflow.server.auth:authenticate_request_basic_auth"
+# What the server's environment has: Flask-WTF (basic-auth needs it) and which MLflow.
+PROBE = "import flask_wtf; from importlib.metadata import version; print(version('mlflow'))"
+
 # Run by the server's Python: MLflow creates the admin only in a new users database, so an
 # existing admin's password is set here too (read from the config, not the command line).
 SYNC_ADMIN = """
@@ -90,9 +99,8 @@ class Login:
         """Check the password, write the config and key, sync the admin: the variables the
         server needs (MLFLOW_AUTH_CONFIG_PATH, MLFLOW_FLASK_SERVER_SECRET_KEY)."""
         check_password(self.password)
-        if subprocess.run(
-            [str(self.python), "-c", "import flask_wtf"], capture_output=True
-        ).returncode:
+        probe = subprocess.run([str(self.python), "-c", PROBE], capture_output=True, text=True)
+        if probe.returncode:
             raise ServerError(
                 f"AUTH=1 needs Flask-WTF in {self.python.parent}: run `make install-team`."
             )
@@ -109,6 +117,7 @@ class Login:
             database=database.replace("%", "%%"),
             admin=ADMIN,
             password=self.password.replace("%", "%%"),
+            function=OURS if probe.stdout.startswith("2.22.") else STOCK,
         )
         draft = folder / "basic_auth.ini.tmp"
         write_private(draft, config)

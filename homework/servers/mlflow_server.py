@@ -30,6 +30,7 @@ from homework.config import SERVER_PID_FILE, TRACKING_URI
 from homework.servers import basic_auth, lifecycle
 from homework.servers.processes import Record
 from homework.servers.settings import (
+    ROOT,
     ServerError,
     Service,
     answers,
@@ -117,6 +118,8 @@ class TrackingServer(Service):
 
     def environment(self) -> dict[str, str]:
         env = {**self.env, **self.auth_env}
+        if self.auth:  # basic_auth.ini names homework.servers.authorization
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         if WITH_PASSWORD.search(self.backend_store_uri):
             env["MLFLOW_BACKEND_STORE_URI"] = self.backend_store_uri
         return env

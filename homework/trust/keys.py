@@ -6,6 +6,12 @@ the public key of the private key there and any public key (`*.pub`, OpenSSH for
 `trusted-keys/` folder: a reviewer puts the team's public key there. A key is named by its
 fingerprint, as `ssh-keygen -lf signing-key.pub` shows it. The cryptography is the
 `cryptography` package's; nothing here imports MLflow.
+
+A key decides which code is run, so a key file is used only if nobody but its owner (you,
+or root) can change it or any folder above it, up to your home folder (or `/`), as ssh's
+StrictModes has it (`check_safe`). As in Debian's ssh, a group that has its owner as only
+member may write; and a folder such as /tmp, owned by root with the sticky bit, passes,
+since nobody else can replace your entries in it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,54 @@ KEY_DIR = "mlflow-homework"  # in $XDG_CONFIG_HOME, else ~/.config
 PRIVATE_KEY_FILE = "signing-key.pem"  # readable by its owner only; never leaves the machine
 PUBLIC_KEY_FILE = "signing-key.pub"  # what a team shares
 TRUSTED_KEYS_DIR = "trusted-keys"  # other public keys (*.pub) this machine trusts
+
+
+def private_group(info: os.stat_result) -> bool:
+    """True if the file's group has exactly one member, its owner (a user's own group, which
+    a umask of 002 makes group-writable): Debian's rule for ssh's StrictModes."""
+    import grp
+    import pwd
+
+    try:
+        group, owner = grp.getgrgid(info.st_gid), pwd.getpwuid(info.st_uid)
+    except KeyError:
+        return False
+    primary = [user.pw_uid for user in pwd.getpwall() if user.pw_gid == info.st_gid]
+    return (
+        set(primary) <= {owner.pw_uid}
+        and set(group.gr_mem) <= {owner.pw_name}
+        and (bool(primary) or bool(group.gr_mem))
+    )
+
+
+def unsafe(path: str, info: os.stat_result, kind: str) -> str | None:
+    """Why someone other than you or root could change `path`, or None."""
+    if info.st_uid not in (0, os.getuid()):
+        return f"the {kind} {path} is owned by another user (uid {info.st_uid}): chown it to you"
+    sticky_root_folder = kind == "folder" and info.st_uid == 0 and info.st_mode & stat.S_ISVTX
+    group_may_write = info.st_mode & 0o020 and private_group(info)
+    writable = info.st_mode & (0o002 if group_may_write else 0o022)
+    if writable and not sticky_root_folder:
+        mode = f"{stat.S_IMODE(info.st_mode):o}"
+        return f"the {kind} {path} can be changed by other users (mode {mode}): chmod go-w {path}"
+    return None
+
+
+def check_safe(path: Path) -> None:
+    """UserError unless only you (or root) can change `path` and every folder above it, up to
+    your home folder if it is inside it, else up to `/` (ssh's StrictModes)."""
+    real = os.path.realpath(path)
+    home = os.path.realpath(Path.home())
+    top = home if real.startswith(home.rstrip("/") + "/") else "/"
+    kind = "folder" if os.path.isdir(real) else "key file"
+    current = real
+    while True:
+        why = unsafe(current, os.stat(current), kind)
+        if why:
+            raise UserError(f"{why} (a key decides which models are loaded; {path} is not used).")
+        if current in (top, "/"):
+            return
+        current, kind = os.path.dirname(current), "folder"
 
 
 def key_dir() -> Path:
@@ -89,6 +143,7 @@ def signing_key() -> tuple[Any, bool]:
 
     Its public key is written beside it as signing-key.pub, the file a team shares.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -97,6 +152,7 @@ def signing_key() -> tuple[Any, bool]:
     try:
         if created:
             create_key(path.parent)
+        check_safe(path)
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
             raise UserError(f"the signing key {path} is readable by others: chmod 600 {path}")
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -106,7 +162,7 @@ def signing_key() -> tuple[Any, bool]:
         if not public.is_file():
             public.write_bytes(public_key_line(key.public_key()))
         return key, created
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise UserError(
             f"cannot use the signing key {path} ({first_line(exc)}): fix it, or move it away "
             f"and register again to make a new one (set {KEY_DIR_VARIABLE} for another folder)."
@@ -115,29 +171,40 @@ def signing_key() -> tuple[Any, bool]:
 
 def read_public_key(path: Path) -> Any:
     """An Ed25519 public key from a `.pub` file (OpenSSH format, as signing-key.pub)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    check_safe(path)
     try:
         key = serialization.load_ssh_public_key(path.read_bytes().strip())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnsupportedAlgorithm) as exc:
         raise UserError(f"cannot read the public key {path} ({first_line(exc)}).") from None
     if not isinstance(key, Ed25519PublicKey):
         raise UserError(f"{path} is not an Ed25519 public key (ssh-ed25519 ...).")
     return key
 
 
-def trusted_keys() -> dict[str, Any]:
-    """The public keys this machine trusts, by fingerprint: its own and those in trusted-keys/."""
+def trusted_keys() -> dict[str, tuple[Any, str]]:
+    """The public keys this machine trusts, by fingerprint, each with whose it is: its own
+    ("your key") and those in trusted-keys/ (by file name)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     folder = key_dir()
-    keys = []
+    keys = {}
     own = folder / PRIVATE_KEY_FILE
     if own.is_file():
+        check_safe(own)
         try:
-            keys.append(serialization.load_pem_private_key(own.read_bytes(), None).public_key())
-        except (OSError, ValueError, TypeError) as exc:
+            public = serialization.load_pem_private_key(own.read_bytes(), None).public_key()
+        except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise UserError(f"cannot read the signing key {own} ({first_line(exc)}).") from None
-    keys += [read_public_key(path) for path in sorted((folder / TRUSTED_KEYS_DIR).glob("*.pub"))]
-    return {fingerprint(key): key for key in keys}
+        keys[fingerprint(public)] = (public, "your key")
+    trusted = folder / TRUSTED_KEYS_DIR
+    if trusted.is_dir():
+        check_safe(trusted)
+        for path in sorted(trusted.glob("*.pub")):
+            public = read_public_key(path)
+            keys.setdefault(fingerprint(public), (public, f"{TRUSTED_KEYS_DIR}/{path.name}"))
+    return keys

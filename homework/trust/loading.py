@@ -1,57 +1,105 @@
-"""Signing a model as it is logged, and loading a model only once its signature checks out.
+"""Signing a model just logged, and loading a model only once its signature checks out.
 
-A model is loaded only from a local copy whose signature checked out (manifest.py): MLflow
-never loads a model straight from the server or the artifact store. The differences between
-MLflow 2.x and 3.x in where a model's files are kept are handled here.
+A model is loaded only from a local copy whose signature checked out (manifest.py), fetched
+only from where the tracking server keeps artifacts (sources.py): MLflow never loads a model
+straight from the server or the artifact store. The differences between MLflow 2.x and 3.x in
+where a model's files are kept are handled here.
 """
 
 from __future__ import annotations
 
+from homework.interrupts import scratch_folder
+
 import contextlib
 import re
-import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG
 from homework.errors import UserError, first_line
 from homework.tracking import MLFLOW_3, connection_lost, refused_status, server_failed
+from homework.trust.formats import load_forest, pickled_pyfunc
 from homework.trust.keys import key_dir
 from homework.trust.manifest import SIGNED_MANIFEST, Untrusted, check_folder, sign_folder
+from homework.trust.sources import check_source
 
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
+LOGGED_MODEL = re.compile(r"models:/(m-[0-9a-f]+)")  # MLflow 3's own models
+PICKLED_CHAMPION = (
+    "is pickled: it was registered before champions were saved without pickle; "
+    "register a new one with `make q6`."
+)
 
 
-def model_source(model_uri: str) -> tuple[str, str]:
-    """Where to download `model_uri` from, and how messages name it.
+class UntrustedModel(UserError):
+    """A model refused before anything of it was loaded: unsigned, another key, changed."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
+class MissingModel(UserError):
+    """A model that is not there, or whose files cannot be read: one clear line."""
+
+
+@dataclass
+class Source:
+    """Where a model's files are fetched from, how messages name it, and its registered
+    version (its tags say what the promotion gate decided), if it is one."""
+
+    uri: str
+    name: str
+    version: Any = None
+
+
+def model_source(model_uri: str) -> Source:
+    """Where to download `model_uri` from, checked to be where the tracking server keeps
+    artifacts before any request for the files (sources.check_source).
 
     A registered version (models:/<name>@<alias> or models:/<name>/<version>) and an MLflow 3
     logged model (models:/m-<id>) are read from their own files: the alias is resolved once,
     so what is checked is what is loaded even if someone moves the alias meanwhile, and
     MLflow adds no file of its own to the download (by a models:/ URI it writes a
-    `registered_model_meta` beside the model's files, which no signature covers).
+    `registered_model_meta` beside the model's files). A runs:/ URI is read from its run's
+    artifact location.
     """
+    import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    source, name = model_uri, model_uri
+    source = Source(model_uri, model_uri)
     registered = re.fullmatch(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))", model_uri)
+    if model_uri.startswith("models:/") and not (registered or LOGGED_MODEL.fullmatch(model_uri)):
+        raise MissingModel(
+            f"cannot load {model_uri}: name a registered version as models:/<name>@<alias> or "
+            "models:/<name>/<number>."
+        )
     if registered:
         model, alias, number = registered.groups()
         if alias:
-            number = client.get_model_version_by_alias(model, alias).version
-            name = f"{model_uri} (version {number})"
-        source = client.get_model_version_download_uri(model, number)
-    in_run = re.fullmatch(r"runs:/([0-9a-f]+)/([^/]+)", source)
+            source.version = client.get_model_version_by_alias(model, alias)
+            source.name = f"{model_uri} (version {source.version.version})"
+        else:
+            source.version = client.get_model_version(model, number)
+        source.uri = client.get_model_version_download_uri(model, source.version.version)
+    in_run = re.fullmatch(r"runs:/([0-9a-f]+)/(.+)", source.uri)
     if MLFLOW_3 and in_run:  # a model is not among its run's artifacts: find the logged model
-        source = logged_model_uri(client, *in_run.groups()) or source
-    logged = re.fullmatch(r"models:/(m-[0-9a-f]+)", source)
+        source.uri = logged_model_uri(client, *in_run.groups()) or source.uri
+        in_run = re.fullmatch(r"runs:/([0-9a-f]+)/(.+)", source.uri)
+    logged = LOGGED_MODEL.fullmatch(source.uri)
     if MLFLOW_3 and logged:
-        source = client.get_logged_model(logged.group(1)).artifact_location
-    return source, name
+        source.uri = client.get_logged_model(logged.group(1)).artifact_location
+    if in_run:
+        run_id, path = in_run.groups()
+        source.uri = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+    check_source(source.uri, mlflow.get_tracking_uri(), f"to load {source.name}")
+    return source
 
 
 def logged_model_uri(client: Any, run_id: str, name: str) -> str | None:
@@ -70,55 +118,72 @@ def download_verified(
     Returns the model's local folder. A model that is unsigned, signed by a key this
     machine does not trust, or whose files changed since signing is refused with one line
     naming the version and why (manifest.check_folder) and the `remedy`; `trust_unsigned`
-    turns that into a loud warning. A registered version says which one was loaded and who
-    signed it.
+    turns that into a loud warning. A registered version says which one was loaded and
+    whose key signed it, and warns when the promotion gate rejected it.
     """
     import mlflow
 
     with loading(model_uri):
-        uri, name = model_source(model_uri)
-        local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
+        source = model_source(model_uri)
+        local = Path(mlflow.artifacts.download_artifacts(source.uri, dst_path=folder))
     try:
-        key_id, count = check_folder(local)
+        signed = check_folder(local)
     except Untrusted as why:
         if not trust_unsigned:
-            raise UserError(
-                f"refusing to load {name}: {why}. Loading a model runs the code it holds: "
-                f"{remedy}, or pass --trust_unsigned (make: TRUST_UNSIGNED=1) only if you "
-                "trust whoever can write to the tracking server and its artifact store."
+            raise UntrustedModel(
+                f"refusing to load {source.name}: {why}. Loading a model runs the code it "
+                f"holds: {remedy}, or pass --trust_unsigned (make: TRUST_UNSIGNED=1) only if "
+                "you trust whoever can write to the tracking server and its artifact store.",
+                str(why),
             ) from None
         click.echo(
-            f"WARNING: --trust_unsigned: loading {name} although {why}; "
+            f"WARNING: --trust_unsigned: loading {source.name} although {why}; "
             "it runs whatever code it holds.",
             err=True,
         )
     else:
-        if model_uri.startswith("models:/"):
-            click.echo(f"Verified {name}: {count} files signed by {key_id}", err=True)
+        if source.version is not None:
+            click.echo(
+                f"Verified {source.name}: {signed.files} files signed by {signed.key_id} "
+                f"({signed.owner})",
+                err=True,
+            )
+    if source.version is not None and source.version.tags.get(GATE_STATUS_TAG) == GATE_REJECTED:
+        moved = CHAMPION_ALIAS in (source.version.aliases or [])
+        click.echo(
+            f"WARNING: the promotion gate rejected {source.name} when it was registered (see "
+            f"its description){f'; @{CHAMPION_ALIAS} was moved to it by hand' if moved else ''}.",
+            err=True,
+        )
     return str(local)
 
 
 def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
-    """Load a logged or registered pyfunc (the champion) once its signature checks out."""
+    """Load a logged or registered pyfunc (the champion) once its signature checks out.
+
+    A champion registered before champions were models from code is a pickle: it loads as
+    before (signed), with a note saying so.
+    """
     import mlflow
 
-    with tempfile.TemporaryDirectory(prefix="model-") as folder:
+    with scratch_folder("model-") as folder:
         local = download_verified(model_uri, folder, trust_unsigned)
         with loading(model_uri):
+            if pickled_pyfunc(local):
+                click.echo(f"Note: {model_uri} {PICKLED_CHAMPION}", err=True)
             return mlflow.pyfunc.load_model(local)
 
 
 def load_sklearn(model_uri: str, trust_unsigned: bool = False) -> Any:
     """Load a forest logged by train.py, hpo.py or register_model.py once its signature checks out.
 
-    As load_pyfunc; a refusal tells the user to run the search again.
+    As load_pyfunc, a skops file without MLflow's loader (formats.load_forest); a refusal
+    tells the user to run the search again.
     """
-    import mlflow.sklearn
-
-    with tempfile.TemporaryDirectory(prefix="model-") as folder:
+    with scratch_folder("model-") as folder:
         local = download_verified(model_uri, folder, trust_unsigned, RUN_THE_SEARCH_AGAIN)
         with loading(model_uri):
-            return mlflow.sklearn.load_model(local)
+            return load_forest(local)
 
 
 @contextlib.contextmanager
@@ -131,52 +196,29 @@ def loading(model_uri: str) -> Iterator[None]:
     except (MlflowException, OSError) as exc:
         if server_failed(exc) or connection_lost(exc) or refused_status(exc):
             raise  # reporting() tells the user the server is down or refused, not the model
-        raise UserError(
+        raise MissingModel(
             f"cannot load {model_uri}: {first_line(exc)[:300]} "
             "(register the champion with `make q6`, or pass --model_uri)."
         ) from None
-
-
-def sign_model_folder(folder: Path) -> None:
-    """Sign every file of a model folder (manifest.sign_folder); say so if the key is new."""
-    key_id, created = sign_folder(folder)
-    if created:
-        click.echo(f"Signed the model with key {key_id} (made just now in {key_dir()})", err=True)
-
-
-class SigningFlavor:
-    """A flavor for MLflow's `Model.log` that signs the model folder it saves, before upload.
-
-    `Model.log(flavor=SigningFlavor(mlflow.sklearn), ...)` is what `mlflow.sklearn.log_model`
-    does, but the folder MLflow uploads is signed already: nothing is downloaded back to be
-    signed, nor uploaded twice. Only for models logged without an input example: MLflow
-    loads a model with one after saving it, which could add files the signature misses.
-    """
-
-    def __init__(self, flavor: Any) -> None:
-        self.flavor = flavor
-        self.__name__ = flavor.__name__  # MLflow 3 records the flavor's name
-
-    def save_model(self, path: str, **kwargs: Any) -> None:
-        self.flavor.save_model(path=path, **kwargs)
-        sign_model_folder(Path(path))
 
 
 def sign_logged_model(model_info: Any) -> None:
     """Sign a model just logged: every file as the store holds it (manifest.sign_folder).
 
     The signed manifest is uploaded into the model's own folder, so every copy of the
-    model carries it. For a model logged with an input example (see SigningFlavor).
+    model carries it. Says where the key is when it was made just now.
     """
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    source, _ = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
-    with tempfile.TemporaryDirectory(prefix="sign-") as scratch:
-        folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=scratch))
-        sign_model_folder(folder)
+    source = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
+    with scratch_folder("sign-") as scratch:
+        folder = Path(mlflow.artifacts.download_artifacts(source.uri, dst_path=scratch))
+        key_id, created = sign_folder(folder)
         manifest = str(folder / SIGNED_MANIFEST)
         if MLFLOW_3:  # a logged model's files are its own, not among its run's artifacts
             MlflowClient().log_model_artifact(model_info.model_id, manifest)
         else:
             MlflowClient().log_artifact(model_info.run_id, manifest, model_info.artifact_path)
+    if created:
+        click.echo(f"Signed the model with key {key_id} (made just now in {key_dir()})", err=True)

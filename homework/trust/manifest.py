@@ -5,7 +5,8 @@ server or the artifact store could plant a model. So every model the project log
 (`sign_folder`: the digest of every file, signed with the user's private key, written as
 `signed-manifest.json` inside the folder), and everything that loads a model checks the
 downloaded folder first (`check_folder`): signed by a key this machine trusts (keys.py), and
-no file changed, added or missing. Nothing here imports MLflow.
+no file changed, added or missing, once the files plain MLflow and Python add to a model
+folder are removed from the copy (additions.py). Nothing here imports MLflow.
 """
 
 from __future__ import annotations
@@ -15,12 +16,24 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
+from homework.trust.additions import drop_additions
 from homework.trust.keys import TRUSTED_KEYS_DIR, fingerprint, key_dir, signing_key, trusted_keys
 
 SIGNED_MANIFEST = "signed-manifest.json"  # in the model folder: every file's digest, signed
 MANIFEST_FORMAT = "mlflow-homework signed manifest 1"
 SHOWN_FILES = 3  # how many changed, added or missing files a refusal names
+LINK = "symbolic link"  # the "digest" of a link: a downloaded copy never holds one
+
+
+class Signed(NamedTuple):
+    """What check_folder found: the signing key's fingerprint, whose key it is ("your key",
+    "trusted-keys/team.pub") and how many files it signed."""
+
+    key_id: str
+    owner: str
+    files: int
 
 
 class Untrusted(Exception):
@@ -28,13 +41,19 @@ class Untrusted(Exception):
 
 
 def file_digests(folder: Path) -> dict[str, str]:
-    """`relative/path: sha256 hex` of every file under `folder`, but the signed manifest."""
+    """`relative/path: sha256 hex` of every file under `folder`, but the signed manifest.
+
+    A symbolic link (to a file or a folder) is listed as such, never followed: it is never
+    signed, so it shows as added.
+    """
     digests = {}
-    for parent, _, names in os.walk(folder):
-        for name in names:
+    for parent, folders, names in os.walk(folder):
+        for name in [*names, *folders]:
             path = Path(parent, name)
             relative = path.relative_to(folder).as_posix()
-            if relative != SIGNED_MANIFEST:
+            if path.is_symlink():
+                digests[relative] = LINK
+            elif relative != SIGNED_MANIFEST and name in names:
                 with open(path, "rb") as file:
                     digests[relative] = hashlib.file_digest(file, "sha256").hexdigest()
     return dict(sorted(digests.items()))
@@ -53,6 +72,7 @@ def sign_folder(folder: Path) -> tuple[str, bool]:
     """
     key, created = signing_key()
     key_id = fingerprint(key.public_key())
+    drop_additions(folder)  # never signed: see additions.py
     files = file_digests(folder)
     signature = base64.b64encode(key.sign(signed_bytes(key_id, files))).decode()
     manifest = {"format": MANIFEST_FORMAT, "key": key_id, "files": files, "signature": signature}
@@ -91,16 +111,18 @@ def differences(signed: dict[str, str], actual: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def check_folder(folder: Path) -> tuple[str, int]:
-    """Check a downloaded model folder before anything in it is loaded.
+def check_folder(folder: Path) -> Signed:
+    """Check a downloaded model folder (a local copy) before anything in it is loaded.
 
-    Returns the signer's fingerprint and the number of files checked. Raises Untrusted
-    (with why) unless a trusted key signed the manifest and every file is as signed.
+    First removes from it what plain MLflow and Python add to a model folder and no manifest
+    lists (additions.drop_additions). Raises Untrusted (with why) unless a trusted key signed
+    the manifest and every file is as signed.
     """
     from cryptography.exceptions import InvalidSignature
 
     key_id, files, signature = read_manifest(folder)
-    key = trusted_keys().get(key_id)
+    drop_additions(folder, files)
+    key, owner = trusted_keys().get(key_id, (None, ""))
     if key is None:
         raise Untrusted(
             f"it is signed by another key ({key_id}), not one this machine trusts "
@@ -115,4 +137,4 @@ def check_folder(folder: Path) -> tuple[str, int]:
     changed = differences(files, file_digests(folder))
     if changed:
         raise Untrusted(f"its files are not the signed ones: {changed}")
-    return key_id, len(files)
+    return Signed(key_id, owner, len(files))

@@ -1,4 +1,4 @@
-"""The walk through MLflow 2.x's UI: where a learner finds Q3, Q5 and Q6, checked one by one.
+"""The walk through MLflow's UI: where a learner finds Q3, Q5 and Q6, checked one by one.
 
 - Q3: experiment `random-forest-train` -> the newest run -> its parameter `min_samples_split`;
 - Q5: experiment `random-forest-hyperopt`, filtered to the newest search's trials and sorted
@@ -7,7 +7,9 @@
   description; its source run shows the plots `predicted_vs_actual.png` and `residuals.png`,
   and the search's parent run shows `validation_rmse_per_trial.png`.
 
-Every expected value is read from the tracking server (MlflowClient), never typed in.
+Every expected value is read from the tracking server (MlflowClient), never typed in. The
+walk is the same in MLflow 2.x's UI and 3.x's; what differs is in the UI's profile
+(profiles.py).
 """
 
 from __future__ import annotations
@@ -29,22 +31,23 @@ from homework.registry import champion_version
 from homework.search_runs import PARENT_TAG, finished_trials, newest_search
 from homework.tracking import newest_run
 from homework.ui.browser import NotShown, expecting, save_picture
+from homework.ui.profiles import Profile
 
 
-def open_experiment(page: Any, base: str, name: str) -> None:
+def open_experiment(page: Any, base: str, profile: Profile, name: str) -> None:
     """The UI's experiment list, then a click on the experiment `name`."""
-    page.goto(f"{base}/#/")
+    page.goto(base + profile.experiments_url)
     link = page.get_by_role("link", name=name, exact=True)
     with expecting(f"the experiment {name!r} in its experiment list", ": run `make all` first"):
         link.click()
-        page.get_by_role("heading", name=name).wait_for()
+        page.get_by_role("heading", name=profile.experiment_heading or name).wait_for()
 
 
-def check_train_run(page: Any, base: str, pictures: Path | None) -> str:
+def check_train_run(page: Any, base: str, profile: Profile, pictures: Path | None) -> str:
     """Q3: the newest run of random-forest-train shows its min_samples_split."""
     from playwright.sync_api import expect
 
-    open_experiment(page, base, TRAIN_EXPERIMENT)
+    open_experiment(page, base, profile, TRAIN_EXPERIMENT)
     run = newest_run(TRAIN_EXPERIMENT, "train.py (make q3)")
     name, value = run.info.run_name, run.data.params["min_samples_split"]
     with expecting(f"the run {name} in the experiment {TRAIN_EXPERIMENT!r}"):
@@ -56,7 +59,7 @@ def check_train_run(page: Any, base: str, pictures: Path | None) -> str:
         row = page.get_by_role("row").filter(has=cell)
         expect(row.get_by_role("cell").nth(1)).to_have_text(value)
         row.scroll_into_view_if_needed()
-    save_picture(page, pictures, "q3")
+    save_picture(page, pictures, profile.picture("q3"))
     return f"Q3  {TRAIN_EXPERIMENT}: run {name} shows min_samples_split = {value}"
 
 
@@ -95,7 +98,7 @@ def filter_runs(page: Any, search: str) -> None:
                 raise
 
 
-def check_hpo_runs(page: Any, base: str, pictures: Path | None) -> str:
+def check_hpo_runs(page: Any, base: str, profile: Profile, pictures: Path | None) -> str:
     """Q5: the newest search's trials, sorted by rmse, the best first; the chart view.
 
     The table shows each search as its parent run, the trials folded under it. Sorted by
@@ -105,7 +108,7 @@ def check_hpo_runs(page: Any, base: str, pictures: Path | None) -> str:
     from mlflow.tracking import MlflowClient
     from playwright.sync_api import expect
 
-    open_experiment(page, base, HPO_EXPERIMENT)
+    open_experiment(page, base, profile, HPO_EXPERIMENT)
     newest = newest_search()
     parent = MlflowClient().get_run(newest.run_id).info.run_name
     search = f"tags.`{PARENT_TAG}` = '{newest.run_id}'"
@@ -117,7 +120,7 @@ def check_hpo_runs(page: Any, base: str, pictures: Path | None) -> str:
     first_row = page.locator(".ag-row[row-index='0']")
     with expecting(f"the {len(trials)} trials of {parent} sorted by rmse (filter: {search})"):
         # Room for the rmse column, which sorting adds at the right of the table.
-        page.get_by_role("button", name="Hide experiment list").click()
+        page.get_by_role("button", name=profile.room_button).click()
         sort_runs(page, "rmse")
         filter_runs(page, search)
         # Counted once sorted: sorted by creation, the filter also lists the parent.
@@ -130,11 +133,13 @@ def check_hpo_runs(page: Any, base: str, pictures: Path | None) -> str:
         raise NotShown(
             f"does not show the rmse {best_rmse:.3f} of the best trial {best} ({shown!r})"
         )
-    save_picture(page, pictures, "q5")
+    save_picture(page, pictures, profile.picture("q5"))
     with expecting(f"the chart view's rmse bars (the best: {best_rmse:.2f})"):
         page.locator("label", has=page.locator("input[value='CHART']")).click()
         expect(page.locator(".js-plotly-plot").first).to_contain_text(f"{best_rmse:.2f}")
-    save_picture(page, pictures, "q5-chart")
+    save_picture(page, pictures, profile.picture("q5-chart"))
+    if profile.restore_room:  # the navigation back, for the registry's link
+        page.get_by_role("button", name=profile.room_button).click()
     return (
         f"Q5  {HPO_EXPERIMENT}: {len(trials)} trials, sorted by rmse: {best} first "
         f"with {best_rmse:.3f}; the chart view draws them"
@@ -153,14 +158,19 @@ def see_plot(page: Any, name: str, run_name: str) -> None:
         )
 
 
-def check_champion(page: Any, base: str, model_name: str, pictures: Path | None) -> str:
+def check_champion(
+    page: Any, base: str, model_name: str, profile: Profile, pictures: Path | None
+) -> str:
     """Q6: the version with @champion, its tags and description; its run's two plots."""
     from mlflow.tracking import MlflowClient
     from playwright.sync_api import expect
 
-    page.goto(f"{base}/#/")
-    with expecting(f"the registered model {model_name!r} under Models", ": run `make all` first"):
-        page.get_by_role("link", name="Models", exact=True).click()
+    page.goto(base + profile.experiments_url)
+    registry = profile.registry_link
+    with expecting(
+        f"the registered model {model_name!r} under {registry}", ": run `make all` first"
+    ):
+        page.get_by_role("link", name=registry, exact=True).click()
         page.get_by_role("link", name=model_name, exact=True).click()
     version = champion_version(model_name)
     version_link = page.get_by_role("link", name=f"Version {version.version}", exact=True)
@@ -170,7 +180,7 @@ def check_champion(page: Any, base: str, model_name: str, pictures: Path | None)
     for key, value in version.tags.items():
         with expecting(f"the tag {key}: {value} of version {version.version}"):
             expect(row).to_contain_text(f"{key}: {value}")
-    save_picture(page, pictures, "q6")
+    save_picture(page, pictures, profile.picture("q6"))
     with expecting(f"the description of version {version.version} of {model_name}"):
         version_link.click()
         expect(page.get_by_text(version.description.strip())).to_be_visible()
@@ -198,24 +208,29 @@ def check_search_plot(page: Any, base: str) -> str:
     return f"    {TRIALS_PLOT} in run {parent.info.run_name} ({HPO_EXPERIMENT})"
 
 
-def walk(page: Any, base: str, model_name: str, pictures: Path | None) -> list[str]:
+def walk(page: Any, base: str, model_name: str, profile: Profile, pictures: Path | None) -> list:
     """The whole walk, Q3, Q5, Q6 and the plots; one line of what was seen for each."""
     return [
-        check_train_run(page, base, pictures),
-        check_hpo_runs(page, base, pictures),
-        check_champion(page, base, model_name, pictures),
+        check_train_run(page, base, profile, pictures),
+        check_hpo_runs(page, base, profile, pictures),
+        check_champion(page, base, model_name, profile, pictures),
         check_search_plot(page, base),
     ]
 
 
 def checked_walk(
-    page: Any, base: str, model_name: str, pictures: Path | None, failure_screenshot: Path
+    page: Any,
+    base: str,
+    model_name: str,
+    profile: Profile,
+    pictures: Path | None,
+    failure_screenshot: Path,
 ) -> list[str]:
     """The walk; a failure saves a screenshot of its page and becomes one UserError."""
     from playwright.sync_api import Error
 
     try:
-        return walk(page, base, model_name, pictures)
+        return walk(page, base, model_name, profile, pictures)
     except NotShown as exc:
         message = f"the MLflow UI at {base} {exc}"
     except UserError as exc:  # the server lacks what the UI should show
