@@ -13,14 +13,14 @@ it saves, and times preprocess_data.py on the real months replicated 1, 5, 15 an
 The scale run, the whole homework on the months replicated N times, is scale.py
 (`make bench-scale SCALE=N`).
 
-Prints one table and writes its results into bench/results.json (what scale.py wrote
-there stays). Targets: one process <= 1.15 x the floor, four processes <= 1.35 x, every
-process <= 1 GB; preprocessing 15x (3.1 M trips) <= 4 s and 1 GB, 50x <= 15 s and 3 GB.
+Prints one table and writes its results into bench/results.json under `bench` (what
+scale.py wrote there stays; the previous benchmark's numbers go, previous.py). Targets: one
+process <= 1.15 x the floor, four processes <= 1.35 x, every process <= 1 GB; preprocessing
+15x (3.1 M trips) <= 4 s and 1 GB, 50x <= 15 s and 3 GB.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -30,7 +30,16 @@ from typing import Any
 
 import click
 
-from bench import report
+from bench import previous, report
+from bench.cli import (
+    checked_output,
+    checked_raw_dir,
+    num_trials_option,
+    output_option,
+    raw_data_path_option,
+    read_results,
+    write_results,
+)
 from bench.data import replicate
 from bench.measure import load_average, measure, median
 from bench.runs import (
@@ -42,16 +51,14 @@ from bench.runs import (
     warm_up,
     with_server_cpu,
 )
-from homework.config import DATASET, KEY_DIR_VARIABLE, MONTHS
+from homework.config import KEY_DIR_VARIABLE
 from homework.servers import start_server
-from homework.trips import tripdata_path
 
 FACTORS = (1, 5, 15, 50)
 NJOBS_TRIALS = 3  # trials in the n_jobs=1 vs -1 comparison (plus train.py's forest)
-RESULTS = Path(__file__).with_name("results.json")
 
 
-def end_to_end(raw_dir: Path, work: Path, pairs: int) -> dict[str, Any]:
+def end_to_end(raw_dir: Path, work: Path, pairs: int, num_trials: int) -> dict[str, Any]:
     """The one-process and the four-process homework, each alternated with the floor."""
     out_dir = work / "output"
     rounds = []
@@ -60,14 +67,18 @@ def end_to_end(raw_dir: Path, work: Path, pairs: int) -> dict[str, Any]:
         warm_up(raw_dir, out_dir, server.uri)
         for pair in range(1, pairs + 1):
             click.echo(f"End to end, pair {pair}/{pairs}", err=True)
-            one = with_server_cpu(server, lambda: one_process(raw_dir, out_dir, server.uri))
-            one_floor = floor(out_dir)
-            four = with_server_cpu(server, lambda: four_processes(raw_dir, out_dir, server.uri))
-            four_floor = floor(out_dir)
+            one = with_server_cpu(
+                server, lambda: one_process(raw_dir, out_dir, server.uri, num_trials)
+            )
+            one_floor = floor(out_dir, num_trials=num_trials)
+            four = with_server_cpu(
+                server, lambda: four_processes(raw_dir, out_dir, server.uri, num_trials)
+            )
+            four_floor = floor(out_dir, num_trials=num_trials)
             rounds.append({"one": one, "four": four, "floors": (one_floor, four_floor)})
     finally:
         server.stop()
-    return summary(rounds)
+    return {**summary(rounds), "num_trials": num_trials}
 
 
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -157,46 +168,32 @@ def n_jobs_comparison(out_dir: Path) -> dict[str, Any]:
     }
 
 
-def checked_raw_dir(raw_data_path: str) -> Path:
-    """The folder of the three real months, or a ClickException saying what is missing."""
-    raw_dir = Path(raw_data_path).resolve()
-    missing = [m for m in MONTHS.values() if not tripdata_path(raw_dir, DATASET, m).is_file()]
-    if missing:
-        raise click.ClickException(
-            f"{raw_dir}/ lacks the green taxi files for {', '.join(missing)}: "
-            "run `make data` or pass --raw_data_path."
-        )
-    return raw_dir
-
-
-def read_results(path: Path) -> dict[str, Any]:
-    """What the results file holds so far (nothing if there is none)."""
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_results(path: Path, results: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-
-
 def blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
-    """The blocks of docs/performance.md that `make docs` writes from bench/results.json."""
-    return report.blocks()
+    """The blocks of docs/performance.md that `make docs` writes from bench/results.json.
 
+    Until `make bench` has measured (`bench` in the results), the previous benchmark's
+    numbers are shown, marked as such (previous.py)."""
 
-raw_data_path_option = click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default=lambda: os.environ.get("TAXI_DATA_DIR", "data"),
-    show_default="$TAXI_DATA_DIR or data",
-    help="Folder with the three real green_tripdata_2023-0{1,2,3}.parquet files.",
-)
-output_option = click.option(
-    "--output",
-    default=str(RESULTS),
-    show_default="bench/results.json",
-    help="The results file (JSON) to write into.",
-)
+    def part(results: dict[str, Any]) -> dict[str, Any]:
+        return results.get("bench") or results["previous"]
+
+    def measured(results: dict[str, Any]) -> str:
+        if "bench" in results:
+            return report.measured(results["bench"])
+        return previous.measured(results["previous"])
+
+    def table(results: dict[str, Any]) -> str:
+        if "bench" in results:
+            return f"```\n{report.bench_table(results['bench'])}\n```"
+        return f"```\n{previous.table(results['previous'])}\n```"
+
+    return {
+        "bench-measured": measured,
+        "bench-table": table,
+        "n-jobs": lambda results: report.n_jobs_sentence(part(results).get("n_jobs")),
+        "scale-summary": report.scale_summary,
+        "scale-tables": report.scale_tables,
+    }
 
 
 @click.command()
@@ -230,10 +227,12 @@ output_option = click.option(
     show_default=True,
     help="Also compare n_jobs=1 with n_jobs=-1 (time and identical predictions).",
 )
+@num_trials_option
 @output_option
 def main(
     raw_data_path: str,
     pairs: int,
+    num_trials: int,
     preprocess_repeats: int,
     factors: str,
     compare_jobs: bool,
@@ -241,6 +240,7 @@ def main(
 ) -> None:
     """Time the homework against scikit-learn alone on the real data; print a table, save JSON."""
     raw_dir = checked_raw_dir(raw_data_path)
+    results_path = checked_output(output, num_trials)
     try:
         factor_list = tuple(int(factor) for factor in factors.split(","))
     except ValueError:
@@ -250,7 +250,7 @@ def main(
         work = Path(scratch)
         # The champions the benchmark registers are signed with a throwaway key, not yours.
         os.environ[KEY_DIR_VARIABLE] = str(work / "signing-key")
-        part["end_to_end"] = end_to_end(raw_dir, work, pairs)
+        part["end_to_end"] = end_to_end(raw_dir, work, pairs, num_trials)
         if compare_jobs:
             click.echo("n_jobs=1 vs n_jobs=-1", err=True)
             part["n_jobs"] = n_jobs_comparison(work / "output")
@@ -260,7 +260,9 @@ def main(
                 raw_dir, work, factor_list, preprocess_repeats
             )
     part["load_after"] = load_average()
-    write_results(Path(output), {**read_results(Path(output)), "bench": part})
+    results = read_results(results_path)
+    results.pop("previous", None)  # the previous benchmark's numbers give way to these
+    write_results(results_path, {**results, "bench": part})
     click.echo(report.bench_table(part))
     click.echo(f"Wrote {output}", err=True)
 

@@ -1,14 +1,15 @@
 """The benchmark's tables and the sentences of docs/performance.md, from its results.
 
 `bench_table` is what `make bench` prints, `scale_table` what `make bench-scale` prints;
-`blocks` names what `make docs` writes into each generated block of docs/performance.md
-(scripts/make_docs.py), so no measured number is typed into the docs by hand.
+the sentences are what `make docs` writes into docs/performance.md (bench.blocks), so no
+measured number is typed into the docs by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
+
+from homework.config import NUM_TRIALS
 
 ONE_PROCESS_TARGET = 1.15  # the one-process homework over scikit-learn alone, at 1x
 FOUR_PROCESSES_TARGET = 1.35  # the course's four processes over scikit-learn alone, at 1x
@@ -16,6 +17,16 @@ PROCESS_MB_TARGET = 1024  # every process at 1x
 PREPROCESS_TARGETS = {15: (4.0, 1024), 50: (15.0, 3072)}  # factor: (seconds, MB)
 SCALE_TARGETS = {1: (ONE_PROCESS_TARGET, 1024), 15: (1.05, 2048)}  # factor: (ratio, MB)
 MB = 2**20
+NOT_SCALED = (
+    "Not measured yet: `make bench-scale SCALE=N` for N = 1, 5 and 15 on a quiet machine "
+    "writes this table."
+)
+
+
+def trials_note(result: dict[str, Any]) -> str:
+    """What says that a run searched fewer or more trials than the homework's."""
+    trials = result.get("num_trials", NUM_TRIALS)
+    return "" if trials == NUM_TRIALS else f" ({trials} trials, not the homework's {NUM_TRIALS})"
 
 
 def verdict(ok: bool) -> str:
@@ -42,7 +53,7 @@ def bench_table(part: dict[str, Any]) -> str:
     head = f"{'':<{width}}{'own s':>7}{'one s':>7}{'peak MB':>8}{'floor s':>8}{'ratio':>7}  target"
     lines = [
         f"whole processes, medians of {e2e['pairs']} pairs (homework, then scikit-learn alone); "
-        "own = a step in its own process, one = inside pipeline.py",
+        f"own = a step in its own process, one = inside pipeline.py{trials_note(e2e)}",
         head,
     ]
     for stage, row in four["stages"].items():
@@ -105,7 +116,8 @@ def scale_table(result: dict[str, Any]) -> str:
     peaks = "" if result["per_step_peaks"] else " (peak so far: no per-step reset here)"
     lines = [
         f"real months x{factor}: {result['trips']:,} trips; the homework in one process, then "
-        f"scikit-learn alone on its pickles; medians of {result['pairs']} pair(s){peaks}",
+        f"scikit-learn alone on its pickles; medians of {result['pairs']} pair(s){peaks}"
+        f"{trials_note(result)}",
         f"{'':<{width}}{'wall s':>8}{'peak MB':>8}{'written':>11}{'floor s':>9}{'ratio':>7}",
     ]
     for stage, row in result["stages"].items():
@@ -140,9 +152,8 @@ def store_growth(result: dict[str, Any]) -> float:
     return sum(result["stages"][stage]["written_bytes"] for stage in logging_steps)
 
 
-def measured(results: dict[str, Any]) -> str:
+def measured(part: dict[str, Any]) -> str:
     """The sentence that says how the numbers of `make bench` were measured."""
-    part = results["bench"]
     e2e = part["end_to_end"]
     one, four, base = e2e["one_process"], e2e["four_processes"], e2e["floor"]
     return (
@@ -154,8 +165,9 @@ def measured(results: dict[str, Any]) -> str:
     )
 
 
-def n_jobs_sentence(results: dict[str, Any]) -> str:
-    jobs = results["bench"]["n_jobs"]
+def n_jobs_sentence(jobs: dict[str, Any] | None) -> str:
+    if jobs is None:
+        return "Not measured by the last `make bench`, which ran with `--no-n_jobs`."
     return (
         f"On the {jobs['cores']}-core machine of the table above, all cores make the fits "
         f"{jobs['speedup']:.2f} times faster than one (the `n_jobs` line)."
@@ -164,6 +176,8 @@ def n_jobs_sentence(results: dict[str, Any]) -> str:
 
 def scale_summary(results: dict[str, Any]) -> str:
     """One Markdown row per N measured: trips, wall times, ratio, memory, store growth."""
+    if not results.get("scale"):
+        return NOT_SCALED
     rows = [
         "| real months | trips | homework | scikit-learn alone | ratio | peak memory "
         "(homework / alone) | artifacts per run (search) | database per run |",
@@ -183,17 +197,8 @@ def scale_summary(results: dict[str, Any]) -> str:
 
 
 def scale_tables(results: dict[str, Any]) -> str:
-    """Each N's table as `make bench-scale` printed it."""
+    """Each N's table as `make bench-scale` printed it (none before the first)."""
+    if not results.get("scale"):
+        return ""
     tables = [scale_table(results["scale"][key]) for key in sorted(results["scale"], key=int)]
     return "```\n" + "\n\n".join(tables) + "\n```"
-
-
-def blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
-    """What each generated block of docs/performance.md holds, from bench/results.json."""
-    return {
-        "bench-measured": measured,
-        "bench-table": lambda results: f"```\n{bench_table(results['bench'])}\n```",
-        "n-jobs": n_jobs_sentence,
-        "scale-summary": scale_summary,
-        "scale-tables": scale_tables,
-    }

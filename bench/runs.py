@@ -41,25 +41,26 @@ STAGE_EXPERIMENTS = {
 STEP_SECONDS = re.compile(r"(\S+\.py) ([\d.]+) s")  # pipeline.py's last line: "Done in ..."
 
 
-def stage_args(raw_dir: Path, out_dir: Path) -> dict[str, list[str]]:
-    """Each step's command line (the script, then its options), all options default."""
+def stage_args(raw_dir: Path, out_dir: Path, num_trials: int) -> dict[str, list[str]]:
+    """Each step's command line (the script, then its options), other options default."""
     data, raw = ["--data_path", str(out_dir)], ["--raw_data_path", str(raw_dir)]
     return {
         "preprocess_data.py": ["preprocess_data.py", *raw, "--dest_path", str(out_dir)],
         "train.py": ["train.py", *data],
-        "hpo.py": ["hpo.py", *data],
+        "hpo.py": ["hpo.py", *data, "--num_trials", str(num_trials)],
         "register_model.py": ["register_model.py", *data, *raw],
     }
 
 
-def pipeline_args(raw_dir: Path, out_dir: Path) -> list[str]:
-    return ["--raw_data_path", str(raw_dir), "--dest_path", str(out_dir)]
+def pipeline_args(raw_dir: Path, out_dir: Path, num_trials: int) -> list[str]:
+    data = ["--raw_data_path", str(raw_dir), "--dest_path", str(out_dir)]
+    return [*data, "--num_trials", str(num_trials)]
 
 
-def four_processes(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
+def four_processes(raw_dir: Path, out_dir: Path, uri: str, num_trials: int) -> dict[str, Any]:
     """The four steps one after the other, each its own process: wall and peak MB each."""
     stages = {}
-    for stage, args in stage_args(raw_dir, out_dir).items():
+    for stage, args in stage_args(raw_dir, out_dir, num_trials).items():
         stages[stage] = measure(args, homework_env(uri))
     click.echo(
         "  four processes: "
@@ -78,9 +79,10 @@ def four_processes(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
     }
 
 
-def one_process(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
+def one_process(raw_dir: Path, out_dir: Path, uri: str, num_trials: int) -> dict[str, Any]:
     """pipeline.py: wall, peak MB, and each step's seconds from its last line."""
-    run = measure(["pipeline.py", *pipeline_args(raw_dir, out_dir)], homework_env(uri))
+    args = ["pipeline.py", *pipeline_args(raw_dir, out_dir, num_trials)]
+    run = measure(args, homework_env(uri))
     last_line = run["stderr"].strip().splitlines()[-1]
     run["steps_s"] = {script: float(s) for script, s in STEP_SECONDS.findall(last_line)}
     if sorted(run["steps_s"]) != sorted(STAGES):
@@ -90,13 +92,11 @@ def one_process(raw_dir: Path, out_dir: Path, uri: str) -> dict[str, Any]:
     return run
 
 
-def one_process_by_step(raw_dir: Path, out_dir: Path, uri: str, *options: str) -> dict[str, Any]:
-    """pipeline.py run by steps.py: as one_process, with each step's wall and peak MB.
-
-    `options` are more of pipeline.py's (the tests run a short search)."""
+def one_process_by_step(raw_dir: Path, out_dir: Path, uri: str, num_trials: int) -> dict[str, Any]:
+    """pipeline.py run by steps.py: as one_process, with each step's wall and peak MB."""
     with tempfile.TemporaryDirectory(prefix="steps-") as scratch:
         report = Path(scratch) / "steps.json"
-        args = ["-m", "bench.steps", str(report), *pipeline_args(raw_dir, out_dir), *options]
+        args = ["-m", "bench.steps", str(report), *pipeline_args(raw_dir, out_dir, num_trials)]
         run = measure(args, homework_env(uri))
         run.update(json.loads(report.read_text()))  # its peak_mb is the process's true peak
     run["answers"] = (result_of(run["stdout"], line=-2), result_of(run["stdout"]))
@@ -106,7 +106,7 @@ def one_process_by_step(raw_dir: Path, out_dir: Path, uri: str, *options: str) -
 
 def warm_up(raw_dir: Path, out_dir: Path, uri: str) -> None:
     """One short homework (one trial), so that the server has a champion to compare with."""
-    args = ["pipeline.py", *pipeline_args(raw_dir, out_dir), "--num_trials", "1", "--top_n", "1"]
+    args = ["pipeline.py", *pipeline_args(raw_dir, out_dir, 1), "--top_n", "1"]
     click.echo("  warm-up: a one-trial homework registers a champion", err=True)
     measure(args, homework_env(uri))
 

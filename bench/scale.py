@@ -22,8 +22,10 @@ from typing import Any
 import click
 
 from bench import report
-from bench.bench import (
+from bench.cli import (
+    checked_output,
     checked_raw_dir,
+    num_trials_option,
     output_option,
     raw_data_path_option,
     read_results,
@@ -44,17 +46,21 @@ from homework.config import KEY_DIR_VARIABLE
 from homework.servers import Server, start_server
 
 
-def homework_run(data: Path, out_dir: Path, server: Server) -> dict[str, Any]:
+def homework_run(data: Path, out_dir: Path, server: Server, num_trials: int) -> dict[str, Any]:
     """One measured homework: steps.py's report, plus what each step wrote."""
     before = store_bytes(server.uri, server.folder)
-    run = with_server_cpu(server, lambda: one_process_by_step(data, out_dir, server.uri))
+    run = with_server_cpu(
+        server, lambda: one_process_by_step(data, out_dir, server.uri, num_trials)
+    )
     after = store_bytes(server.uri, server.folder)
     run["written"] = {name: after[name] - before[name] for name in after}
     run["written"]["preprocess_data.py"] = folder_bytes(out_dir)  # the four pickles
     return run
 
 
-def scale_run(raw_dir: Path, work: Path, factor: int, pairs: int) -> dict[str, Any]:
+def scale_run(
+    raw_dir: Path, work: Path, factor: int, pairs: int, num_trials: int
+) -> dict[str, Any]:
     """Replicate, warm the server up, then `pairs` times the homework and the floor."""
     data, out_dir = work / f"x{factor}", work / "output"
     click.echo(f"Writing the real months x{factor} to {data}", err=True)
@@ -65,10 +71,11 @@ def scale_run(raw_dir: Path, work: Path, factor: int, pairs: int) -> dict[str, A
         warm_up(data, out_dir, server.uri)
         for pair in range(1, pairs + 1):
             click.echo(f"Scale x{factor}, pair {pair}/{pairs}", err=True)
-            rounds.append((homework_run(data, out_dir, server), floor(out_dir)))
+            home = homework_run(data, out_dir, server, num_trials)
+            rounds.append((home, floor(out_dir, num_trials=num_trials)))
     finally:
         server.stop()
-    return summary(factor, trips, rounds)
+    return {**summary(factor, trips, rounds), "num_trials": num_trials}
 
 
 def summary(factor: int, trips: int, rounds: list[tuple[dict, dict]]) -> dict[str, Any]:
@@ -131,19 +138,21 @@ def summary(factor: int, trips: int, rounds: list[tuple[dict, dict]]) -> dict[st
     type=click.IntRange(min=1),
     help="Pairs (the homework, then scikit-learn alone); medians reported.",
 )
+@num_trials_option
 @output_option
-def main(raw_data_path: str, factor: int, pairs: int, output: str) -> None:
+def main(raw_data_path: str, factor: int, pairs: int, num_trials: int, output: str) -> None:
     """Run the whole homework on the real months replicated N times against scikit-learn alone."""
     raw_dir = checked_raw_dir(raw_data_path)
+    results_path = checked_output(output, num_trials)
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
         work = Path(scratch)
         os.environ[KEY_DIR_VARIABLE] = str(work / "signing-key")  # a throwaway key, not yours
-        result = scale_run(raw_dir, work, factor, pairs)
+        result = scale_run(raw_dir, work, factor, pairs, num_trials)
     result.update(load_before=load_before, load_after=load_average(), cores=os.cpu_count())
-    results = read_results(Path(output))
+    results = read_results(results_path)
     results.setdefault("scale", {})[str(factor)] = result
-    write_results(Path(output), results)
+    write_results(results_path, results)
     click.echo(report.scale_table(result))
     click.echo(f"Wrote {output}", err=True)
 

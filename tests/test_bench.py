@@ -9,10 +9,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from bench.bench import blocks
+from bench.cli import RESULTS, checked_output, checked_raw_dir
 from bench.data import replicate
 from bench.report import bench_table, scale_table
 from bench.runs import STAGES, one_process_by_step, same_answers, store_bytes
 from bench.steps import peak_mb, reset_peak
+from homework.config import NUM_TRIALS
 from homework.servers import Server
 
 
@@ -69,7 +72,37 @@ def test_bench_table_marks_each_missed_target() -> None:
     assert next(line for line in lines if "x15" in line).endswith("<= 4 s, 1 GB OVER")
 
 
-def scale_result(factor: int, ratio: float, peak_mb: float) -> dict:
+def test_docs_show_what_make_bench_measured_and_say_what_is_not_measured() -> None:
+    results = {"bench": {**bench_part(1.1, 1.3, 400, 3.0), "cores": 2}}
+    measured = blocks()["bench-measured"](results)
+    assert measured.startswith("Measured with `make bench` on a 2-core machine: medians of 3")
+    assert "(1.10 times)" in measured and "(1.30 times)" in measured
+    assert blocks()["scale-summary"](results).startswith("Not measured yet")
+    assert blocks()["n-jobs"](results).startswith("Not measured by the last `make bench`")
+    assert blocks()["scale-tables"](results) == ""
+    scaled = {**results, "scale": {"15": scale_result(15, 1.04, 1900)}}
+    assert "| x15 | 3,075,960 |" in blocks()["scale-summary"](scaled)
+    assert "real months x15: 3,075,960 trips" in blocks()["scale-tables"](scaled)
+
+
+def test_a_short_search_is_marked_in_the_table() -> None:
+    assert "(2 trials, not the homework's 15)" in scale_table(scale_result(2, 1.0, 500, 2))
+    assert "trials, not" not in scale_table(scale_result(2, 1.0, 500))
+
+
+def test_a_folder_without_the_real_months_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(click.ClickException, match=r"lacks the green taxi files for 2023-01"):
+        checked_raw_dir(str(tmp_path))
+
+
+def test_a_quick_try_never_writes_the_real_results(tmp_path: Path) -> None:
+    with pytest.raises(click.UsageError, match="--num_trials 2 is a quick try"):
+        checked_output(str(RESULTS), 2)
+    assert checked_output(str(tmp_path / "try.json"), 2) == tmp_path / "try.json"
+    assert checked_output(str(RESULTS), NUM_TRIALS) == RESULTS.resolve()
+
+
+def scale_result(factor: int, ratio: float, peak_mb: float, num_trials: int = 15) -> dict:
     stage = {"wall_s": 100.0, "peak_mb": 900.0, "written_bytes": 2**20, "floor_s": 95.0}
     stages = {name: {**stage, "ratio": 100 / 95} for name in STAGES}
     stages["preprocess_data.py"].update(floor_s=0.0, ratio=None)
@@ -84,6 +117,7 @@ def scale_result(factor: int, ratio: float, peak_mb: float) -> dict:
         "floor": {"wall_s": 400 / ratio, "peak_mb": 800.0},
         "ratio": ratio,
         "cpu_ratio": ratio,
+        "num_trials": num_trials,
         "load_before": "1.0 1.0 1.0",
         "load_after": "1.0 1.0 1.0",
     }
@@ -133,15 +167,12 @@ def test_peak_memory_starts_anew_after_a_reset() -> None:
     assert reset_peak() and peak_mb() < high - 150
 
 
-ONE_TRIAL = ("--num_trials", "1", "--top_n", "1")
-
-
 def test_each_step_of_the_one_process_homework_is_measured(
     raw_dir: Path, tmp_path: Path, mlflow_server: Server
 ) -> None:
     """bench.steps runs pipeline.py's own loop: each step's wall and peak, what it wrote."""
     before = store_bytes(mlflow_server.uri, mlflow_server.folder)
-    run = one_process_by_step(raw_dir, tmp_path / "output", mlflow_server.uri, *ONE_TRIAL)
+    run = one_process_by_step(raw_dir, tmp_path / "output", mlflow_server.uri, num_trials=1)
     after = store_bytes(mlflow_server.uri, mlflow_server.folder)
     assert list(run["steps"]) == list(STAGES)
     assert all(step["wall_s"] > 0 and step["peak_mb"] > 50 for step in run["steps"].values())
