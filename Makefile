@@ -68,11 +68,13 @@ RESUME_FLAGS    := $(if $(filter 1 yes true,$(RESUME)),--resume)
 # make q5-optuna: WORKERS hpo.py processes on one Optuna study (STUDY, default a new one)
 WORKERS         ?= 1
 STUDY           ?=
+# make bench-scale: the real months replicated SCALE times (1, 5, 15)
+SCALE           ?= 1
 PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR))
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench bench-tuners lint format docs clean predict serve-model install-team s3 s3-stop user
+.PHONY: bench bench-scale bench-tuners lint format docs clean predict serve-model install-team s3 s3-stop user
 .PHONY: install-browser ui-check screenshots
 
 help: ## Show this help
@@ -204,8 +206,11 @@ test-fast: install ## The tests that need neither a server nor the real data (un
 e2e: install ## Only the end-to-end tests on the real data (TAXI_DATA_DIR; PYTEST_ARGS="-k ...")
 	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest tests/test_end_to_end.py $(PYTEST_ARGS)
 
-bench: install ## Benchmark stages vs scikit-learn alone, preprocessing 1x-50x (bench/results.json)
+bench: install ## The homework vs scikit-learn alone, A B A B, 3 pairs; preprocessing 1x-50x (bench/results.json)
 	$(PY) -m bench.bench --raw_data_path $(call q,$(TAXI_DATA_DIR)) $(BENCH_ARGS)
+
+bench-scale: install ## The whole homework on the real months x SCALE (1, 5, 15) vs scikit-learn alone
+	$(PY) -m bench.scale --raw_data_path $(call q,$(TAXI_DATA_DIR)) --scale $(call q,$(SCALE)) $(BENCH_ARGS)
 
 bench-tuners: install ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
 	$(PY) -m bench.tuners --raw_data_path $(call q,$(TAXI_DATA_DIR))

@@ -48,8 +48,8 @@ RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf
 
 def train_and_log_model(
     trial: Any, datasets: dict, months: dict, trust_unsigned: bool
-) -> Candidate:
-    """Score one trial's forest on the validation and test sets and log it as a new run."""
+) -> tuple[Candidate, Any]:
+    """Score one trial's forest on the validation and test sets, log it as a new run; and it."""
     import mlflow
 
     model = load_sklearn(f"runs:/{trial.info.run_id}/{MODEL_ARTIFACT}", trust_unsigned)
@@ -60,7 +60,8 @@ def train_and_log_model(
         mlflow.log_metrics({f"{name}_rmse": score for name, score in scores.items()})
         log_sklearn_model(model)
         log_datasets(months)  # the raw months behind val.pkl and test.pkl
-    return Candidate(trial.info.run_id, run.info.run_id, scores["val"], scores["test"], params)
+    candidate = Candidate(trial.info.run_id, run.info.run_id, scores["val"], scores["test"], params)
+    return candidate, model
 
 
 def register_best(data_path: str, raw_data_path: str, top_n: int, policy: Policy) -> tuple:
@@ -77,10 +78,13 @@ def register_best(data_path: str, raw_data_path: str, top_n: int, policy: Policy
         click.echo(f"Only {len(trials)} finished hyperopt runs: using those.", err=True)
 
     set_experiment(BEST_MODELS_EXPERIMENT)
+    best, forest = None, None  # the lowest test RMSE so far; only its forest is kept
     with click.progressbar(trials, label="Scoring the top models", file=sys.stderr) as bar:
-        candidates = [train_and_log_model(t, datasets, months, policy.trust_unsigned) for t in bar]
-    best = min(candidates, key=lambda candidate: candidate.test_rmse)
-    version, decision = publish(best, data_path, trips, policy, baseline)  # gate, then registry
+        for trial in bar:
+            candidate, model = train_and_log_model(trial, datasets, months, policy.trust_unsigned)
+            if best is None or candidate.test_rmse < best.test_rmse:
+                best, forest = candidate, model
+    version, decision = publish(best, forest, data_path, trips, policy, baseline)  # gate, registry
     return best.test_rmse, version, decision
 
 

@@ -74,12 +74,14 @@ def run_baseline(data_path: str, n_jobs: int, num_trials: int, seed: int) -> dic
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         model = watch.fit(X_train, y_train, n_jobs, **params)
         loss = rmse(y_val, watch.predict(model, X_val))
-        trial_models.append((loss, model))
+        trial_models.append((loss, model))  # only the best TOP_N stay in memory, as forests grow
+        trial_models.sort(key=lambda pair: pair[0])
+        del trial_models[TOP_N:]
         return {"loss": loss, "status": STATUS_OK}
 
     watch.stage = "hpo.py"
     minimize(objective, num_trials, seed, Trials(), show_progressbar=False)
-    top = sorted(trial_models, key=lambda pair: pair[0])[:TOP_N]
+    top = trial_models
     watch.stage = "register_model.py"
     test_rmses = []
     for _, model in top:

@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from bench.bench import PYTHON, load_average, measure, result_of
+from bench.measure import PYTHON, load_average, measure, result_of
 from homework.config import HPO_EXPERIMENT, KEY_DIR_VARIABLE, NUM_TRIALS, SEED, TUNERS
 from homework.servers import ROOT, start_server
 

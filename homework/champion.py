@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homework.config import CHAMPION_PLOTS, MODEL_ARTIFACT, PYFUNC_ARTIFACT
+from homework.config import CHAMPION_PLOTS, PYFUNC_ARTIFACT
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.lineage import check_raw_file, pickled_months
@@ -20,7 +20,7 @@ from homework.models import model_name, pinned_requirements
 from homework.pickles import load_vectorizer
 from homework.promotion import Baseline, Decision, Policy, gate
 from homework.registry import Candidate, description, register, version_tags
-from homework.trust.loading import load_sklearn, sign_logged_model
+from homework.trust.loading import sign_logged_model
 
 EXAMPLE_TRIPS = 5
 
@@ -52,12 +52,19 @@ def log_trip_model(model: Any, example: Any) -> Any:
 
 
 def publish(
-    candidate: Candidate, data_path: str, trips: Any, policy: Policy, baseline: Baseline
+    candidate: Candidate,
+    forest: Any,
+    data_path: str,
+    trips: Any,
+    policy: Policy,
+    baseline: Baseline,
 ) -> tuple[str, Decision]:
     """Log the candidate's raw-trip pyfunc and plots, register it, alias it by the gate.
 
-    `trips` are the raw trips of the test month (read_test_trips), `baseline` the champion
-    to compare with (promotion.choose_baseline). Returns the new version and the gate's
+    `forest` is the candidate's forest as register_model.py scored and logged it (loaded
+    once its signature checked out: not loaded again here); `trips` are the raw trips of the
+    test month (read_test_trips), `baseline` the champion to compare with
+    (promotion.choose_baseline). Returns the new version and the gate's
     decision (@champion or @challenger).
     """
     import mlflow
@@ -67,7 +74,6 @@ def publish(
     from homework.trip_model import REQUIREMENTS, TripDurationModel
 
     dv = load_vectorizer(data_path)
-    forest = load_sklearn(f"runs:/{candidate.run_id}/{MODEL_ARTIFACT}")
     model = TripDurationModel(dv, forest)
     predicted = model.predict(None, trips)
     raw_rmse = rmse(trips[TARGET], predicted)

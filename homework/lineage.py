@@ -116,11 +116,20 @@ def trip_schema(dataset: str) -> Any:
 
 
 def log_datasets(datasets: dict[str, Any]) -> None:
-    """Log each month as an input of the active run, with its context."""
+    """Log each month as an input of the active run, with its context: in one request, with
+    what `mlflow.log_input` logs of each (MLflow 2.22 has no batch of its own)."""
     import mlflow
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-    for name, dataset in datasets.items():
-        mlflow.log_input(dataset, context=CONTEXTS[name])
+    inputs = [
+        DatasetInput(
+            dataset._to_mlflow_entity(),  # what mlflow.log_input logs of a dataset
+            tags=[InputTag(MLFLOW_DATASET_CONTEXT, CONTEXTS[name])],
+        )
+        for name, dataset in datasets.items()
+    ]
+    mlflow.MlflowClient().log_inputs(mlflow.active_run().info.run_id, datasets=inputs)
 
 
 def logged_datasets(run: Any) -> set[tuple[str, str, str]]:

@@ -27,7 +27,7 @@ def test_a_stale_number_is_caught() -> None:
     make_docs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_docs)
     page = "<!-- make docs: n-jobs -->\nthe fits 1.84 times faster\n<!-- /make docs -->\n"
-    results = {"n_jobs": {"cores": 2, "speedup": 1.8002}}
+    results = {"bench": {"n_jobs": {"cores": 2, "speedup": 1.8002}}}
     assert "1.80 times faster" in make_docs.fill(page, results)
     assert "1.84" not in make_docs.fill(page, results)
 

@@ -163,6 +163,7 @@ def test_make_user_passes_the_name_as_one_word(tmp_path: Path) -> None:
         ("user", "NAME"),
         ("test", "TAXI_DATA_DIR"),
         ("bench", "TAXI_DATA_DIR"),
+        ("bench-scale", "SCALE"),
         ("bench-tuners", "TAXI_DATA_DIR"),
         ("clean", "OUTPUT_DIR"),
     ],
