@@ -52,7 +52,7 @@ S3_ENV := WEED=$(call q,$(VENV)/bin/weed) S3_PORT=$(call q,$(S3_PORT)) S3_DIR=$(
 # The servers (homework/servers/): python -m homework.servers mlflow|s3 start|stop|status
 SERVERS := $(PY) -m homework.servers
 SPARK_PARALLELISM ?= 2
-# make test: pytest processes (pytest-xdist); 0 runs the suite in this one
+# make test: pytest processes (pytest-xdist), each test file whole in one; 0: no extra ones
 TEST_WORKERS    ?= 2
 # SPARK_MASTER=spark://host:port: where make q5-spark runs the trials (default: hpo.py's, local[*])
 SPARK_MASTER    ?=
@@ -197,7 +197,7 @@ serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invoc
 test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR, default data/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest -n $(call q,$(TEST_WORKERS)) --dist loadgroup
+	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest -n $(call q,$(TEST_WORKERS)) --dist loadfile
 
 test-fast: install ## The tests that need neither a server nor the real data (under a minute)
 	$(BIN)/pytest -m "not server and not real_data"

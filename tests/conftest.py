@@ -49,20 +49,24 @@ FIXTURE_MARKERS = {
     "taxi_data_dir": "real_data",
 }
 HOMEWORK_STEPS = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")
+HOMEWORK_FILE = "test_end_to_end.py"  # the only readers of the real homework run
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that use a server or the real data through a fixture, and keep the
-    readers of the real homework run together."""
+    """Mark the tests that use a server or the real data through a fixture.
+
+    `make test` hands each test file whole to one of two pytest processes (pytest-xdist's
+    loadfile), so the real homework run is made once only while every test that reads it
+    lives in the one file that owns it.
+    """
     for item in items:
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
-        if "homework" in getattr(item, "fixturenames", ()):
-            # With pytest -n (make test), one worker makes the real homework run, once, and
-            # runs every test that reads it.
-            item.add_marker(pytest.mark.xdist_group("homework"))
+        if "homework" in getattr(item, "fixturenames", ()) and item.path.name != HOMEWORK_FILE:
+            raise pytest.UsageError(
+                f"{item.nodeid} reads the real homework run: move it to tests/{HOMEWORK_FILE}"
+            )
 
 
 def write_trips(
