@@ -197,7 +197,7 @@ serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invoc
 test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR, default data/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest -n $(call q,$(TEST_WORKERS)) --dist loadfile
+	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest -n $(call q,$(TEST_WORKERS)) --dist loadfile --no-loadscope-reorder
 
 test-fast: install ## The tests that need neither a server nor the real data (under a minute)
 	$(BIN)/pytest -m "not server and not real_data"
