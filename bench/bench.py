@@ -14,7 +14,7 @@ The scale run, the whole homework on the months replicated N times, is scale.py
 (`make bench-scale SCALE=N`).
 
 Prints one table and writes its results into bench/results.json under `bench` (what
-scale.py wrote there stays; the previous benchmark's numbers go, previous.py). Targets: one
+scale.py wrote there stays). Targets: one
 process <= 1.15 x the floor, four processes <= 1.35 x, every process <= 1 GB; preprocessing
 15x (3.1 M trips) <= 4 s and 1 GB, 50x <= 15 s and 3 GB.
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 import click
 
-from bench import previous, report
+from bench import report
 from bench.cli import (
     checked_output,
     checked_raw_dir,
@@ -169,28 +169,11 @@ def n_jobs_comparison(out_dir: Path) -> dict[str, Any]:
 
 
 def blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
-    """The blocks of docs/performance.md that `make docs` writes from bench/results.json.
-
-    Until `make bench` has measured (`bench` in the results), the previous benchmark's
-    numbers are shown, marked as such (previous.py)."""
-
-    def part(results: dict[str, Any]) -> dict[str, Any]:
-        return results.get("bench") or results["previous"]
-
-    def measured(results: dict[str, Any]) -> str:
-        if "bench" in results:
-            return report.measured(results["bench"])
-        return previous.measured(results["previous"])
-
-    def table(results: dict[str, Any]) -> str:
-        if "bench" in results:
-            return f"```\n{report.bench_table(results['bench'])}\n```"
-        return f"```\n{previous.table(results['previous'])}\n```"
-
+    """The blocks of docs/performance.md that `make docs` writes from bench/results.json."""
     return {
-        "bench-measured": measured,
-        "bench-table": table,
-        "n-jobs": lambda results: report.n_jobs_sentence(part(results).get("n_jobs")),
+        "bench-measured": lambda results: report.measured(results["bench"]),
+        "bench-table": lambda results: f"```\n{report.bench_table(results['bench'])}\n```",
+        "n-jobs": lambda results: report.n_jobs_sentence(results["bench"].get("n_jobs")),
         "scale-summary": report.scale_summary,
         "scale-tables": report.scale_tables,
     }
@@ -261,7 +244,6 @@ def main(
             )
     part["load_after"] = load_average()
     results = read_results(results_path)
-    results.pop("previous", None)  # the previous benchmark's numbers give way to these
     write_results(results_path, {**results, "bench": part})
     click.echo(report.bench_table(part))
     click.echo(f"Wrote {output}", err=True)

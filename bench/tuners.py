@@ -29,6 +29,7 @@ from typing import Any
 
 import click
 
+from bench.cli import raw_data_path_option
 from bench.measure import PYTHON, load_average, measure, result_of
 from homework.config import HPO_EXPERIMENT, KEY_DIR_VARIABLE, NUM_TRIALS, SEED, TUNERS
 from homework.servers import ROOT, start_server
@@ -160,13 +161,7 @@ def blocks() -> dict[str, Any]:
 
 
 @click.command()
-@click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default=lambda: os.environ.get("TAXI_DATA_DIR", "data"),
-    show_default="$TAXI_DATA_DIR or data",
-    help="Folder with the three real green_tripdata_2023-0{1,2,3}.parquet files.",
-)
+@raw_data_path_option
 @click.option("--output", default="bench/tuners.json", show_default=True, help="JSON results.")
 def main(raw_data_path: str, output: str) -> None:
     """hyperopt's and Optuna's search on the real data, and each stopped and resumed."""
