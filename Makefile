@@ -11,6 +11,10 @@ VENV            ?= .venv
 REQUIREMENTS    ?= requirements.txt
 endif
 unexport MLFLOW
+# The lock files (`make lock` writes them from pyproject.toml): a base one, then one per extra.
+# uv installs them (pinned in requirements-dev.txt, installed by pip; INSTALLER=pip: pip alone).
+INSTALLER       ?= uv
+UV_VERSION      := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-dev.txt)
 # A value as one shell word: in single quotes, each ' in it written '\''. Every value a recipe
 # passes to the shell goes through it, so a name or path with spaces or quotes stays one word.
 q = '$(subst ','\'',$(1))'
@@ -73,7 +77,7 @@ SCALE           ?= 1
 PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR))
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
-.PHONY: help install data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
+.PHONY: help install install-optuna install-postgres lock data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
 .PHONY: bench bench-scale bench-tuners lint format docs clean predict serve-model install-team s3 s3-stop user
 .PHONY: install-browser ui-check screenshots
 
@@ -81,33 +85,40 @@ help: ## Show this help
 	@echo "Usage: make TARGET [PORT=5000] [VERBOSE=1] [TAXI_DATA_URL=...] [MLFLOW=3 (MLflow 3.x in .venv-mlflow3)]"
 	@grep -E '^[a-z0-9-]+:.*## ' $(foreach file,$(MAKEFILE_LIST),$(call q,$(file))) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# Lock files into $(VENV), every hash checked: uv with byte code compiled (as pip would), or
+# pip when uv is not there (INSTALLER=pip, or pip could not install it).
+install_locks = if [ $(call q,$(INSTALLER)) != pip ] && [ -x $(BIN)/uv ]; then \
+		$(BIN)/uv pip install --quiet --python $(PY) --require-hashes --compile-bytecode $(1); \
+	else $(BIN)/pip install --quiet --require-hashes $(1); fi
+
 $(VENV)/.installed: $(REQUIREMENTS) requirements-dev.txt
 	python3 -m venv $(call q,$(VENV))
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r $(call q,$(REQUIREMENTS)) -r requirements-dev.txt
+	@if [ $(call q,$(INSTALLER)) != pip ] && [ ! -x $(BIN)/uv ]; then \
+		$(BIN)/pip install --quiet uv==$(UV_VERSION) || echo "No uv: pip installs the lock files." >&2; fi
+	$(call install_locks,-r $(call q,$(REQUIREMENTS)) -r requirements-dev.txt)
 	touch $(call q,$@)
 
-install: $(VENV)/.installed ## Create .venv from the requirement files (MLFLOW=3: .venv-mlflow3)
+install: $(VENV)/.installed ## Create .venv from the lock files requirements.txt + -dev (MLFLOW=3: .venv-mlflow3)
+
+# An extra's lock file on top (requirements-optuna.txt, -postgres, -spark, -team, -ui).
+$(VENV)/.installed-%: requirements-%.txt $(VENV)/.installed
+	$(call install_locks,-r $(call q,$<))
+	touch $(call q,$@)
+
+lock: install ## Write the lock files requirements*.txt from pyproject.toml (LOCK_ARGS="--upgrade-package NAME")
+	$(PY) scripts/lock.py $(LOCK_ARGS)
+
+install-optuna: $(VENV)/.installed-optuna ## Add Optuna (requirements-optuna.txt) for `hpo.py --tuner optuna`
+
+install-postgres: $(VENV)/.installed-postgres ## Add the PostgreSQL driver for a postgresql:// store (requirements-postgres.txt)
 
 .PHONY: install-spark q5-spark q5-optuna spark-cluster spark-cluster-stop
-$(VENV)/.installed-spark: requirements-spark.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-spark.txt
-	touch $(call q,$@)
-
 install-spark: $(VENV)/.installed-spark ## Add pyspark (requirements-spark.txt) for `hpo.py --spark_parallelism`
-
-$(VENV)/.installed-team: requirements-team.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-team.txt
-	touch $(call q,$@)
-
-$(VENV)/.installed-ui: requirements-ui.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-ui.txt
-	touch $(call q,$@)
 
 install-browser: $(VENV)/.installed-ui ## Chromium (apt-get; macOS: a local Chrome) and Playwright for ui-check
 	@scripts/install_browser.sh
 
-install-team: $(VENV)/.installed-team ## Add the team setup's S3 server, boto3 and Flask-WTF (requirements-team.txt)
+install-team: $(VENV)/.installed-team ## Add the team setup: S3 server, boto3, Flask-WTF, PostgreSQL driver (requirements-team.txt)
 
 # Always runs the script: it skips the files already there and says when one is a folder.
 data: ## Download the Jan-Mar 2023 green taxi files into data/ (TAXI_DATA_URL=file://... works offline)
@@ -157,7 +168,7 @@ q5-spark: install-spark server ## Q5 with the trials spread over Spark (SPARK_PA
 		$(if $(SPARK_MASTER),--spark_master $(call q,$(SPARK_MASTER))) $(RESUME_FLAGS) $(LOG_FLAGS)
 	@$(ANSWER) 5
 
-q5-optuna: install server ## Q5 with Optuna: WORKERS=N processes share one study (STUDY=name), optuna.db beside mlflow.db
+q5-optuna: install-optuna server ## Q5 with Optuna: WORKERS=N processes share one study (STUDY=name), optuna.db beside mlflow.db
 	@scripts/hpo_workers.sh $(call q,$(WORKERS)) $(call q,$(STUDY)) $(PY) hpo.py --tuner optuna \
 		--data_path $(call q,$(OUTPUT_DIR)) $(RESUME_FLAGS) $(LOG_FLAGS)
 	@$(ANSWER) 5
@@ -212,7 +223,7 @@ bench: install ## The homework vs scikit-learn alone, A B A B, 3 pairs; preproce
 bench-scale: install ## The whole homework on the real months x SCALE (1, 5, 15) vs scikit-learn alone
 	$(PY) -m bench.scale --raw_data_path $(call q,$(TAXI_DATA_DIR)) --scale $(call q,$(SCALE)) $(BENCH_ARGS)
 
-bench-tuners: install ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
+bench-tuners: install-optuna ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
 	$(PY) -m bench.tuners --raw_data_path $(call q,$(TAXI_DATA_DIR))
 
 lint: install ## Lint only
