@@ -210,8 +210,8 @@ test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR,
 	$(BIN)/ruff format --check .
 	TAXI_DATA_DIR=$(call q,$(TAXI_DATA_DIR)) $(BIN)/pytest -n $(call q,$(TEST_WORKERS)) --dist loadfile --no-loadscope-reorder
 
-test-fast: install ## The tests that need neither a server nor the real data (under a minute)
-	$(BIN)/pytest -m "not server and not real_data"
+test-fast: install ## The tests that need neither a server, the real data nor the package index (under a minute)
+	$(BIN)/pytest -m "not server and not real_data and not index"
 
 # PYTEST_ARGS and BENCH_ARGS are lists of arguments: the shell splits them on purpose.
 e2e: install ## Only the end-to-end tests on the real data (TAXI_DATA_DIR; PYTEST_ARGS="-k ...")

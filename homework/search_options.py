@@ -57,6 +57,18 @@ class Tuning:
         return HyperoptTuner(plan, self.resume)
 
 
+def tuner_installed(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an Optuna search before anything runs when Optuna is not installed (an extra)."""
+    if value == "optuna":
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise click.BadParameter(
+                "Optuna is not installed: run `make install-optuna`."
+            ) from None
+    return value
+
+
 tuning_options = grouped(
     [
         click.option(
@@ -64,6 +76,7 @@ tuning_options = grouped(
             type=click.Choice(TUNERS),
             default=TUNERS[0],
             show_default=True,
+            callback=tuner_installed,
             help="hyperopt's TPE (the course's), or Optuna's seeded TPE with its study in a "
             "database (--storage).",
         ),

@@ -106,6 +106,13 @@ def open_storage(url: str) -> Any:
                 return rdb_storage(url)
             time.sleep(0.5 * attempt)
         return rdb_storage(url)
+    except ImportError as exc:
+        if exc.name != "psycopg2":  # an extra: not in the base install
+            raise
+        raise UserError(
+            f"the Optuna storage {shown(url)} needs the PostgreSQL driver psycopg2, which is not "
+            "installed: run `make install-postgres`."
+        ) from None
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
         raise UserError(
             f"cannot open the Optuna storage {shown(url)} ({shown(first_line(exc))[:200]}): "

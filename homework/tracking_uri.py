@@ -89,6 +89,11 @@ def check_database(tracking_uri: str) -> None:
         fix = "is it running, and are the host, port, user and password right?"
         why = first_line(error.orig)
     except (exc.SQLAlchemyError, ValueError, ImportError) as error:  # a bad URL, no driver
+        if getattr(error, "name", None) == "psycopg2":  # an extra: not in the base install
+            raise UserError(
+                f"--tracking_uri {tracking_uri} needs the PostgreSQL driver psycopg2, which is "
+                "not installed: run `make install-postgres`."
+            ) from None
         fix = "check the URL, and that its database driver is installed."
         why = first_line(error)
     else:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -137,13 +138,17 @@ def write_locks(root: Path, work: Path, upgrade: tuple[str, ...]) -> dict[str, s
     texts[mlflow3] = compile_lock(
         work, mlflow3, ["pyproject.toml", "--extra", BASES[mlflow3]], upgrade
     )
-    for extra in layers(pyproject):
+
+    def layer(extra: str) -> str:
         source = f"{extra}.in"
         (work / source).write_text("\n".join(requirements_of(pyproject, extra)) + "\n")
         constraints = [argument for name in BASES for argument in ("--constraint", name)]
-        name = lock_name(extra)
-        text = compile_lock(work, name, [source, *constraints], upgrade)
-        texts[name] = text.replace(f"-r {source}", f"{PROJECT}[{extra}] (pyproject.toml)")
+        text = compile_lock(work, lock_name(extra), [source, *constraints], upgrade)
+        return text.replace(f"-r {source}", f"{PROJECT}[{extra}] (pyproject.toml)")
+
+    with ThreadPoolExecutor() as pool:  # independent of each other: uv mostly waits on the index
+        done = dict(zip(layers(pyproject), pool.map(layer, layers(pyproject)), strict=True))
+    texts |= {lock_name(extra): text for extra, text in done.items()}
     extras = {**BASES, **{lock_name(extra): extra for extra in layers(pyproject)}}
     return {name: header(name, extras[name]) + text for name, text in texts.items()}
 

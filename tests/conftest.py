@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib
+import importlib.util
 import os
 import pwd
 import secrets
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 import numpy as np
@@ -211,6 +214,8 @@ def postgres_uri() -> Iterator[str]:
     """
     import sqlalchemy
 
+    if importlib.util.find_spec("psycopg2") is None:
+        unavailable("psycopg2 is not installed (make install-postgres)")
     bindir = postgres_bindir()
     if bindir is None:
         unavailable("no PostgreSQL server binaries (initdb): apt-get install postgresql")
@@ -345,6 +350,18 @@ def unavailable(message: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def extra(module: str, target: str) -> ModuleType:
+    """A library of an extra (pyproject.toml), imported at the top of the test module that
+    needs it: without it the module is skipped on a laptop, and fails under CI."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        message = f"{module} is not installed (make {target})"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

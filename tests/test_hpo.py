@@ -168,6 +168,19 @@ def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:
         plots.plt.close(fig)
 
 
+def test_optuna_not_installed_names_the_make_target(
+    prepared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import fails as if not installed
+    args = ["--data_path", str(prepared_dir), "--tuner", "optuna", "--tracking_uri", "http://x:1"]
+    result = CliRunner().invoke(run_optimization, args)
+    assert result.exit_code == 2  # a usage error, before anything runs (no server asked)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        "Error: Invalid value for '--tuner': Optuna is not installed: run `make install-optuna`."
+    ]
+
+
 def test_missing_output_says_preprocess_first(prepared_dir: Path) -> None:
     (prepared_dir / "dv.pkl").unlink()
     result = CliRunner().invoke(run_optimization, ["--data_path", str(prepared_dir)])

@@ -8,11 +8,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import optuna
 import pytest
 import sqlalchemy
 from click.testing import CliRunner
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, assert_one_line_error, extra
 from mlflow.tracking import MlflowClient
 
 import hpo
@@ -26,6 +25,7 @@ from homework.trust.loading import load_sklearn
 from hpo import run_optimization
 from register_model import run_register_model
 
+optuna = extra("optuna", "install-optuna")
 PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
 

@@ -185,6 +185,8 @@ def test_every_value_reaches_the_shell_as_one_word(
             "install-team",
             "-o",
             "install-spark",
+            "-o",
+            "install-optuna",
             target,
             f"{variable}={value}",
         ],

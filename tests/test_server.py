@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import venv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,10 +57,16 @@ while True:
 
 
 def fake_mlflow(folder: Path) -> Path:
+    """FAKE_MLFLOW in `folder`, beside a stand-in for its environment's Python, unless the
+    folder has a real one: the stand-in says every module the launcher asks about is there."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "mlflow"
     path.write_text(FAKE_MLFLOW.format(python=sys.executable))
     path.chmod(0o755)
+    python = folder / "python"
+    if not python.exists():
+        python.write_text("#!/bin/sh\nexit 0\n")
+        python.chmod(0o755)
     return path
 
 
@@ -218,6 +225,23 @@ def test_a_password_in_the_store_uri_is_on_no_command_line(servers: Servers) -> 
     finally:
         servers.run("stop", BACKEND_STORE_URI=uri, ARTIFACTS_DESTINATION=str(served))
     assert servers.ours() == []
+
+
+def test_a_postgresql_store_without_its_driver_is_one_line(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """psycopg2 is an extra (make install-postgres): the server's environment lacks it here."""
+    bare = tmp_path / "bare"
+    venv.create(bare)  # a real Python, without the driver
+    password = "pw-" + os.urandom(6).hex()
+    uri = f"postgresql://mlflow:{password}@127.0.0.1:5432/mlflow"
+    started = servers.run("start", MLFLOW=str(fake_mlflow(bare / "bin")), BACKEND_STORE_URI=uri)
+    assert started.returncode == 1
+    assert started.stderr == (
+        "Error: BACKEND_STORE_URI=postgresql://mlflow:***@127.0.0.1:5432/mlflow needs the "
+        f"PostgreSQL driver psycopg2 in {bare / 'bin'}: run `make install-postgres`.\n"
+    )
+    assert not servers.pid_file.exists() and servers.ours() == []
 
 
 def test_workers_of_a_killed_server_are_replaced_then_stopped(servers: Servers) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, extra
 
 from homework.errors import UserError
 from homework.tracking import connect
@@ -89,6 +90,7 @@ def test_a_malformed_server_url_is_one_line(prepared_dir: Path, uri: str, why: s
 def test_an_unreachable_database_fails_within_seconds(prepared_dir: Path) -> None:
     """MLflow alone tries for 100 s (forever, on a server that never answers), then prints a
     long traceback: one line in seconds instead, the password masked."""
+    extra("psycopg2", "install-postgres")
     with socket.socket() as refusing, socket.socket() as silent:
         refusing.bind(("127.0.0.1", 0))  # bound, not listening: the connection is refused
         silent.bind(("127.0.0.1", 0))
@@ -102,3 +104,17 @@ def test_an_unreachable_database_fails_within_seconds(prepared_dir: Path) -> Non
             assert time.monotonic() - started < 15
             line = assert_one_line_error(result, "cannot reach the database of --tracking_uri", why)
             assert "db-secret-17" not in result.output and "mlflow:***@" in line
+
+
+def test_a_postgresql_uri_without_its_driver_names_the_make_target(
+    prepared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # import fails as if not installed
+    uri = "postgresql://mlflow:db-secret-17@127.0.0.1:5432/mlflow"
+    result = CliRunner().invoke(
+        run_train, ["--data_path", str(prepared_dir), "--tracking_uri", uri]
+    )
+    line = assert_one_line_error(
+        result, "needs the PostgreSQL driver psycopg2", "make install-postgres"
+    )
+    assert "db-secret-17" not in result.output and "mlflow:***@" in line

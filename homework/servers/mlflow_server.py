@@ -154,6 +154,14 @@ class TrackingServer(Service):
     def prepare(self) -> None:
         if not os.access(self.mlflow, os.X_OK):
             raise ServerError(f"{self.mlflow} not found: run `make install` first.")
+        store = self.backend_store_uri
+        if re.match(r"postgresql(\+psycopg2)?://", store) and not has_module(
+            self.python, "psycopg2"
+        ):
+            raise ServerError(
+                f"BACKEND_STORE_URI={store} needs the PostgreSQL driver psycopg2 in "
+                f"{self.python.parent}: run `make install-postgres`."
+            )
         destination = self.artifacts_destination
         if destination.startswith("s3://") and not has_module(self.python, "boto3"):
             raise ServerError(
