@@ -78,7 +78,7 @@ PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install install-optuna install-postgres lock data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench bench-scale bench-tuners lint format docs clean predict serve-model install-team s3 s3-stop user
+.PHONY: bench bench-scale bench-tuners bench-install lint format docs clean predict serve-model install-team s3 s3-stop user
 .PHONY: install-browser ui-check screenshots
 
 help: ## Show this help
@@ -222,6 +222,9 @@ bench: install ## The homework vs scikit-learn alone, A B A B, 3 pairs; preproce
 
 bench-scale: install ## The whole homework on the real months x SCALE (1, 5, 15) vs scikit-learn alone
 	$(PY) -m bench.scale --raw_data_path $(call q,$(TAXI_DATA_DIR)) --scale $(call q,$(SCALE)) $(BENCH_ARGS)
+
+bench-install: install ## make install with pip, then uv, on fresh clones with empty caches, A B A B; a first make all (bench/results.json)
+	$(PY) -m bench.install --raw_data_path $(call q,$(TAXI_DATA_DIR)) $(BENCH_ARGS)
 
 bench-tuners: install-optuna ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
 	$(PY) -m bench.tuners --raw_data_path $(call q,$(TAXI_DATA_DIR))
