@@ -19,15 +19,14 @@ import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on
 
 import click
 
+from homework.data.pickles import check_outputs, load_dataset
 from homework.forest import fit_forest, rmse
 from homework.options import connection_options, data_path_option, num_trials_option, seed_option
-from homework.pickles import check_outputs, load_dataset
 from homework.reporting import reporting
-from homework.search_options import Tuning, spark_options, tuning_options
-from homework.search_plan import Tuner
-from homework.search_runs import start_search
-from homework.spark import SparkSettings, minimize_on_spark
-from homework.tracking import Connection
+from homework.search.options import Tuning, spark_options, tuning_options
+from homework.search.runs import Tuner, start_search
+from homework.search.spark import SparkSettings, minimize_on_spark
+from homework.tracking.connection import Connection
 
 
 def optimize(

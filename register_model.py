@@ -22,11 +22,10 @@ from typing import Any
 
 import click
 
-from homework.baseline import choose_baseline
-from homework.champion import publish, read_test_trips
 from homework.config import BEST_MODELS_EXPERIMENT, HPO_RUN_TAG, MODEL_ARTIFACT
+from homework.data.lineage import log_datasets, pickled_months
+from homework.data.pickles import check_outputs, load_dataset
 from homework.forest import rmse
-from homework.lineage import log_datasets, pickled_months
 from homework.models import log_sklearn_model
 from homework.options import (
     connection_options,
@@ -35,12 +34,14 @@ from homework.options import (
     raw_data_path_option,
     top_n_option,
 )
-from homework.pickles import check_outputs, load_dataset
-from homework.promotion import Policy
-from homework.registry import Candidate
+from homework.publish.champion import publish, read_test_trips
+from homework.publish.gate import Policy
+from homework.publish.incumbent import choose_baseline
+from homework.publish.registry import Candidate
 from homework.reporting import reporting
-from homework.search_runs import best_trials, newest_search
-from homework.tracking import Connection, set_experiment
+from homework.search.runs import best_trials, newest_search
+from homework.tracking.connection import Connection
+from homework.tracking.experiments import set_experiment
 from homework.trust.loading import load_sklearn
 
 RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"]

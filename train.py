@@ -17,12 +17,12 @@ import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on
 import click
 
 from homework.config import TRAIN_EXPERIMENT
+from homework.data.pickles import check_outputs, load_dataset
 from homework.forest import fit_forest, rmse
 from homework.models import autologged_run, log_sklearn_model
 from homework.options import connection_options, data_path_option
-from homework.pickles import check_outputs, load_dataset
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 RF_PARAMS = {"max_depth": 10, "random_state": 0}
 

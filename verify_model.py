@@ -22,7 +22,7 @@ import click
 from homework.errors import UserError
 from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 from homework.trust.loading import download_verified
 
 

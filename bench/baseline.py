@@ -24,9 +24,9 @@ from hyperopt import STATUS_OK, Trials
 from sklearn.ensemble import RandomForestRegressor
 
 from homework.config import DATA_PATH, NUM_TRIALS, SEED, TOP_N
+from homework.data.pickles import load_dataset
 from homework.forest import fit_forest, rmse
-from homework.pickles import load_dataset
-from homework.tuning import minimize
+from homework.search.hyperopt_tuner import minimize
 from train import RF_PARAMS
 
 

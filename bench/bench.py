@@ -52,7 +52,7 @@ from bench.runs import (
     with_server_cpu,
 )
 from homework.config import KEY_DIR_VARIABLE
-from homework.servers import start_server
+from services import start_server
 
 FACTORS = (1, 5, 15, 50)
 NJOBS_TRIALS = 3  # trials in the n_jobs=1 vs -1 comparison (plus train.py's forest)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from homework.config import DATASET, MONTHS, NUM_TRIALS
-from homework.trips import tripdata_path
+from homework.data.trips import tripdata_path
 
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -43,7 +43,7 @@ from bench.runs import (
     with_server_cpu,
 )
 from homework.config import KEY_DIR_VARIABLE
-from homework.servers import Server, start_server
+from services import Server, start_server
 
 
 def homework_run(data: Path, out_dir: Path, server: Server, num_trials: int) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from importlib.metadata import version
 from typing import Any
 
 from homework.config import MODEL_ARTIFACT
-from homework.lineage import log_datasets, pickled_months
-from homework.tracking import MLFLOW_3, set_experiment
+from homework.data.lineage import log_datasets, pickled_months
+from homework.tracking.connection import MLFLOW_3
+from homework.tracking.experiments import set_experiment
 from homework.trust.loading import sign_logged_model
 
 
@@ -63,7 +64,7 @@ def saving_format(as_autolog: bool) -> tuple[dict[str, Any], str]:
     refuses the trees); cloudpickle on 2.x, which has no other format, and for `as_autolog`,
     as autolog saves it.
     """
-    from homework.model_files import TRUSTED_TYPES
+    from homework.model.files import TRUSTED_TYPES
 
     if MLFLOW_3 and not as_autolog:
         return {"serialization_format": "skops", "skops_trusted_types": TRUSTED_TYPES}, "skops"

@@ -31,11 +31,11 @@ from homework.config import (
     TOP_N,
     TRACKING_URI,
 )
+from homework.data.lineage import ALLOW_UNORDERED, Months
 from homework.errors import UserError
-from homework.lineage import ALLOW_UNORDERED, Months
-from homework.promotion import ALWAYS, GATE, Policy
-from homework.registry import check_model_name
-from homework.tracking import Connection
+from homework.publish.gate import ALWAYS, GATE, Policy
+from homework.publish.registry import check_model_name
+from homework.tracking.connection import Connection
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 

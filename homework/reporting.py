@@ -21,7 +21,8 @@ from typing import TextIO
 import click
 
 from homework.errors import UserError
-from homework.tracking import Connection, describe_failure, redact
+from homework.tracking.connection import Connection, redact
+from homework.tracking.failures import describe_failure
 
 DEBUG_VARIABLE = "HOMEWORK_DEBUG"  # set to 1 for the whole traceback of an error
 

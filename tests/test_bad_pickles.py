@@ -16,8 +16,8 @@ from conftest import assert_one_line_error
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
+from homework.data.pickles import file_sha256, load_dataset
 from homework.errors import UserError
-from homework.pickles import file_sha256, load_dataset
 from hpo import run_optimization
 from register_model import run_register_model
 from train import run_train

@@ -36,11 +36,12 @@ from homework.config import (
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
-from homework.features import RAW_COLUMNS
+from homework.data.lineage import logged_datasets
+from homework.data.pickles import load_dataset
+from homework.data.trips import read_trips
 from homework.forest import rmse
-from homework.lineage import logged_datasets
-from homework.pickles import load_dataset
-from homework.promotion import (
+from homework.model.features import RAW_COLUMNS
+from homework.publish.gate import (
     BASELINE_RMSE_TAG,
     CANDIDATE_RMSE_TAG,
     FIRST,
@@ -50,14 +51,13 @@ from homework.promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
-from homework.search_runs import PARENT_TAG
-from homework.servers import processes
-from homework.tracking import MLFLOW_3
-from homework.trips import read_trips
+from homework.search.runs import PARENT_TAG
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import download_verified, load_pyfunc
 from homework.trust.manifest import SIGNED_MANIFEST
-from homework.ui.browser import VIEWPORT
-from homework.ui.profiles import PICTURE_NAMES, PROFILES
+from services import processes
+from ui.browser import VIEWPORT
+from ui.profiles import PICTURE_NAMES, PROFILES
 
 pytestmark = pytest.mark.server
 NOISE = (

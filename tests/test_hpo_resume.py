@@ -11,9 +11,9 @@ from mlflow.tracking import MlflowClient
 
 import hpo
 from homework.config import HPO_EXPERIMENT, SEARCH_TAG
-from homework.search_plan import Plan
-from homework.search_runs import PARENT_TAG, PROCESS_TAG, this_process
-from homework.tuning import key, suggested
+from homework.search.hyperopt_tuner import key, suggested
+from homework.search.plan import Plan
+from homework.search.runs import PARENT_TAG, PROCESS_TAG, this_process
 from hpo import run_optimization
 
 
@@ -84,7 +84,7 @@ def test_resume_refuses_another_plan_another_data_or_a_search_still_running(
 ) -> None:
     from conftest import MONTHS, random_month
 
-    from homework.pickles import write_outputs
+    from homework.data.pickles import write_outputs
     from preprocess_data import preprocess
 
     with monkeypatch.context() as patch:

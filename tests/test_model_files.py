@@ -15,17 +15,17 @@ import pytest
 import skops.io
 from pickle_scan import pickles_in_folder
 
-from homework.features import vectorize
+from homework.data.pickles import load_dataset, load_vectorizer
+from homework.data.trips import read_trips
 from homework.forest import fit_forest
-from homework.model_files import (
+from homework.model.features import vectorize
+from homework.model.files import (
     TRUSTED_TYPES,
     read_forest,
     read_vectorizer,
     write_forest,
     write_vectorizer,
 )
-from homework.pickles import load_dataset, load_vectorizer
-from homework.trips import read_trips
 from homework.trust.formats import load_forest
 
 

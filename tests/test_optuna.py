@@ -17,11 +17,11 @@ from mlflow.tracking import MlflowClient
 
 import hpo
 from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
+from homework.data.lineage import logged_datasets
+from homework.data.pickles import load_dataset
 from homework.forest import rmse
-from homework.lineage import logged_datasets
-from homework.pickles import load_dataset
-from homework.search_runs import PARENT_TAG, newest_search
-from homework.study_storage import default_storage
+from homework.search.runs import PARENT_TAG, newest_search
+from homework.search.study_storage import default_storage
 from homework.trust.loading import load_sklearn
 from hpo import run_optimization
 from register_model import run_register_model

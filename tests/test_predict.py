@@ -27,13 +27,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from homework.config import PYFUNC_ARTIFACT
+from homework.data.pickles import load_dataset, load_vectorizer
 from homework.errors import UserError
-from homework.features import RAW_COLUMNS, RAW_DTYPES
 from homework.forest import fit_forest, rmse
+from homework.model.features import RAW_COLUMNS, RAW_DTYPES
+from homework.model.trip_model import TripDurationModel
 from homework.models import model_name
-from homework.pickles import load_dataset, load_vectorizer
-from homework.tracking import MLFLOW_3
-from homework.trip_model import TripDurationModel
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import PICKLED_CHAMPION, load_pyfunc, sign_logged_model
 from predict import read_input, run_predict
 

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import MONTHS, assert_one_line_error, random_month, write_trips, write_with_nulls
 
-from homework import pickles
+from homework.data import pickles
+from homework.data.pickles import load_dataset, write_outputs
+from homework.data.trips import read_trips
 from homework.errors import UserError
-from homework.pickles import load_dataset, write_outputs
-from homework.trips import read_trips
 from preprocess_data import preprocess, run_data_prep
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))

@@ -25,10 +25,11 @@ from homework.config import (
     PYFUNC_ARTIFACT,
     SEARCH_TAG,
 )
-from homework.features import RAW_COLUMNS
+from homework.data.pickles import load_dataset
+from homework.data.trips import read_trips
 from homework.forest import rmse
-from homework.pickles import load_dataset
-from homework.promotion import (
+from homework.model.features import RAW_COLUMNS
+from homework.publish.gate import (
     BASELINE_RMSE_TAG,
     BASELINE_VERSION_TAG,
     CANDIDATE_RMSE_TAG,
@@ -39,9 +40,8 @@ from homework.promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
-from homework.search_runs import PARENT_TAG
-from homework.tracking import MLFLOW_3
-from homework.trips import read_trips
+from homework.search.runs import PARENT_TAG
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import download_verified, load_pyfunc
 from hpo import run_optimization
 from preprocess_data import run_data_prep

@@ -14,9 +14,9 @@ from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
 from homework.config import TRAIN_EXPERIMENT
-from homework.features import keep_sparse
+from homework.data.pickles import load_dataset
 from homework.forest import rmse
-from homework.pickles import load_dataset
+from homework.model.features import keep_sparse
 from train import run_train
 
 

@@ -46,8 +46,9 @@ from homework.config import (
     TRAIN_EXPERIMENT,
 )
 from homework.errors import UserError
-from homework.promotion import BASELINE_VERSION_TAG, UNTRUSTED_TAG, UNVERIFIED
-from homework.search_runs import PARENT_TAG
+from homework.publish.gate import BASELINE_VERSION_TAG, UNTRUSTED_TAG, UNVERIFIED
+from homework.search.runs import PARENT_TAG
+from homework.tracking.sources import ForeignSource, check_source
 from homework.trust import manifest
 from homework.trust.keys import (
     KEY_DIR_VARIABLE,
@@ -56,7 +57,6 @@ from homework.trust.keys import (
     TRUSTED_KEYS_DIR,
 )
 from homework.trust.manifest import SIGNED_MANIFEST
-from homework.trust.sources import ForeignSource, check_source
 from predict import run_predict
 from register_model import run_register_model
 from train import run_train

@@ -37,7 +37,7 @@ def load_forest(folder: str) -> Any:
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
 
-    from homework.model_files import TRUSTED_TYPES, read_forest
+    from homework.model.files import TRUSTED_TYPES, read_forest
 
     sklearn = flavors(folder).get("sklearn", {})
     if sklearn.get("serialization_format") != SKOPS:

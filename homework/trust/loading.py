@@ -21,11 +21,12 @@ import click
 
 from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG
 from homework.errors import UserError, first_line
-from homework.tracking import MLFLOW_3, connection_lost, refused_status, server_failed
+from homework.tracking.connection import MLFLOW_3
+from homework.tracking.failures import connection_lost, refused_status, server_failed
+from homework.tracking.sources import check_source
 from homework.trust.formats import load_forest, pickled_pyfunc
 from homework.trust.keys import key_dir
 from homework.trust.manifest import SIGNED_MANIFEST, Untrusted, check_folder, sign_folder
-from homework.trust.sources import check_source
 
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
