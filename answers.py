@@ -25,7 +25,7 @@ from homework.config import (
     SERVER_PID_FILE,
     TRAIN_EXPERIMENT,
 )
-from homework.data.pickles import written_files
+from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.options import (
@@ -63,7 +63,7 @@ def q1_mlflow_version() -> str:
 def q2_files_written(data_path: str) -> str:
     """The files preprocess_data.py wrote, as its dv.pkl lists them (not whatever else the
     folder holds, a .DS_Store say)."""
-    return str(len(written_files(data_path)))
+    return str(len(Prepared.read(data_path).written_files()))
 
 
 def q3_min_samples_split() -> str:

@@ -2,7 +2,7 @@
 
 Loads `--model_uri` (default `models:/nyc-green-taxi-duration-rf@champion`, the
 self-contained pyfunc register_model.py registers: raw trips in, minutes out), once its
-files are checked against the signature register_model.py made (see signing.py;
+files are checked against the signature register_model.py made (see homework/trust/;
 `--trust_unsigned` loads an unsigned model with a warning), and either
 
 - scores a TLC trip file (`--input`): writes `--output`, a parquet file with the input's

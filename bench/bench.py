@@ -34,7 +34,6 @@ from bench import report
 from bench.cli import (
     checked_output,
     checked_raw_dir,
-    num_trials_option,
     output_option,
     raw_data_path_option,
     read_results,
@@ -52,6 +51,7 @@ from bench.runs import (
     with_server_cpu,
 )
 from homework.config import KEY_DIR_VARIABLE
+from homework.options import num_trials_option
 from services import start_server
 
 FACTORS = (1, 5, 15, 50)

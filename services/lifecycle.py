@@ -1,6 +1,6 @@
 """The lifecycle every server of ours shares: start, stop and status, and what they say.
 
-A Service (settings.py) says what differs between the MLflow tracking server and the local S3
+A Service (service.py) says what differs between the MLflow tracking server and the local S3
 server; the rest is one flow. `start`: the pid file's verdict (processes.check), then reuse or
 refusal, the checks before a launch, the launch and its identity record, the wait until it
 answers (Ctrl-C stops what it launched). `stop`: signals only a process group proven ours.
@@ -9,11 +9,9 @@ answers (Ctrl-C stops what it launched). `stop`: signals only a process group pr
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
+from homework.interrupts import ctrl_c_held_back
+
 import time
-from collections.abc import Iterator
 
 import psutil
 
@@ -31,24 +29,6 @@ from services.processes import (
 from services.service import ServerError, Service, port_in_use
 
 WAIT = 0.5  # seconds between two "does it answer yet?"
-
-
-@contextlib.contextmanager
-def ctrl_c_deferred() -> Iterator[None]:
-    """Ctrl-C waits until the block ends: launching and recording, or stopping, is never cut
-    in two. Outside the main thread, or with SIGINT ignored (nohup), nothing changes."""
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def check(service: Service) -> Check:
@@ -82,7 +62,7 @@ def other_port(service: Service, found: Check, action: str) -> ServerError:
 
 
 def stop_recorded(service: Service, record: processes.Record) -> None:
-    with ctrl_c_deferred():
+    with ctrl_c_held_back():
         processes.stop_group(record.pid)
         processes.remove_record(service.pid_file, record)
     service.stopped(record)
@@ -121,7 +101,7 @@ def start(service: Service) -> None:
             )
         record = None
         try:
-            with ctrl_c_deferred():  # nothing runs unrecorded
+            with ctrl_c_held_back():  # nothing runs unrecorded
                 record = launch(service)
             service.announce(record.pid)
             wait_until_ready(service, record)

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import psutil
 
+from homework.processes import CLOCK_SLACK, Identity, is_alive
+
 GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 POLL = 0.1  # seconds between two looks at the process table
 EXEC_WAIT = 2.0  # seconds for a just-launched process to show its command line
-# create_time is the boot time plus the process's age, and the boot time moves (in whole
-# seconds) when the wall clock is set: a second of slack keeps our own server ours.
-CLOCK_SLACK = 1.0
 
 # The verdicts of `check`.
 NONE = "none"  # no pid file
@@ -171,14 +170,12 @@ def running(pid: int) -> bool:
 
 def is_recorded_process(record: Record) -> bool:
     """True if the process `record.pid` runs and is the one recorded: start time and command."""
-    try:
-        process = psutil.Process(record.pid)
-        with process.oneshot():
-            started = process.create_time()
-            command = tuple(process.cmdline())
-    except psutil.Error:  # gone, a zombie, or not ours to look at
+    if not is_alive(Identity(record.pid, record.create_time)):
         return False
-    return abs(started - record.create_time) <= CLOCK_SLACK and command == record.cmdline
+    try:
+        return tuple(psutil.Process(record.pid).cmdline()) == record.cmdline
+    except psutil.Error:  # exited meanwhile
+        return False
 
 
 def command_line(record: Record) -> list[str]:

@@ -34,10 +34,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from homework.config import CHAMPION_ALIAS, DATASET
+from homework.config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
 from homework.config import MONTHS as MONTH_OF
 from homework.data.trips import tripdata_path
-from homework.trust.keys import KEY_DIR_VARIABLE
 from services import ROOT, Server, free_port, start_server
 
 MONTHS = tuple(MONTH_OF.values())  # train, validation, test

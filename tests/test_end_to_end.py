@@ -33,11 +33,12 @@ from homework.config import (
     HPO_RUN_TAG,
     MODEL_NAME,
     SEARCH_TAG,
+    SIGNED_MANIFEST,
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
 from homework.data.lineage import logged_datasets
-from homework.data.pickles import load_dataset
+from homework.data.pickles import Prepared
 from homework.data.trips import read_trips
 from homework.forest import rmse
 from homework.model.features import RAW_COLUMNS
@@ -54,7 +55,6 @@ from homework.publish.gate import (
 from homework.search.runs import PARENT_TAG
 from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import download_verified, load_pyfunc
-from homework.trust.manifest import SIGNED_MANIFEST
 from services import processes
 from ui.browser import VIEWPORT
 from ui.profiles import PICTURE_NAMES, PROFILES
@@ -170,7 +170,7 @@ def test_the_champion_is_evaluated_and_predicts_the_raw_month(homework: Homework
     assert rmse(trips["duration"], predicted) == pytest.approx(5.5674, abs=1e-4)
     # ... and the course's runs:/<id>/model is still the forest on the vectorised matrix.
     forest = mlflow.sklearn.load_model(f"runs:/{version.run_id}/model")
-    X_test, y_test = load_dataset(homework.output, "test")
+    X_test, y_test = Prepared.read(homework.output).dataset("test")
     assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
 
 

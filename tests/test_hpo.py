@@ -88,7 +88,7 @@ def test_a_search_is_a_parent_run_with_one_child_per_trial(
 
 
 def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_server) -> None:
-    from homework.data.pickles import load_dataset
+    from homework.data.pickles import Prepared
     from homework.forest import rmse
     from homework.trust.loading import load_sklearn
 
@@ -99,7 +99,7 @@ def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_serve
     )
     (run,) = hpo_runs(mlflow_server.uri)
     model = load_sklearn(f"runs:/{run.info.run_id}/model")  # signed: loads only if it checks out
-    X_val, y_val = load_dataset(prepared_dir, "val")
+    X_val, y_val = Prepared.read(prepared_dir).dataset("val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(run.data.metrics["rmse"], rel=1e-12)
     # Logged with the signature of the vectorised matrix, as train.py's model.
     info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
@@ -376,11 +376,11 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
 def test_forests_fit_on_every_core_and_predict_bit_identically(prepared_dir: Path) -> None:
     from sklearn.ensemble import RandomForestRegressor
 
-    from homework.data.pickles import load_dataset
+    from homework.data.pickles import Prepared
     from homework.forest import fit_forest
 
-    X_train, y_train = load_dataset(prepared_dir, "train")
-    X_val, _ = load_dataset(prepared_dir, "val")
+    X_train, y_train = Prepared.read(prepared_dir).dataset("train")
+    X_val, _ = Prepared.read(prepared_dir).dataset("val")
     params = {"n_estimators": 40, "max_depth": 8, "random_state": 42}
     forest = fit_forest(X_train, y_train, n_jobs=-1, **params)
     single = RandomForestRegressor(n_jobs=1, **params).fit(X_train, y_train)

@@ -1,4 +1,4 @@
-"""promotion.py: the gate's decision, from MLflow evaluation results (no server needed)."""
+"""publish/gate.py: the gate's decision, from MLflow evaluation results (no server needed)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from conftest import ROOT, free_port
 from mlflow.tracking import MlflowClient
 
 from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
-from homework.data.pickles import load_dataset
+from homework.data.pickles import Prepared
 from homework.forest import rmse
 from homework.search.hyperopt_tuner import key, suggested
 from homework.search.runs import PARENT_TAG
@@ -164,7 +164,7 @@ def test_a_search_on_the_cluster_survives_losing_its_workers_and_resumes(
     # A worker's forest is signed (load_sklearn checks it) and scores what it reported, and
     # register_model.py takes the search as any other.
     model = load_sklearn(f"runs:/{best.info.run_id}/model")
-    X_val, y_val = load_dataset(prepared_dir, "val")
+    X_val, y_val = Prepared.read(prepared_dir).dataset("val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(best.data.metrics["rmse"])
     raw = ["--raw_data_path", str(prepared_dir.parent / "data"), "--top_n", "2"]
     registered = CliRunner().invoke(run_register_model, ["--data_path", str(prepared_dir), *raw])

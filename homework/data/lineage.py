@@ -94,13 +94,6 @@ def month_datasets(trip_data: dict[str, str], names: tuple[str, ...], data_path:
     }
 
 
-def pickled_months(data_path: Any, names: tuple[str, ...]) -> dict:
-    """The MetaDataset of each month in `names`, as `data_path`/dv.pkl records them."""
-    from homework.data.pickles import load_vectorizer
-
-    return month_datasets(load_vectorizer(data_path).trip_data_, names, data_path)
-
-
 def trip_schema(dataset: str) -> Any:
     """The columns the homework reads from a trip file, with the types it reads them as."""
     from mlflow.types import ColSpec, Schema
@@ -146,34 +139,24 @@ def logged_datasets(run: Any) -> set[tuple[str, str, str]]:
     }
 
 
-def expected_datasets(datasets: dict[str, Any]) -> set[tuple[str, str, str]]:
-    """(context, name, digest) of `datasets` as log_datasets logs them."""
-    return {(CONTEXTS[name], data.name, data.digest) for name, data in datasets.items()}
+def recorded_datasets(trip_data: dict[str, str], names: tuple[str, ...]) -> set[tuple[str, str, str]]:
+    """(context, name, digest) of the months `names` of a dv.pkl record, as log_datasets logs
+    their MetaDatasets (month_datasets)."""
+    return {
+        (CONTEXTS[name], Path(trip_data[f"{name}_file"]).stem, trip_data[f"{name}_digest"])
+        for name in names
+    }
 
 
-def check_same_data(run: Any, datasets: dict[str, Any], search: str, data_path: Any) -> None:
-    """Refuse pickles made from other data than the run (a search's parent) recorded."""
-    expected, logged = expected_datasets(datasets), logged_datasets(run)
+def check_same_data(run: Any, trip_data: dict[str, str], search: str, data_path: Any) -> None:
+    """Refuse pickles made from other data than the run (a search's parent) recorded: the
+    training and validation months of `trip_data`, dv.pkl's record."""
+    expected, logged = recorded_datasets(trip_data, ("train", "val")), logged_datasets(run)
     if logged != expected:
         raise UserError(
             f"{data_path}/ holds pickles of {describe(expected)}, but hyperopt search "
             f"{search} was trained on {describe(logged)}: pass the --data_path that search "
             "used, or run hpo.py on these pickles (make q5)."
-        )
-
-
-def check_raw_file(path: Path, dataset: Any, data_path: Any) -> None:
-    """Refuse a raw month file that is missing or is not the one dv.pkl recorded (`dataset`)."""
-    if not path.is_file():
-        raise UserError(
-            f"missing {path}, a month of {data_path}/dv.pkl: pass --raw_data_path (make data)."
-        )
-    digest = file_digest(path)
-    if digest != dataset.digest:
-        raise UserError(
-            f"{path} is not the file {data_path}/dv.pkl was made from (digest {digest}, not "
-            f"{dataset.digest}): pass the --raw_data_path of that preprocessing, or run "
-            "preprocess_data.py again (make q2)."
         )
 
 

@@ -7,8 +7,10 @@ They are written all four or none (`atomic_dir_write`), through a scratch folder
 one: `dv.pkl` records the SHA-256 of the other three (`dv.outputs_`) and is moved in last,
 with Ctrl-C held back while the four are moved, and a reader refuses a file that is not the
 one recorded (a set left mixed by a killed process, or a file copied in from elsewhere)
-before unpickling it. Q2 counts the files `dv.pkl` records (`written_files`).
+before unpickling it.
 
+A command reads the set once (`Prepared.read`): dv.pkl is unpickled once, and each data set
+the first time it is asked for; what the scripts pass down is that value, not the path.
 Unpickling runs code: these functions only ever read what preprocess_data.py wrote, and
 the data folder is the user's own.
 """
@@ -23,6 +25,7 @@ import os
 import pickle
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,49 +139,6 @@ def load_checked(path: Path, looks_right: Any) -> Any:
     return obj
 
 
-def load_dataset(data_path: str | Path, name: str) -> tuple[Any, Any]:
-    """Load one `(X, y)` pickle written by preprocess_data.py, e.g. name='train'.
-
-    A NaN or infinite value, or a matrix whose columns are not dv.pkl's features (a pickle
-    of another preprocessing run), is refused here, before any MLflow run starts: the
-    forest would fail on it inside the run and leave a FAILED run behind.
-    """
-    import numpy as np
-    import scipy.sparse as sp
-
-    from homework.model.features import keep_sparse
-
-    def is_x_y(obj: Any) -> bool:
-        return (
-            isinstance(obj, tuple)
-            and len(obj) == 2
-            and all(hasattr(part, "shape") for part in obj)
-            and obj[0].shape[0] == obj[1].shape[0]
-        )
-
-    def all_finite(part: Any) -> bool:
-        values = part.data if sp.issparse(part) else part  # a sparse matrix: its stored values
-        try:
-            return bool(np.isfinite(np.asarray(values, dtype=np.float64)).all())
-        except (TypeError, ValueError):
-            return False
-
-    path = Path(data_path) / f"{name}.pkl"
-    check_outputs(data_path, (path.name,))
-    check_recorded(path, load_vectorizer(data_path))
-    X, y = load_checked(path, is_x_y)
-    X = keep_sparse(X) if sp.issparse(X) else X  # never made dense by accident (features.py)
-    if not (all_finite(X) and all_finite(y)):
-        raise UserError(f"{path} holds NaN, infinite or non-numeric values: {RUN_AGAIN}.")
-    features = len(load_vectorizer(data_path).feature_names_)
-    if len(X.shape) != 2 or X.shape[1] != features:
-        raise UserError(
-            f"{path} has {X.shape[-1]:,} feature columns but dv.pkl {features:,}: they come "
-            f"from different preprocessing runs; {RUN_AGAIN}."
-        )
-    return X, y
-
-
 def check_recorded(path: Path, dv: Any) -> None:
     """Refuse a data file that is not the one dv.pkl recorded beside it (before unpickling)."""
     recorded = getattr(dv, "outputs_", {}).get(path.name)
@@ -195,16 +155,122 @@ def check_recorded(path: Path, dv: Any) -> None:
         )
 
 
-def written_files(data_path: str | Path) -> list[str]:
-    """The files preprocess_data.py wrote to `data_path`, as dv.pkl records them, each checked
-    to be the one it wrote: Q2's answer is how many."""
-    dv = load_vectorizer(data_path)
-    for name in getattr(dv, "outputs_", {}) or DATA_FILES:
-        check_outputs(data_path, (name,))
-        check_recorded(Path(data_path) / name, dv)
-    return [VECTORIZER_FILE, *dv.outputs_]
-
-
 def load_vectorizer(data_path: str | Path) -> Any:
     """The fitted DictVectorizer of `dv.pkl`, with the data months it records."""
-    return load_checked(Path(data_path) / "dv.pkl", lambda obj: hasattr(obj, "trip_data_"))
+    return load_checked(Path(data_path) / VECTORIZER_FILE, lambda obj: hasattr(obj, "trip_data_"))
+
+
+@dataclass
+class Prepared:
+    """The four pickles of one data folder: the vectorizer, what it records, the data sets."""
+
+    path: Path
+    dv: Any  # the fitted DictVectorizer, with `trip_data_` and `outputs_`
+    loaded: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def read(cls, data_path: str | Path) -> Prepared:
+        """The data folder `data_path`, once preprocess_data.py has written all four files."""
+        check_outputs(data_path)
+        return cls(Path(data_path), load_vectorizer(data_path))
+
+    @property
+    def trip_data(self) -> dict[str, str]:
+        """dv.pkl's record of its data: the dataset, each month, its raw file and digest."""
+        return self.dv.trip_data_
+
+    def dataset(self, name: str) -> tuple[Any, Any]:
+        """The `(X, y)` of one data set ('train', 'val' or 'test'), loaded once and checked.
+
+        A file that is not the one dv.pkl recorded, a NaN or infinite value, or a matrix
+        whose columns are not dv.pkl's features is refused here, before any MLflow run
+        starts: the forest would fail on it inside the run and leave a FAILED run behind.
+        """
+        if name not in self.loaded:
+            self.loaded[name] = self.load(name)
+        return self.loaded[name]
+
+    def load(self, name: str) -> tuple[Any, Any]:
+        import numpy as np
+        import scipy.sparse as sp
+
+        from homework.model.features import keep_sparse
+
+        def is_x_y(obj: Any) -> bool:
+            return (
+                isinstance(obj, tuple)
+                and len(obj) == 2
+                and all(hasattr(part, "shape") for part in obj)
+                and obj[0].shape[0] == obj[1].shape[0]
+            )
+
+        def all_finite(part: Any) -> bool:
+            values = part.data if sp.issparse(part) else part  # a sparse matrix: its values
+            try:
+                return bool(np.isfinite(np.asarray(values, dtype=np.float64)).all())
+            except (TypeError, ValueError):
+                return False
+
+        path = self.path / f"{name}.pkl"
+        check_outputs(self.path, (path.name,))
+        check_recorded(path, self.dv)
+        X, y = load_checked(path, is_x_y)
+        X = keep_sparse(X) if sp.issparse(X) else X  # never made dense by accident (features.py)
+        if not (all_finite(X) and all_finite(y)):
+            raise UserError(f"{path} holds NaN, infinite or non-numeric values: {RUN_AGAIN}.")
+        features = len(self.dv.feature_names_)
+        if len(X.shape) != 2 or X.shape[1] != features:
+            raise UserError(
+                f"{path} has {X.shape[-1]:,} feature columns but {VECTORIZER_FILE} "
+                f"{features:,}: they come from different preprocessing runs; {RUN_AGAIN}."
+            )
+        return X, y
+
+    def months(self, *names: str) -> dict[str, Any]:
+        """The MetaDataset of each month in `names` ('train', 'val', 'test'), as recorded."""
+        from homework.data.lineage import month_datasets
+
+        return month_datasets(self.trip_data, names, self.path)
+
+    def written_files(self) -> list[str]:
+        """The files preprocess_data.py wrote here, as dv.pkl records them, each checked to be
+        the one it wrote: Q2's answer is how many."""
+        recorded = getattr(self.dv, "outputs_", {}) or dict.fromkeys(DATA_FILES)
+        for name in recorded:
+            check_outputs(self.path, (name,))
+            check_recorded(self.path / name, self.dv)
+        return [VECTORIZER_FILE, *recorded]
+
+    def test_trips(self, raw_data_path: str | Path) -> Any:
+        """The raw trips of the test month, from the very file dv.pkl was made from: the
+        trips of test.pkl, in its order."""
+        from homework.data.trips import read_trips, tripdata_path
+
+        import numpy as np
+
+        from homework.model.features import TARGET
+
+        dataset = self.trip_data["dataset"]
+        path = tripdata_path(raw_data_path, dataset, self.trip_data["test_month"])
+        self.check_raw_file(path, "test")
+        trips = read_trips(path, dataset)
+        if not np.array_equal(trips[TARGET].to_numpy(), self.dataset("test")[1]):
+            raise UserError(
+                f"the trips of {path} are not those of {self.path / 'test.pkl'}: another version "
+                f"of preprocess_data.py made the pickles; {RUN_AGAIN}."
+            )
+        return trips
+
+    def check_raw_file(self, path: Path, name: str) -> None:
+        """Refuse a raw month file that is missing or is not the one dv.pkl recorded for `name`."""
+        vectorizer = self.path / VECTORIZER_FILE
+        if not path.is_file():
+            raise UserError(f"missing {path}, a month of {vectorizer}: pass --raw_data_path (make data).")
+        recorded = self.trip_data[f"{name}_digest"]  # the first hex digits of its SHA-256
+        digest = file_sha256(path)[: len(recorded)]
+        if digest != recorded:
+            raise UserError(
+                f"{path} is not the file {vectorizer} was made from (digest {digest}, not "
+                f"{recorded}): pass the --raw_data_path of that preprocessing, or run "
+                "preprocess_data.py again (make q2)."
+            )

@@ -143,7 +143,8 @@ def read_valid_trips(path: Path, dataset: str = "green") -> tuple[pd.DataFrame, 
 
     Zone ids come back as integers whatever the file's type (see features.with_model_types).
     """
-    df, dropped = valid_trips(read_month(path, dataset))
+    trips = read_month(path, dataset)
+    df, dropped = valid_trips(trips)
     if df.empty:
         raise UserError(
             f"{path} has no valid trip of {MIN_MINUTES} to {MAX_MINUTES} minutes left "

@@ -215,6 +215,6 @@ def keep_sparse(X: sp.spmatrix) -> SparseOnly:
     autolog calls `X.toarray()` after every fit to build a dataset, whatever `log_datasets`
     says (`_log_posttraining_metadata` -> `_create_dataset`), only to tag the training
     metrics; it catches any error there and goes on without the dataset. So autolog logs
-    everything but that, and memory stays small. pickles.load_dataset hands out only these.
+    everything but that, and memory stays small. Prepared.dataset hands out only these.
     """
     return SparseOnly(X)

@@ -31,10 +31,23 @@ def write_forest(forest: Any, path: Path) -> None:
 
 
 def read_forest(path: Path) -> Any:
-    """A forest from a skops file, trusting TRUSTED_TYPES beside skops' own safe types."""
+    """A forest from a skops file, trusting TRUSTED_TYPES beside skops' own safe types.
+
+    A file that names any other type (a planted one: os.system, say), or is no skops file, is
+    a ValueError of one line: nothing it names is built.
+    """
+    import zipfile
+
     import skops.io
 
-    return skops.io.load(path, trusted=TRUSTED_TYPES)
+    try:
+        return skops.io.load(path, trusted=TRUSTED_TYPES)
+    except (TypeError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # untrusted: TypeError
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ValueError(
+            f"{Path(path).name} is not a forest skops reads trusting "
+            f"{', '.join(TRUSTED_TYPES)} ({why})"
+        ) from None
 
 
 def write_vectorizer(dv: Any, path: Path) -> None:

@@ -47,7 +47,7 @@ from homework.model.files import read_forest, read_vectorizer, write_forest, wri
 SHIPPED_FILES = ("__init__.py", "features.py", "files.py", "trip_model.py")  # all it runs
 MODEL_CODE = Path(__file__).with_name("model_code.py")  # what MLflow runs to load the model
 REQUIREMENTS = ("pandas", "skops")  # beside mlflow, scikit-learn, scipy and numpy
-FOREST, VECTORIZER = "forest", "vectorizer"  # the model's artifacts (model_files.py)
+FOREST, VECTORIZER = "forest", "vectorizer"  # the model's artifacts (files.py)
 ARTIFACT_FILES = {FOREST: "forest.skops", VECTORIZER: "vectorizer.json"}
 MLFLOW_TYPES = {"int64": "long", "float64": "double"}
 
@@ -66,8 +66,11 @@ class TripDurationModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         if self.forest is None:  # a pickled champion comes with both (and no artifacts)
-            self.dv = read_vectorizer(context.artifacts[VECTORIZER])
-            self.forest = read_forest(context.artifacts[FOREST])
+            try:
+                self.dv = read_vectorizer(context.artifacts[VECTORIZER])
+                self.forest = read_forest(context.artifacts[FOREST])
+            except (ValueError, KeyError) as refused:  # a planted type, a damaged file
+                raise MlflowException(f"cannot load the trip model: {refused}") from None
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         check_trips(model_input)

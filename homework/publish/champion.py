@@ -4,7 +4,7 @@ The best candidate's run keeps its bare forest as `model` (the course's `runs:/<
 and gets, beside it, the self-contained pyfunc `trip_duration_model` (trip_model.py: the
 DictVectorizer from `dv.pkl` and the forest; raw trips in, minutes out), a model from code
 with no pickle in it, checked on the raw test month, signed (trust/), and the plots of that
-month. The promotion gate (promotion.py) then evaluates it against the current champion,
+month. The promotion gate (gate.py) then evaluates it against the current champion,
 and it is registered with its card (registry.py) under the alias the gate gives it.
 """
 
@@ -13,26 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from homework.config import CHAMPION_PLOTS, PYFUNC_ARTIFACT
-from homework.data.lineage import check_raw_file, pickled_months
-from homework.data.pickles import load_vectorizer
-from homework.errors import UserError
-from homework.forest import rmse
+from homework.data.pickles import Prepared
 from homework.models import model_name, pinned_requirements
+from homework.publish.candidates import Candidate
 from homework.publish.gate import Baseline, Decision, Policy, gate
-from homework.publish.registry import Candidate, description, register, version_tags
+from homework.publish.registry import description, register, version_tags
 from homework.trust.loading import sign_logged_model
 
 EXAMPLE_TRIPS = 5
-
-
-def read_test_trips(data_path: str, raw_data_path: str) -> Any:
-    """The raw trips of the test month, from the very file dv.pkl was made from."""
-    from homework.data.trips import read_trips, tripdata_path
-
-    trip_data = load_vectorizer(data_path).trip_data_
-    path = tripdata_path(raw_data_path, trip_data["dataset"], trip_data["test_month"])
-    check_raw_file(path, pickled_months(data_path, ("test",))["test"], data_path)
-    return read_trips(path, trip_data["dataset"])
 
 
 def log_trip_model(model: Any, example: Any) -> Any:
@@ -54,7 +42,7 @@ def log_trip_model(model: Any, example: Any) -> Any:
 def publish(
     candidate: Candidate,
     forest: Any,
-    data_path: str,
+    data: Prepared,
     trips: Any,
     policy: Policy,
     baseline: Baseline,
@@ -63,41 +51,34 @@ def publish(
 
     `forest` is the candidate's forest as register_model.py scored and logged it (loaded
     once its signature checked out: not loaded again here); `trips` are the raw trips of the
-    test month (read_test_trips), `baseline` the champion to compare with
-    (promotion.choose_baseline). Returns the new version and the gate's
+    test month (Prepared.test_trips), `baseline` the champion to compare with
+    (incumbent.choose_baseline). Returns the new version and the gate's
     decision (@champion or @challenger).
     """
     import mlflow
 
     from homework import plots
-    from homework.model.features import RAW_COLUMNS, TARGET
+    from homework.model.features import RAW_COLUMNS
     from homework.model.trip_model import REQUIREMENTS, TripDurationModel
 
-    dv = load_vectorizer(data_path)
-    model = TripDurationModel(dv, forest)
-    predicted = model.predict(None, trips)
-    raw_rmse = rmse(trips[TARGET], predicted)
-    if abs(raw_rmse - candidate.test_rmse) > 1e-9:
-        raise UserError(
-            f"the raw test month gives RMSE {raw_rmse:.4f} but test.pkl {candidate.test_rmse:.4f}:"
-            " the pickles were made from other files than --raw_data_path holds;"
-            " run preprocess_data.py again (make q2)."
-        )
-    test_month = pickled_months(data_path, ("test",))["test"]
+    model = TripDurationModel(data.dv, forest)
+    X_test, y_test = data.dataset("test")  # the same trips as `trips` (Prepared.test_trips)
+    predicted = forest.predict(X_test)
+    test_month = data.months("test")["test"]
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
     with mlflow.start_run(run_id=candidate.run_id):
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
         sign_logged_model(model_info)  # nobody loads a model planted in its place
         for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
-            plots.log_figure(figure(trips[TARGET], predicted), file_name)
+            plots.log_figure(figure(y_test, predicted), file_name)
         decision = gate(
             model_info.model_uri, candidate.test_rmse, trips, test_month, policy, baseline
         )
     libraries = pinned_requirements(*REQUIREMENTS)
-    tags = {**version_tags(candidate, dv.trip_data_, libraries), **decision.tags()}
+    tags = {**version_tags(candidate, data.trip_data, libraries), **decision.tags()}
     card = description(
         candidate,
-        dv.trip_data_,
+        data.trip_data,
         f"{decision.status}, registered as @{decision.alias}: {decision.reason()}",
     )
     version = register(model_info.model_uri, policy.model_name, tags, card, decision.alias)

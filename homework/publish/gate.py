@@ -19,7 +19,7 @@ and is recorded on it (tags and a sentence of its description):
 - `forced`: it failed the gate but `--promote always` (or `--max_regression inf`) moved
   `@champion` to it anyway.
 
-Which champion that is, and whether it can be used at all, baseline.py decides.
+Which champion that is, and whether it can be used at all, incumbent.py decides.
 """
 
 from __future__ import annotations

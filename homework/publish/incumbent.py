@@ -1,6 +1,6 @@
 """The champion a new version is compared with: found, checked, and fit for the comparison.
 
-The promotion gate (promotion.py) compares a new version with the version behind
+The promotion gate (gate.py) compares a new version with the version behind
 `@champion`, but only with one it can trust: a champion that fails the signature check
 (unsigned, another key, changed files, files on another host) is never loaded, whatever
 `--trust_unsigned` says, and is no baseline at all. It never blocks the user's own signed
@@ -20,7 +20,6 @@ from typing import Any
 import click
 
 from homework.config import CHAMPION_ALIAS
-from homework.data.pickles import load_vectorizer
 from homework.errors import UserError
 from homework.publish.registry import find_champion
 from homework.tracking.sources import ForeignSource
@@ -38,18 +37,18 @@ class Baseline:
     untrusted: str = ""
 
 
-def choose_baseline(policy: Any, data_path: str) -> Baseline:
+def choose_baseline(policy: Any, trip_data: dict[str, str]) -> Baseline:
     """The champion to compare with, checked before any run is logged.
 
-    Refuses (UserError) to compare on a test month that the new model (`data_path`/dv.pkl)
-    or the champion (its version tags) trained or validated on, unless `--promote always`.
+    Refuses (UserError) to compare on a test month that the new model (`trip_data`, what its
+    dv.pkl records) or the champion (its version tags) trained or validated on, unless
+    `--promote always`.
     A champion whose tags say so is first checked against its signature: one that fails the
     check is no baseline at all, and never blocks a new version.
     """
     champion = find_champion(policy.model_name)
     if champion is None:
         return Baseline()
-    trip_data = load_vectorizer(data_path).trip_data_
     seen = seen_test_month(trip_data, champion.tags)
     if not seen:
         return Baseline(champion.version)

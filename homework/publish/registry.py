@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import platform
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homework.config import CHAMPION_ALIAS, HPO_RUN_TAG
 from homework.errors import UserError
 
-
-@dataclass
-class Candidate:
-    """A top trial scored on the validation and test months, logged as its own run."""
-
-    hpo_run_id: str
-    run_id: str
-    val_rmse: float
-    test_rmse: float
-    params: dict[str, str]
+if TYPE_CHECKING:
+    from homework.publish.candidates import Candidate
 
 
 def check_model_name(name: str) -> str:

@@ -13,10 +13,10 @@ only once every trial is done, so the parent run finishes complete.
 
 from __future__ import annotations
 
+from homework.interrupts import HeldCtrlC
+
 import hashlib
 import secrets
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -199,11 +199,13 @@ def run_trials(
         params["random_state"] = TRIAL_RANDOM_STATE
         logged = search.logged_rmse(params)
         value = objective(params) if logged is None else logged
-        held.hold()  # until Optuna has recorded the trial (see HeldCtrlC)
+        # Optuna 5.1 leaves a trial RUNNING, and replaces the KeyboardInterrupt by an
+        # UnboundLocalError, when Ctrl-C lands while it records a trial's value.
+        held.hold()  # released once Optuna has recorded the trial (after_trial)
         return value
 
     done, best = standing(study)
-    with trial_bar(done, budget, best) as bar, held:
+    with trial_bar(done, budget, best) as bar:
 
         def after_trial(study: Any, trial: Any) -> None:
             held.release()
@@ -211,55 +213,21 @@ def run_trials(
             if len(study.get_trials(deepcopy=False, states=LIVE)) >= budget:
                 study.stop()
 
-        while True:
-            optuna.storages.fail_stale_trials(study)  # a dead worker's trial waits to run again
-            trials = study.get_trials(deepcopy=False)
-            bar.show(*standing(study))
-            complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=number)
-            if len(complete) >= budget:
-                return [t.value for t in complete[:budget]]
-            waiting = any(t.state == TrialState.WAITING for t in trials)
-            if waiting or sum(1 for t in trials if t.state in LIVE) < budget:
-                study.optimize(trial_objective, n_trials=budget, callbacks=[after_trial])
-            else:
-                time.sleep(WAIT)  # the last trials run in other workers
-
-
-class HeldCtrlC:
-    """Ctrl-C held back from the end of a trial until Optuna has recorded it.
-
-    Optuna 5.1 leaves a trial RUNNING, and replaces the KeyboardInterrupt by an
-    UnboundLocalError, when Ctrl-C lands while it records a trial's value. Outside the main
-    thread, or with Ctrl-C ignored (nohup), nothing changes.
-    """
-
-    def __init__(self) -> None:
-        self.previous: Any = None
-        self.caught = False
-
-    def hold(self) -> None:
-        in_main = threading.current_thread() is threading.main_thread()
-        if in_main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            self.previous = signal.signal(signal.SIGINT, self.catch)
-
-    def catch(self, signum: int, frame: Any) -> None:
-        self.caught = True
-
-    def release(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
-        if self.caught:
-            self.caught = False
-            raise KeyboardInterrupt
-
-    def __enter__(self) -> HeldCtrlC:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.previous is not None:  # the trial failed after all: Ctrl-C as before
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
+        try:
+            while True:
+                optuna.storages.fail_stale_trials(study)  # a dead worker's trial waits to run again
+                trials = study.get_trials(deepcopy=False)
+                bar.show(*standing(study))
+                complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=number)
+                if len(complete) >= budget:
+                    return [t.value for t in complete[:budget]]
+                waiting = any(t.state == TrialState.WAITING for t in trials)
+                if waiting or sum(1 for t in trials if t.state in LIVE) < budget:
+                    study.optimize(trial_objective, n_trials=budget, callbacks=[after_trial])
+                else:
+                    time.sleep(WAIT)  # the last trials run in other workers
+        finally:
+            held.release(act=False)  # a trial that failed after hold(): Ctrl-C as before
 
 
 def number(trial: Any) -> int:

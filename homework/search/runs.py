@@ -18,7 +18,6 @@ tuner goes on from, and the search then finishes like any other.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,10 +26,11 @@ from typing import Any, Protocol
 import click
 
 from homework.config import HPO_EXPERIMENT, PARENT_TAG, SEARCH_TAG, TRIALS_PLOT
-from homework.data.lineage import check_same_data, log_datasets, month_datasets
-from homework.data.pickles import load_vectorizer
+from homework.data.lineage import check_same_data, log_datasets
+from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.models import log_sklearn_model
+from homework.processes import Identity, identity, is_alive
 from homework.search.plan import History, Plan, data_digest
 from homework.search.stray_runs import fail_orphaned_trials, other_runs
 from homework.tracking.experiments import experiment_id, set_experiment
@@ -114,7 +114,7 @@ class Tuner(Protocol):
 
 
 @contextlib.contextmanager
-def start_search(data_path: str, tuner: Tuner) -> Iterator[Search]:
+def start_search(data: Prepared, tuner: Tuner) -> Iterator[Search]:
     """Open the parent run of the search for the block: a new one, or the one `tuner` goes
     on with (`--resume`, or a second Optuna worker).
 
@@ -123,7 +123,7 @@ def start_search(data_path: str, tuner: Tuner) -> Iterator[Search]:
     """
     import mlflow
 
-    datasets = month_datasets(load_vectorizer(data_path).trip_data_, ("train", "val"), data_path)
+    datasets = data.months("train", "val")
     plan = replace(tuner.plan, data=data_digest(datasets))
     experiment = set_experiment(HPO_EXPERIMENT)
     fail_orphaned_trials(experiment.experiment_id)
@@ -156,20 +156,17 @@ def start_search(data_path: str, tuner: Tuner) -> Iterator[Search]:
 
 def this_process() -> str:
     """`host pid start-time`: who works on a search now (see still_running)."""
-    import psutil
-
-    return f"{socket.gethostname()} {os.getpid()} {psutil.Process().create_time()}"
+    me = identity()
+    return f"{socket.gethostname()} {me.pid} {me.create_time}"
 
 
 def still_running(parent: Any) -> int | None:
     """The pid of the process on this machine that works on the search `parent`, if it runs."""
-    import psutil
-
     host, pid, started = (parent.data.tags.get(PROCESS_TAG, "") + "  ").split(" ")[:3]
     if parent.info.status != "RUNNING" or host != socket.gethostname() or not pid.isdigit():
         return None
-    with contextlib.suppress(psutil.Error, ValueError):
-        if abs(psutil.Process(int(pid)).create_time() - float(started)) < 1:
+    with contextlib.suppress(ValueError):
+        if is_alive(Identity(int(pid), float(started))):
             return int(pid)
     return None
 
@@ -180,10 +177,26 @@ def resumable(hpo_experiment_id: str, plan: Plan, shared: bool = False) -> Any:
     Refused in one line when there is none, when its plan differs, and (unless several
     processes may share it, as Optuna's workers do: `shared`) while its process still runs.
     """
-    parent = newest_parent(
-        hpo_experiment_id,
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    unfinished = MlflowClient().search_runs(
+        [hpo_experiment_id],
         f"tags.`{SEARCH_TAG}` = '{plan.tuner}' and attributes.status != 'FINISHED'",
+        run_view_type=ViewType.ACTIVE_ONLY,
+        order_by=["attributes.start_time DESC"],
     )
+    # A run another tool tagged, with no plan recorded, is no search of hpo.py's to go on with.
+    planned = [run for run in unfinished if set(plan.recorded()) <= set(run.data.params)]
+    parent = planned[0] if planned else None
+    skipped = unfinished[: unfinished.index(parent)] if parent else unfinished
+    if skipped:
+        names = ", ".join(run.info.run_id[:8] for run in skipped)
+        click.echo(
+            f"Skipping {len(skipped)} unfinished run(s) tagged {SEARCH_TAG} with no plan of "
+            f"hpo.py's ({names}): another tool made them.",
+            err=True,
+        )
     if parent is None:
         raise UserError(
             f"--resume: no unfinished {plan.tuner} search in {HPO_EXPERIMENT!r} to go on "
@@ -272,15 +285,16 @@ def finished_trials(search: Search, n: int | None = None) -> list[Any]:
     )
 
 
-def best_trials(search: Search, n: int, datasets: dict[str, Any], data_path: str) -> list[Any]:
+def best_trials(search: Search, n: int, data: Prepared) -> list[Any]:
     """The `n` trials of `search` with the lowest validation `rmse`, best first.
 
-    The search must have trained on the months `datasets` names (those of the pickles in
-    `data_path`): trials of other data would be scored on data they never saw.
+    The search must have trained on the months of `data`'s pickles: trials of other data
+    would be scored on data they never saw.
     """
     from mlflow.tracking import MlflowClient
 
-    check_same_data(MlflowClient().get_run(search.run_id), datasets, search.name, data_path)
+    parent = MlflowClient().get_run(search.run_id)
+    check_same_data(parent, data.trip_data, search.name, data.path)
     trials = finished_trials(search, n)
     if not trials:  # possible only if someone deleted them
         raise UserError(

@@ -147,7 +147,7 @@ def spark_trials(settings: SparkSettings, script: str, verbose: bool) -> Iterato
     """hyperopt's `SparkTrials` on the master, its workers running this very interpreter, and
     the SparkContext."""
     from hyperopt.spark import SparkTrials
-    from pyspark.sql import SparkSession  # installed: search_options.spark_installed checked
+    from pyspark.sql import SparkSession  # installed: options.spark_installed checked
 
     # Without this the workers take the system's python, which lacks hyperopt and MLflow.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

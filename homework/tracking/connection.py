@@ -70,7 +70,7 @@ def quiet_mlflow(verbose: bool) -> None:
 def connect(tracking_uri: str, verbose: bool = False) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
 
-    The URI is checked first (tracking_uri.py: a valid URL, a local store's folder, a
+    The URI is checked first (uri.py: a valid URL, a local store's folder, a
     database that answers). MLflow's own lines are shown only when `verbose`.
     """
     for name, value in HTTP_SETTINGS.items():
