@@ -40,8 +40,8 @@ from bench.cli import (
 )
 from bench.measure import load_average, median
 from homework.config import KEY_DIR_VARIABLE
-from homework.servers import ROOT, free_port
 from scripts.lock import pins
+from services import ROOT, free_port
 
 INSTALLERS = ("pip", "uv")  # A, then B
 LOCKS = ("requirements.txt", "requirements-dev.txt")  # what `make install` installs

@@ -2,7 +2,7 @@
 # Serve the registered champion over HTTP (used by `make serve-model`); Ctrl-C stops it.
 #
 # verify_model.py first downloads the model into a private scratch folder and checks its
-# signature (see signing.py); `mlflow models serve --env-manager local` then serves those
+# signature (see homework/trust/); `mlflow models serve --env-manager local` then serves those
 # checked files, in this environment (no new one is built). An unsigned or changed model is
 # refused before anything of it is loaded. POST raw trips as JSON to
 # http://HOST:MODEL_PORT/invocations.
