@@ -18,9 +18,10 @@ import hpo
 from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
 from homework.data.lineage import logged_datasets
 from homework.data.pickles import Prepared
+from homework.errors import UserError
 from homework.forest import rmse
 from homework.search.runs import PARENT_TAG, newest_search
-from homework.search.study_storage import default_storage
+from homework.search.study_storage import default_storage, open_storage
 from homework.trust.loading import load_sklearn
 from hpo import run_optimization
 from register_model import run_register_model
@@ -229,3 +230,14 @@ def test_two_workers_share_one_study_on_postgresql(
         public = sqlalchemy.inspect(connection).get_table_names(schema="public")
     engine.dispose()
     assert {"studies", "trials", "alembic_version"} <= set(tables) and public == []
+
+
+def test_a_postgresql_storage_without_its_driver_names_the_make_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # import fails as if not installed
+    with pytest.raises(UserError) as raised:
+        open_storage("postgresql://mlflow:db-secret-17@127.0.0.1:5432/mlflow")
+    message = str(raised.value)
+    assert "needs the PostgreSQL driver psycopg2" in message and "make install-postgres" in message
+    assert "db-secret-17" not in message and "mlflow:***@" in message
