@@ -126,7 +126,7 @@ def install(work: Path, installer: str, run: int) -> dict[str, Any]:
     return {"installer": installer, **{k: v for k, v in result.items() if k != "out"}}
 
 
-def make_all(work: Path, raw_dir: Path) -> dict[str, Any]:
+def first_make_all(work: Path, raw_dir: Path) -> dict[str, Any]:
     """The learner's first `make all` in a fresh clone, empty caches; the server stopped after."""
     clone = fresh_clone(work, "make-all")
     env = clean_env(work, "make-all")
@@ -205,10 +205,11 @@ def main(raw_data_path: str, pairs: int, make_all: bool, output: str) -> None:
         for installer in INSTALLERS:
             walls = [r["wall_s"] for r in part["runs"] if r["installer"] == installer]
             part[f"{installer}_s"] = median(walls)
+        results_path = Path(output)
+        write_results(results_path, {**read_results(results_path), "install": part})
         if raw_dir is not None:
-            part["make_all"] = make_all(work, raw_dir)
-    results_path = Path(output)
-    write_results(results_path, {**read_results(results_path), "install": part})
+            part["make_all"] = first_make_all(work, raw_dir)
+            write_results(results_path, {**read_results(results_path), "install": part})
     click.echo(table(part))
 
 
