@@ -21,6 +21,7 @@ import requests
 import sqlalchemy
 from conftest import ROOT, Homework, serving, start_server
 from mlflow.tracking import MlflowClient
+from packaging.version import Version
 from pickle_scan import pickles_in_folder
 from PIL import Image
 
@@ -253,7 +254,10 @@ def plain_mlflow_load(homework: Homework) -> Path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     folder = Path(MlflowClient(homework.server.uri).get_model_version_download_uri(MODEL_NAME, "1"))
-    assert (folder / "registered_model_meta").is_file()
+    # MLflow's own file beside the model's: written by 2.22 and 3.17, no longer by 3.18
+    assert (folder / "registered_model_meta").is_file() != (
+        Version(mlflow.__version__) >= Version("3.18")
+    )
     assert list(folder.glob("code/homework/__pycache__/*.pyc"))
     return folder
 
@@ -266,7 +270,7 @@ def test_a_weaker_search_does_not_replace_the_champion(homework_copy: Homework, 
     try:
         check_a_weaker_search(homework_copy, run_script)
     finally:  # the shared run's store as it was
-        (added / "registered_model_meta").unlink()
+        (added / "registered_model_meta").unlink(missing_ok=True)
         shutil.rmtree(added / "code/homework/__pycache__")
 
 
