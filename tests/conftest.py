@@ -34,7 +34,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from homework.config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
+from homework.config import CACHE_DIR_VARIABLE, CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
 from homework.config import MONTHS as MONTH_OF
 from homework.data.trips import tripdata_path
 from services import ROOT, Server, free_port, start_server
@@ -152,13 +152,15 @@ def random_month(path: Path, n: int, seed: int, zones: int = 12, prefix: str = "
 
 @pytest.fixture(scope="session", autouse=True)
 def signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's own signing key folder (made on first use): tests never touch the user's.
+    """The session's own signing key folder (made on first use), and its own cache folder:
+    tests never touch the user's.
 
-    Set in the environment, so the scripts the tests run sign and verify with it too.
+    Set in the environment, so the scripts the tests run sign, verify and keep with them too.
     """
     folder = tmp_path_factory.mktemp("keys") / "mlflow-homework"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(KEY_DIR_VARIABLE, str(folder))
+        patch.setenv(CACHE_DIR_VARIABLE, str(tmp_path_factory.mktemp("cache")))
         yield folder
 
 

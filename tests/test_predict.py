@@ -26,7 +26,7 @@ from conftest import (
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from homework.config import PYFUNC_ARTIFACT
+from homework.config import KEY_DIR_VARIABLE, PYFUNC_ARTIFACT
 from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.forest import fit_forest, rmse
@@ -199,6 +199,33 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
     model = load_pyfunc(TEST_MODEL_URI)
     trip = pd.DataFrame({"PULocationID": [3], "DOLocationID": [5], "trip_distance": [2.5]})
     assert one.stdout.strip() == f"predicted duration: {model.predict(trip)[0]:.2f} minutes"
+
+
+def test_one_trip_reads_the_verified_champion_without_mlflow(
+    prepared_dir: Path, mlflow_server, run_script, tmp_path
+) -> None:
+    """The champion fetched over REST, checked, and read by the project's own code: MLflow is
+    never imported. The alias is asked every time, and a key no longer trusted is noticed."""
+    register_champion(prepared_dir)
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "PYTHONPROFILEIMPORTTIME": "1"}
+    one_trip = ("--model_uri", TEST_MODEL_URI, "--pu", "3", "--do", "5", "--distance", "2.5")
+    first = run_script("predict.py", *one_trip, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in first.stderr.splitlines()]
+    assert "mlflow" not in imported and "homework.model.predictor" in imported
+    assert f"Verified {TEST_MODEL_URI} (version 1): " in first.stderr
+
+    # A second version, then the alias moved back by hand: version 1 answers, and says so.
+    register_champion(prepared_dir)
+    MlflowClient(mlflow_server.uri).set_registered_model_alias(TEST_MODEL_NAME, "champion", "1")
+    moved = run_script("predict.py", *one_trip, env=env)
+    assert f"Verified {TEST_MODEL_URI} (version 1): " in moved.stderr
+    assert moved.stdout == first.stdout
+
+    # Another machine's keys: the same model is refused, in one line.
+    stranger = {**env, KEY_DIR_VARIABLE: str(tmp_path / "stranger")}
+    refused = run_script("predict.py", *one_trip, env=stranger)
+    assert_one_line_error(refused, "(version 1)", "signed by another key")
 
 
 def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path) -> None:
