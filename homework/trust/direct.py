@@ -8,8 +8,10 @@ file it lists (plain REST calls to the tracking server only), check them as ever
 checked (manifest.check_folder: each file's digest, the signature, by a key trusted now), and,
 if the model's code is file for file this project's homework/model/ (so reading its files here
 predicts what running its code would), read its forest and vectorizer into a TripPredictor.
-Nothing is kept between calls: a moved alias, a changed file or a key no longer trusted is
-noticed every time.
+The model is fetched and checked on every call: a moved alias, a changed file or a key no
+longer trusted is noticed every time. Only the forest of a verified file is kept, as this
+machine's own pickle named after the file's digest (`verified_forest`): reading it with skops
+costs seconds, most of a one-trip prediction.
 
 Anything else (a local store, an older or foreign champion, a failed request, a refusal) is
 None: the caller then loads the model through MLflow as before (loading.load_trip_model),
@@ -18,7 +20,9 @@ which says in one line what is wrong, if anything is.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -99,12 +103,50 @@ def load_direct(
 ) -> tuple[TripPredictor, Fetched] | None:
     """The registered trip model `model_uri` as a TripPredictor, read without MLflow from its
     verified copy in `folder` (see the module's docstring); None if it cannot be."""
+    from homework.model.files import ARTIFACT_FILES, FOREST, VECTORIZER, read_vectorizer
     from homework.model.predictor import TripPredictor
 
     fetched = fetch_verified(model_uri, tracking_uri, folder)
     if fetched is None or not same_code(folder):
         return None
+    artifacts = folder / "artifacts"
     try:
-        return TripPredictor.read(folder / "artifacts"), fetched
+        dv = read_vectorizer(artifacts / ARTIFACT_FILES[VECTORIZER])
+        return TripPredictor(dv, verified_forest(artifacts / ARTIFACT_FILES[FOREST])), fetched
     except (OSError, ValueError, UserError):
         return None
+
+
+def verified_forest(skops_file: Path) -> Any:
+    """The forest of a verified skops file: from this machine's pickle of it, kept under the
+    file's SHA-256 when it was first read, else read with skops (and kept).
+
+    Reading a skops file audits every array it holds and costs the import of skops, seconds
+    for one trip; the kept pickle is the project's own file, made from a file whose signature
+    checked out, in a folder only you (or root) can change (check_safe), named after both
+    digests: a file that is not what was written is read with skops again.
+    """
+    import hashlib
+    import pickle
+
+    from homework.model.files import read_forest
+    from homework.trust.keys import cache_dir, check_safe
+
+    digest = hashlib.sha256(skops_file.read_bytes()).hexdigest()
+    kept_folder = cache_dir() / "forests"
+    for kept in kept_folder.glob(f"{digest}-*.pkl"):
+        data = kept.read_bytes()
+        with contextlib.suppress(UserError, pickle.UnpicklingError, EOFError, AttributeError):
+            check_safe(kept)
+            if kept.name == f"{digest}-{hashlib.sha256(data).hexdigest()[:16]}.pkl":
+                return pickle.loads(data)
+            kept.unlink()  # not what was written (a write cut short): read the skops file again
+    forest = read_forest(skops_file)
+    data = pickle.dumps(forest, protocol=pickle.HIGHEST_PROTOCOL)
+    with contextlib.suppress(OSError, UserError):
+        kept_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_safe(kept_folder)
+        scratch = kept_folder / f".{digest}.{os.getpid()}"
+        scratch.write_bytes(data)
+        os.replace(scratch, kept_folder / f"{digest}-{hashlib.sha256(data).hexdigest()[:16]}.pkl")
+    return forest
