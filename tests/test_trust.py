@@ -26,9 +26,12 @@ import requests
 from click.testing import CliRunner
 from conftest import (
     MONTHS,
+    PLANTED_FOREST,
+    PLANTED_MINUTES,
     ROOT,
     TEST_MODEL_NAME,
     TEST_MODEL_URI,
+    Payload,
     assert_one_line_error,
     register_champion,
     wait_for_model_server,
@@ -61,7 +64,6 @@ from train import run_train
 from verify_model import run_verify_model
 
 ONE_TRIP = ("--pu", "74", "--do", "75", "--distance", "1.2")
-PLANTED_MINUTES = 42.0  # what the planted model predicts for every trip
 
 
 # ---------------------------------------------------------------- signing plain folders
@@ -192,29 +194,6 @@ def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> N
 
 
 # ---------------------------------------------------------------- the planting attack
-
-
-PLANTED_PYFUNC = (  # a pyfunc model that predicts 42 minutes for every trip
-    "type('Planted', (__import__('mlflow.pyfunc').pyfunc.PythonModel,), "
-    f"{{'predict': lambda self, context, model_input, params=None: "
-    f"[{PLANTED_MINUTES}] * len(model_input)}})()"
-)
-PLANTED_FOREST = (  # a scikit-learn regressor that predicts 42 minutes for every trip
-    "__import__('sklearn.dummy').dummy.DummyRegressor("
-    f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
-)
-
-
-class Payload:
-    """Unpickled, it writes `marker` and becomes the object the expression `model` makes."""
-
-    def __init__(self, marker: Path, model: str = PLANTED_PYFUNC) -> None:
-        self.marker = marker
-        self.model = model
-
-    def __reduce__(self):
-        marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
-        return (eval, (f"({marker}, {self.model})[1]",))
 
 
 def planted_model_folder(path: Path, marker: Path) -> Path:
