@@ -7,6 +7,7 @@ skipped on a laptop, and fail under CI.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import shutil
@@ -53,10 +54,15 @@ def imported(path: Path) -> set[str]:
     return names
 
 
+@functools.cache
+def installed_providers() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # reads every installed package: once
+
+
 def distributions(module: str) -> set[str]:
     """The distributions that may provide `module`: the installed ones that do, else its name
     (an extra that is not installed here is found by its name: optuna, pyspark, ...)."""
-    found = importlib.metadata.packages_distributions().get(module) or [module]
+    found = installed_providers().get(module) or [module]
     return {canonicalize_name(name) for name in found}
 
 
