@@ -42,6 +42,7 @@ from homework.publish.gate import (
 )
 from homework.search.runs import PARENT_TAG
 from homework.tracking.connection import MLFLOW_3
+from homework.tracking.rest import Rest
 from homework.trust.loading import download_verified, load_pyfunc
 from hpo import run_optimization
 from preprocess_data import run_data_prep
@@ -287,7 +288,7 @@ def test_failed_deleted_and_running_runs_are_never_picked(
     picked = {run.data.tags["hpo_run_id"] for run in client.search_runs([best_models])}
     assert picked == set(good)
     best_rmse = min(run.data.metrics["rmse"] for run in good.values())
-    assert q5_best_rmse() == f"{best_rmse:.3f}"
+    assert q5_best_rmse(Rest(mlflow_server.uri)) == f"{best_rmse:.3f}"
 
 
 def test_rerun_with_new_data_answers_from_the_newest_search(
@@ -328,7 +329,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     )
     newest_best = min(run.data.metrics["rmse"] for run in second)
     assert min(run.data.metrics["rmse"] for run in first) < newest_best  # older runs look better
-    assert q5_best_rmse() == f"{newest_best:.3f}"
+    assert q5_best_rmse(Rest(mlflow_server.uri)) == f"{newest_best:.3f}"
 
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert champion.version == "2"
@@ -337,7 +338,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     assert hpo_run_id in {run.info.run_id for run in second}
     X_test, y_test = Prepared.read(prepared_dir).dataset("test")
     forest = mlflow.sklearn.load_model(f"runs:/{champion.run_id}/model")
-    assert q6_champion_test_rmse(str(raw_dir), MODEL_NAME) == (
+    assert q6_champion_test_rmse(Rest(mlflow_server.uri), str(raw_dir), MODEL_NAME) == (
         f"{rmse(y_test, forest.predict(X_test)):.3f}"
     )
 
@@ -364,7 +365,7 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(
     client = MlflowClient(mlflow_server.uri)
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert champion.tags[STATUS_TAG] == FIRST
-    answer = q6_champion_test_rmse(str(prepared_dir.parent / "data"), MODEL_NAME)
+    answer = q6_champion_test_rmse(Rest(mlflow_server.uri), None, MODEL_NAME)
 
     hpo(prepared_dir, 2, seed=0)  # a shorter search from another seed: a worse best model
     result = register(prepared_dir)
@@ -384,7 +385,7 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(
     assert line.startswith(f"Registered {MODEL_NAME} version 2 as @{CHALLENGER_ALIAS}: ")
     assert f"{candidate_rmse:.4f}" in line and f"{champion_rmse:.4f}" in line
     assert "@champion stays version 1" in line
-    assert q6_champion_test_rmse(str(prepared_dir.parent / "data"), MODEL_NAME) == answer
+    assert q6_champion_test_rmse(Rest(mlflow_server.uri), None, MODEL_NAME) == answer
 
     # The champion was scored again on the same trips, in a run nested under the candidate's.
     best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id

@@ -7,13 +7,19 @@ Ctrl-C never lands in an import.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from importlib.metadata import version
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import click
+
+from homework.config import COURSE_SERVER, LOCAL_STORE_URI, TRACKING_URI
 from homework.errors import UserError, first_line
 
 # 2.22 by default, 3.x with `make ... MLFLOW=3`.
@@ -67,6 +73,61 @@ def quiet_mlflow(verbose: bool) -> None:
             logging.getLogger(logger).addFilter(no_pickle_caution)
 
 
+def server_command(tracking_uri: str) -> str:
+    """The course's `mlflow server ...` command that serves `tracking_uri` (its port, if not
+    the default one)."""
+    parts, default = urlsplit(tracking_uri), urlsplit(TRACKING_URI)
+    extra = ""
+    if parts.hostname and parts.hostname not in (default.hostname, "localhost"):
+        extra += f" --host {parts.hostname}"
+    if parts.port and parts.port != default.port:
+        extra += f" --port {parts.port}"
+    return COURSE_SERVER + extra
+
+
+def unreachable(tracking_uri: str, exc: BaseException) -> UserError:
+    """The one line for a tracking server that does not answer: how to start one."""
+    return UserError(
+        redact(
+            f"cannot reach the MLflow tracking server at {tracking_uri} ({first_line(exc)}): "
+            f"start it with `make server`, or as the course does, `{server_command(tracking_uri)}`"
+            " in the project folder (or pass --tracking_uri).",
+            tracking_uri,
+        )
+    )
+
+
+def server_answers(tracking_uri: str) -> bool:
+    """False if nothing listens at the tracking server's address (connection refused)."""
+    import requests
+
+    try:
+        requests.get(tracking_uri.rstrip("/") + "/health", timeout=5)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def migrations_quiet(verbose: bool) -> Iterator[None]:
+    """Alembic's INFO lines off while MLflow creates or upgrades a database store.
+
+    MLflow's migrations configure alembic's logging from its own alembic.ini (INFO, to
+    stderr: thirty lines for a new mlflow.db), whatever levels were set before, so only
+    logging.disable holds them back; alembic's "Context impl" lines on each later store stay
+    off too.
+    """
+    if verbose:
+        yield
+        return
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def connect(tracking_uri: str, verbose: bool = False) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
 
@@ -82,20 +143,17 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
 
     quiet_mlflow(verbose)
     check_tracking_uri(tracking_uri)
-    if not tracking_uri.startswith(("http://", "https://")):
-        mlflow.set_tracking_uri(tracking_uri)
-        return
     mlflow.set_tracking_uri(tracking_uri)
+    if not tracking_uri.startswith(("http://", "https://")):
+        from mlflow.tracking import MlflowClient
+
+        with migrations_quiet(verbose):  # a new database store is made here, quietly
+            MlflowClient(tracking_uri).search_experiments(max_results=1)
+        return
     try:
         requests.get(tracking_uri.rstrip("/") + "/health", timeout=5).raise_for_status()
     except requests.RequestException as exc:
-        raise UserError(
-            redact(
-                f"cannot reach the MLflow tracking server at {tracking_uri} ({first_line(exc)}): "
-                "start it with `make server` (or pass --tracking_uri).",
-                tracking_uri,
-            )
-        ) from None
+        raise unreachable(tracking_uri, exc) from None
     # /health answers without a login: a server with one (`make server AUTH=1`) refuses missing
     # or wrong credentials here, before any work, in one line (describe_failure).
     from mlflow.tracking import MlflowClient
@@ -105,10 +163,40 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
 
 @dataclass(frozen=True)
 class Connection:
-    """The tracking server a command logs to, and whether MLflow's own lines are shown."""
+    """The tracking server a command logs to, and whether MLflow's own lines are shown.
+
+    `given`: the URI was named (--tracking_uri or $MLFLOW_TRACKING_URI), not the default's.
+    `instead_of`: the default server that did not answer, when train.py logs to the local
+    store in its place (`or_local_store`).
+    """
 
     uri: str
     verbose: bool = False
+    given: bool = True
+    instead_of: str = ""
+
+    @classmethod
+    def chosen(cls, tracking_uri: str | None, verbose: bool = False) -> Connection:
+        """--tracking_uri if given, else $MLFLOW_TRACKING_URI, else the default server."""
+        if tracking_uri is not None:
+            return cls(tracking_uri, verbose)
+        named = os.environ.get("MLFLOW_TRACKING_URI")
+        return cls(named or TRACKING_URI, verbose, given=bool(named))
+
+    def or_local_store(self) -> Connection:
+        """This connection, or the course's local store (./mlflow.db) in its place when no URI
+        was named and nothing answers at the default server: Q3 comes before the course
+        starts a server. A server that was named stays what it is, answering or not."""
+        if self.given or server_answers(self.uri):
+            return self
+        return replace(self, uri=LOCAL_STORE_URI, given=False, instead_of=self.uri)
 
     def connect(self) -> None:
+        if self.instead_of:
+            click.echo(
+                f"No MLflow server at {self.instead_of}, and none named: logging to "
+                f"{self.uri} in {Path.cwd()}/, as the course's train.py does. To see it in the "
+                f"UI: `{COURSE_SERVER}` there, then {TRACKING_URI}",
+                err=True,
+            )
         connect(self.uri, self.verbose)
