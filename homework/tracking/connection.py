@@ -1,4 +1,5 @@
-"""The connection to the tracking server: checked, quiet, passwords masked.
+"""The connection to the tracking server: checked, quiet, passwords masked; and train.py's
+local store (./mlflow.db, the course's) when no server is named and none answers.
 
 Which MLflow is installed is decided here, once (`MLFLOW_3`), so no script checks a version.
 MLflow itself is imported inside the functions: the scripts answer `--help` at once and
@@ -16,8 +17,6 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-
-import click
 
 from homework.config import COURSE_SERVER, LOCAL_STORE_URI, TRACKING_URI
 from homework.errors import UserError, first_line
@@ -193,6 +192,8 @@ class Connection:
 
     def connect(self) -> None:
         if self.instead_of:
+            import click
+
             click.echo(
                 f"No MLflow server at {self.instead_of}, and none named: logging to "
                 f"{self.uri} in {Path.cwd()}/, as the course's train.py does. To see it in the "
