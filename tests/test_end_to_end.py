@@ -122,12 +122,16 @@ def test_train_py_before_any_server_logs_to_mlflow_db(homework: Homework) -> Non
     (run,) = client.search_runs([client.get_experiment_by_name(TRAIN_EXPERIMENT).experiment_id])
     assert run.data.params["min_samples_split"] == "2"
     assert run.info.artifact_uri.startswith(str(homework.server.folder / "mlruns"))
-    shown = requests.get(
-        f"{homework.server.uri}/ajax-api/2.0/mlflow/artifacts/list",
-        params={"run_uuid": run.info.run_id, "path": "model"},
-        timeout=30,
-    ).json()
-    assert "model/MLmodel" in {item["path"] for item in shown["files"]}
+    if MLFLOW_3:  # the model is a logged model of its own, not among the run's artifacts
+        (model,) = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run.info.run_id}'",
+        )
+        where, listed = f"logged-models/{model.model_id}/artifacts/files", "MLmodel"
+    else:
+        where, listed = f"artifacts/list?run_uuid={run.info.run_id}&path=model", "model/MLmodel"
+    shown = requests.get(f"{homework.server.uri}/ajax-api/2.0/mlflow/{where}", timeout=30)
+    assert listed in {item["path"] for item in shown.json()["files"]}, shown.text
 
 
 def test_each_script_prints_only_its_own_lines(homework: Homework) -> None:

@@ -511,3 +511,31 @@ def test_a_raw_test_month_other_than_the_preprocessed_one_is_refused(
     random_month(elsewhere / f"green_tripdata_{MONTHS[2]}.parquet", 400, seed=7)
     result = register(prepared_dir, raw_dir=elsewhere)
     assert_one_line_error(result, str(elsewhere), "dv.pkl", "--raw_data_path")
+
+
+def test_a_raw_folder_that_moved_is_one_line_naming_both(
+    prepared_dir: Path, tmp_path: Path, mlflow_server
+) -> None:
+    """No --raw_data_path: the folder dv.pkl records; moved since, one line names it and the
+    folder looked in, before any run is logged."""
+    hpo(prepared_dir, 1)
+    recorded, moved = prepared_dir.parent / "data", tmp_path / "moved"
+    recorded.rename(moved)
+    args = ["--data_path", str(prepared_dir), "--model_name", MODEL_NAME]
+    gone = CliRunner().invoke(run_register_model, args)
+    line = assert_one_line_error(gone, f"{recorded}/, which no longer holds it", "--raw_data_path")
+    assert f"{prepared_dir / 'dv.pkl'} was made from the months in {recorded}/" in line
+    wrong = CliRunner().invoke(run_register_model, [*args, "--raw_data_path", str(tmp_path)])
+    assert_one_line_error(wrong, f"missing {tmp_path}/green_tripdata_", f"in {recorded}/, not from")
+    client = MlflowClient(mlflow_server.uri)
+    assert client.get_experiment_by_name(BEST_MODELS_EXPERIMENT) is None  # nothing scored
+
+
+def test_the_registry_steps_need_a_server(prepared_dir: Path, tmp_path: Path) -> None:
+    """A local store (the course's ./mlflow.db) is refused in one line saying how to serve it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--data_path", str(prepared_dir), "--tracking_uri", uri]
+    result = CliRunner().invoke(run_register_model, args)
+    assert_one_line_error(
+        result, f"{uri} is a store of files, not a tracking server", "mlflow server"
+    )

@@ -155,7 +155,7 @@ class Experiment:
                 )
         elif self.course:
             trials = Trials(COURSE_RUNS, by_rmse(self.course), None, notes)
-            used, since = COURSE_RUNS, min(run.info.start_time for run in self.course)
+            used, since = COURSE_RUNS, max(run.info.start_time for run in self.course)
             notes.append(
                 f"Using {COURSE_RUNS}: {counted(self.course, 'flat run')} with params and rmse "
                 f"in {HPO_EXPERIMENT!r}, no finished search of hpo.py's after them."
