@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from importlib.metadata import version
+from importlib.metadata import version as version_of
 from pathlib import Path
 
 import pytest
@@ -61,9 +61,11 @@ def hpo_runs(uri: str) -> list:
     return client.search_runs([client.get_experiment_by_name(HPO_EXPERIMENT).experiment_id])
 
 
-def test_the_course_s_hpo_runs_are_a_search_of_their_kind(prepared_dir: Path, mlflow_server):
-    """Only the course's flat runs in the experiment: Q5 is their best rmse, and
-    register_model.py refits the top ones from their params, then signs, gates, registers."""
+def test_the_course_s_runs_beside_ours(prepared_dir: Path, mlflow_server) -> None:
+    """The course's hpo.py, register_model.py and train.py on our pickles and server: its flat
+    runs are a search of their kind (Q5 is their best rmse; our register_model.py refits the
+    top ones from their params, then signs, gates, registers); its `rf-best-model`, its
+    best-models runs and its autologged run in another experiment change no answer of ours."""
     course_script("hpo.py", prepared_dir, "--num_trials", "4")
     course = hpo_runs(mlflow_server.uri)
     best = min(run.data.metrics["rmse"] for run in course)
@@ -71,13 +73,17 @@ def test_the_course_s_hpo_runs_are_a_search_of_their_kind(prepared_dir: Path, ml
     assert q5.exit_code == 0, q5.output
     assert q5.stdout == f"Q5 best validation RMSE of the hyperopt runs: {best:.3f}\n"
     assert "Using the course's hpo.py runs: 4 flat runs with params and rmse" in q5.stderr
+    course_script("register_model.py", prepared_dir, "--top_n", "2")  # the course's model
+    q6 = answer(6, "--model_name", MODEL_NAME)
+    assert_one_line_error(q6, "(the registry holds rf-best-model: not this one)", "make q6")
 
-    registered = register(prepared_dir, "--top_n", "3")
+    registered = register(prepared_dir, "--top_n", "3")  # amid the course's best-models runs
     assert registered.exit_code == 0, registered.output
     assert "Using the course's hpo.py runs" in registered.stderr
     client = MlflowClient(mlflow_server.uri)
     candidates = client.search_runs(
-        [client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id]
+        [client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id],
+        f"tags.{HPO_RUN_TAG} != ''",
     )
     assert len(candidates) == 3
     logged = {run.info.run_id: run.data.metrics["rmse"] for run in course}
@@ -86,9 +92,21 @@ def test_the_course_s_hpo_runs_are_a_search_of_their_kind(prepared_dir: Path, ml
         assert candidate.data.metrics["val_rmse"] == pytest.approx(logged[trial], rel=1e-12)
     version = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert version.tags["validation.status"] == "first"
-    q6 = answer(6, "--model_name", MODEL_NAME)  # loads it: signed by our key, checked
-    assert q6.exit_code == 0, q6.output
-    assert q6.stdout.endswith(f": {float(version.tags['test_rmse']):.3f}\n")
+
+    course_script("train.py", prepared_dir)  # autologged, in MLflow's Default experiment
+    args = ["--data_path", str(prepared_dir), "--model_name", MODEL_NAME]
+    table = CliRunner().invoke(run_answers, args)  # Q6 loads ours: signed by our key, checked
+    assert table.exit_code == 1, table.output  # Q3: no run of our train.py yet
+    rows = table.stdout.splitlines()
+    assert rows[3].startswith("Q3 ") and "not read: no run in 'random-forest-train'" in rows[3]
+    assert [row.split()[-1] for row in rows[1:7] if not row.startswith("Q3 ")] == [
+        version_of("mlflow"),
+        "4",
+        "default-artifact-root",
+        f"{best:.3f}",
+        f"{float(version.tags['test_rmse']):.3f}",
+    ]
+    assert table.stderr.splitlines()[-1] == "Error: Q3 not read: see the row for each."
 
 
 def test_the_newest_finished_search_of_either_kind_is_used(prepared_dir: Path, mlflow_server):
@@ -119,33 +137,3 @@ def test_the_newest_finished_search_of_either_kind_is_used(prepared_dir: Path, m
         f"The newest hyperopt search ({stopped.info.run_id[:8]}) did not finish (stopped, or "
         "still running): using the course's hpo.py runs."
     )
-
-
-def test_the_course_s_other_runs_stay_theirs(prepared_dir: Path, raw_dir: Path, mlflow_server):
-    """The course's train.py (autolog, the default experiment) and its register_model.py
-    (best-models runs, `rf-best-model`) beside ours: every answer is still ours, and a
-    missing champion of ours names the model that is not."""
-    course_script("train.py", prepared_dir)
-    course_script("hpo.py", prepared_dir, "--num_trials", "3")
-    course_script("register_model.py", prepared_dir, "--top_n", "2")  # the course's model
-    q6 = answer(6, "--model_name", MODEL_NAME)
-    assert_one_line_error(q6, "(the registry holds rf-best-model: not this one)", "make q6")
-
-    registered = register(prepared_dir, "--top_n", "2")  # amid the course's best-models runs
-    assert registered.exit_code == 0, registered.output
-    table = CliRunner().invoke(
-        run_answers, ["--data_path", str(prepared_dir), "--model_name", MODEL_NAME]
-    )
-    assert table.exit_code == 1, table.output  # Q3: no run of our train.py yet
-    rows = table.stdout.splitlines()
-    assert rows[3].startswith("Q3 ") and "not read: no run in 'random-forest-train'" in rows[3]
-    champion = MlflowClient(mlflow_server.uri).get_model_version_by_alias(MODEL_NAME, "champion")
-    course_best = min(run.data.metrics["rmse"] for run in hpo_runs(mlflow_server.uri))
-    assert [row.split()[-1] for row in rows[1:7] if not row.startswith("Q3 ")] == [
-        version("mlflow"),
-        "4",
-        "default-artifact-root",
-        f"{course_best:.3f}",
-        f"{float(champion.tags['test_rmse']):.3f}",
-    ]
-    assert table.stderr.splitlines()[-1] == "Error: Q3 not read: see the row for each."
