@@ -15,9 +15,13 @@ unexport MLFLOW
 # uv installs them (pinned in requirements-dev.txt, installed by pip; INSTALLER=pip: pip alone).
 INSTALLER       ?= uv
 UV_VERSION      := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-dev.txt)
-# A value as one shell word: in single quotes, each ' in it written '\''. Every value a recipe
-# passes to the shell goes through it, so a name or path with spaces or quotes stays one word.
-q = '$(subst ','\'',$(1))'
+# A value as one shell word. Every value a recipe passes to the shell goes through it, so a
+# name or path with spaces or quotes stays one word: such a value (or an empty one) goes in
+# single quotes, each ' in it written '\''; a plain one (output, .venv/bin/python) stays as it
+# is, so the commands make echoes read as typed.
+SHELL_SPECIAL := ' " ` $$ \ ; & | < > ( ) * ? [ ] { } ~ ! \# ^
+plain = $(and $(1),$(filter 1,$(words x$(1)x)),$(if $(strip $(foreach c,$(SHELL_SPECIAL),$(findstring $(c),$(1)))),,1))
+q = $(if $(call plain,$(1)),$(1),'$(subst ','\'',$(1))')
 PYTHON          := $(VENV)/bin/python
 PY              := $(call q,$(PYTHON))
 BIN             := $(call q,$(VENV)/bin)
@@ -34,7 +38,6 @@ TAXI_DATA_DIR   ?= $(DATA_DIR)
 MODEL_NAME      ?= nyc-green-taxi-duration-rf
 MODEL_URI       ?= models:/$(MODEL_NAME)@champion
 MODEL_PORT      ?=
-TEST_MONTH_FILE := $(DATA_DIR)/$(DATASET)_tripdata_$(lastword $(MONTHS)).parquet
 VERBOSE         ?=
 # VERBOSE=1: MLflow's own log lines and run links too (passwords masked)
 LOG_FLAGS       := $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
@@ -74,7 +77,9 @@ WORKERS         ?= 1
 STUDY           ?=
 # make bench-scale: the real months replicated SCALE times (1, 5, 15)
 SCALE           ?= 1
-PATHS := --data_path $(call q,$(OUTPUT_DIR)) --raw_data_path $(call q,$(DATA_DIR))
+# The raw months: the folder preprocess_data.py recorded in dv.pkl, unless DATA_DIR is given.
+RAW_FLAGS := $(if $(filter command line environment,$(origin DATA_DIR)),--raw_data_path $(call q,$(DATA_DIR)))
+PATHS := $(strip --data_path $(call q,$(OUTPUT_DIR)) $(RAW_FLAGS))
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install install-optuna install-postgres lock data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
@@ -198,8 +203,7 @@ screenshots: $(VENV)/.installed-ui ## The UI check, writing the pictures of docs
 	$(PY) ui_check.py --screenshots_dir docs
 
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
-	$(PY) predict.py --model_uri $(call q,$(MODEL_URI)) --input $(call q,$(TEST_MONTH_FILE)) \
-		--output predictions.parquet $(TRUST_FLAGS)
+	$(PY) predict.py --model_uri $(call q,$(MODEL_URI)) $(RAW_FLAGS) --output predictions.parquet $(TRUST_FLAGS)
 
 serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invocations (MODEL_PORT=...)
 	@MLFLOW=$(call q,$(VENV)/bin/mlflow) MODEL_URI=$(call q,$(MODEL_URI)) HOST=$(call q,$(HOST)) \

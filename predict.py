@@ -28,15 +28,20 @@ from typing import Any
 
 import click
 
-from homework.config import DATASET, MONTHS, RAW_DATA_PATH
+from homework.config import DATA_PATH, DATASET, MONTHS, RAW_DATA_PATH
 from homework.errors import UserError
 from homework.forest import rmse
-from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
+from homework.options import (
+    PathOption,
+    model_uri_option,
+    raw_data_path_option,
+    reader_connection_options,
+    trust_unsigned_option,
+)
 from homework.reporting import reporting
 from homework.tracking.connection import Connection
 from homework.trust.loading import load_trip_model
 
-DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"
 PREDICTION = "predicted_duration"
 TRIP_OPTIONS = ("pu", "do", "distance")
@@ -95,6 +100,20 @@ def check_trips(path: Path, trips: Any) -> None:
         )
 
 
+def default_input(raw_data_path: str | None) -> Path:
+    """The test month's file: in `raw_data_path`, else in the folder preprocess_data.py read
+    (recorded in output/dv.pkl), else in data/."""
+    from homework.data.pickles import VECTORIZER_FILE, Prepared
+    from homework.data.trips import tripdata_path
+
+    record = {"dataset": DATASET, "test_month": MONTHS["test"]}
+    folder = raw_data_path or RAW_DATA_PATH
+    if Path(DATA_PATH, VECTORIZER_FILE).is_file():
+        data = Prepared.read(DATA_PATH)
+        record, folder = data.trip_data, raw_data_path or data.raw_folder
+    return tripdata_path(folder, record["dataset"], record["test_month"])
+
+
 def check_distance(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
     """A distance in miles: 0 or more, and a number (FloatRange lets 'nan' and 'inf' through)."""
     if value is not None and not math.isfinite(value):
@@ -142,9 +161,15 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
     "--input",
     "input_path",
     type=PathOption(dir_okay=False, path_type=Path),
-    default=DEFAULT_INPUT,
-    show_default=True,
+    default=None,
+    show_default=f"the test month's file in --raw_data_path ({DATASET}_tripdata_{MONTHS['test']}"
+    ".parquet)",
     help="TLC trip parquet file to predict (ignored with --pu/--do/--distance).",
+)
+@raw_data_path_option(
+    "Folder of the default --input.",
+    default=None,
+    show_default=f"the folder preprocess_data.py read, recorded in {DATA_PATH}/dv.pkl",
 )
 @click.option(
     "--output",
@@ -163,10 +188,11 @@ def predict_trip(model: Any, pu: int, do: int, distance: float) -> float:
     help="Trip distance in miles of one trip.",
 )
 @trust_unsigned_option
-@connection_options
+@reader_connection_options
 def run_predict(
     model_uri: str,
-    input_path: Path,
+    input_path: Path | None,
+    raw_data_path: str | None,
     output_path: Path,
     pu: int | None,
     do: int | None,
@@ -180,8 +206,15 @@ def run_predict(
     if given and len(given) < len(TRIP_OPTIONS):
         missing = ", ".join(f"--{name}" for name in TRIP_OPTIONS if name not in given)
         raise click.UsageError(f"one trip needs --pu, --do and --distance: add {missing}.")
+    with reporting(connection):
+        if not given and input_path is None:
+            input_path = default_input(raw_data_path)
     if not given and not input_path.is_file():
-        raise click.BadParameter(f"{input_path} does not exist (make data).", param_hint="--input")
+        raise click.BadParameter(
+            f"{input_path} does not exist: pass --input, or --raw_data_path with the folder of "
+            "the months (make data).",
+            param_hint="--input",
+        )
 
     with reporting(connection):
         trips = None if given else read_input(input_path)

@@ -8,8 +8,9 @@ writes four files to `--dest_path`: `dv.pkl`, `train.pkl`, `val.pkl` and `test.p
 
 The package adds what a team needs (see docs/scripts.md): the months must be distinct and
 in order, trips the model cannot take (a missing zone id, ...) are dropped and counted, the
-vectorizer records each raw file's digest (`dv.trip_data_`) for the runs' data lineage, and
-the four files are written all or none.
+vectorizer records the raw folder and each raw file's digest (`dv.trip_data_`: the later
+scripts read the test month from that folder, and the runs log the months' lineage), and the
+four files are written all or none.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def preprocess(raw_data_path: str | Path, dataset: str, months: dict[str, str]) 
         frames[name], dropped[name] = read_valid_trips(path, dataset)
 
     dv = fit_vectorizer(frames["train"])
-    dv.trip_data_ = trip_record(dataset, months, paths)  # each month's file and digest
+    dv.trip_data_ = trip_record(dataset, months, paths, raw_data_path)  # folder, files, digests
     results: dict[str, Any] = {"dv": dv, "dropped": dropped, "note": dropped_line(dropped, months)}
     for name, df in frames.items():
         results[name] = (vectorize(df, dv), df[TARGET].to_numpy())

@@ -6,6 +6,9 @@ Loads `train.pkl` and `val.pkl` from `--data_path`, fits
 validation RMSE. Autolog records every parameter of the forest, among them
 `min_samples_split`: the answer to question 3.
 
+As the course's Q3 comes before any server: with no tracking URI named and no server at
+http://127.0.0.1:5000, the run goes to `sqlite:///mlflow.db` in the current folder, where
+the course's `mlflow server --backend-store-uri sqlite:///mlflow.db ...` shows it later.
 The run also records the raw months behind the pickles, and its forest is logged signed
 (see docs/scripts.md).
 """
@@ -20,7 +23,7 @@ from homework.config import TRAIN_EXPERIMENT
 from homework.data.pickles import Prepared
 from homework.forest import fit_forest, rmse
 from homework.models import autologged_run, log_sklearn_model
-from homework.options import connection_options, data_path_option
+from homework.options import data_path_option, local_connection_options
 from homework.reporting import reporting
 from homework.tracking.connection import Connection
 
@@ -44,10 +47,11 @@ def train_and_log(data: Prepared) -> float:
 
 @click.command()
 @data_path_option
-@connection_options
+@local_connection_options
 def run_train(data_path: str, connection: Connection) -> None:
     """Train the baseline random forest with autologging and print its validation RMSE."""
     click.echo(f"Training RandomForestRegressor{RF_PARAMS} with autolog", err=True)
+    connection = connection.or_local_store()  # no server named, none up: ./mlflow.db
     with reporting(connection):
         data = Prepared.read(data_path)
         connection.connect()

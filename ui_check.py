@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from homework.options import PathOption, connection_options, model_name_option
+from homework.options import PathOption, model_name_option, reader_connection_options
 from homework.reporting import reporting
 from homework.tracking.connection import Connection
 from ui.browser import (
@@ -52,7 +52,7 @@ FAILURE_SCREENSHOT = "ui-check-failure.png"
     help="Where a failed check saves a screenshot of the page it failed on.",
 )
 @model_name_option("Registered model name (Q6).")
-@connection_options
+@reader_connection_options
 def run_ui_check(
     screenshots_dir: Path | None, failure_screenshot: Path, model_name: str, connection: Connection
 ) -> None:

@@ -20,7 +20,12 @@ from pathlib import Path
 import click
 
 from homework.errors import UserError
-from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
+from homework.options import (
+    PathOption,
+    model_uri_option,
+    reader_connection_options,
+    trust_unsigned_option,
+)
 from homework.reporting import reporting
 from homework.tracking.connection import Connection
 from homework.trust.loading import download_verified
@@ -53,7 +58,7 @@ def verify_into(model_uri: str, dest: Path | None, trust_unsigned: bool) -> None
     help="Keep the checked model in this new or empty folder and print its path.",
 )
 @trust_unsigned_option
-@connection_options
+@reader_connection_options
 def run_verify_model(
     model_uri: str, dest: Path | None, trust_unsigned: bool, connection: Connection
 ) -> None:

@@ -24,6 +24,7 @@ DATASETS = ("green", "yellow")  # the TLC's green and yellow taxi trip records
 DATASET = "green"
 MONTHS = {"train": "2023-01", "val": "2023-02", "test": "2023-03"}
 RAW_DATA_PATH = "data"
+RAW_FOLDER_KEY = "raw_data_path"  # in dv.pkl's record: the folder preprocess_data.py read
 
 # What preprocess_data.py writes (and the other scripts read) in DATA_PATH.
 DATA_PATH = "output"
@@ -31,6 +32,13 @@ DATASET_FILES = ("dv.pkl", "train.pkl", "val.pkl", "test.pkl")
 
 # The tracking server `make server` starts, and what the scripts log to it.
 TRACKING_URI = "http://127.0.0.1:5000"
+# The course's own: the store its train.py logs to before any server runs (Q3), and the server
+# it then starts by hand on that store (Q4). train.py falls back to that store when no server
+# answers at TRACKING_URI and none was named.
+LOCAL_STORE_URI = "sqlite:///mlflow.db"
+COURSE_SERVER = (
+    f"mlflow server --backend-store-uri {LOCAL_STORE_URI} --default-artifact-root ./artifacts"
+)
 SERVER_PID_FILE = "mlflow-server.pid"
 TRAIN_EXPERIMENT = "random-forest-train"
 HPO_EXPERIMENT = "random-forest-hyperopt"
@@ -69,6 +77,7 @@ SEARCH_SPACE = {
     "min_samples_leaf": (1, 4),
 }
 TRIAL_RANDOM_STATE = 42  # every trial's forest: the course's random_state
+TRIAL_PARAMS = (*SEARCH_SPACE, "random_state")  # what a trial logs of its forest (RF_PARAMS)
 TUNERS = ("hyperopt", "optuna")  # hyperopt's TPE is the course's (the default)
 OPTUNA_STORAGE_FILE = "optuna.db"  # Optuna's SQLite database, beside mlflow.db (never in it)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from homework.config import (
     DATA_PATH,
     DATASET,
     DATASETS,
+    LOCAL_STORE_URI,
     MODEL_NAME,
     MONTHS,
     NUM_TRIALS,
@@ -38,6 +38,7 @@ from homework.publish.registry import check_model_name
 from homework.tracking.connection import Connection
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+VERBOSE_HELP = "Also show MLflow's own log lines and run links (on stderr, passwords masked)."
 
 
 class PathOption(click.Path):
@@ -48,10 +49,6 @@ class PathOption(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("is empty: give a path (an empty one means the current folder).", param, ctx)
         return super().convert(value, param, ctx)
-
-
-def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or TRACKING_URI
 
 
 data_path_option = click.option(
@@ -178,24 +175,40 @@ def grouped(options: list[Decorator], names: list[str], make: Callable[..., Any]
     return decorator
 
 
-connection_options = grouped(
-    [
-        click.option(
-            "--tracking_uri",
-            "--tracking-uri",
-            default=default_tracking_uri,
-            show_default="$MLFLOW_TRACKING_URI or " + TRACKING_URI,
-            help="MLflow tracking server to log to.",
-        ),
-        click.option(
-            "--verbose",
-            is_flag=True,
-            help="Also show MLflow's own log lines and run links (on stderr, passwords masked).",
-        ),
-    ],
-    ["tracking_uri", "verbose"],
-    lambda tracking_uri, verbose: Connection(tracking_uri, verbose),
-    "connection",
+def tracking_options(help: str, default: str = f"$MLFLOW_TRACKING_URI or {TRACKING_URI}"):
+    """`--tracking_uri` and `--verbose`, reaching the command as one Connection; `help` says
+    what the command does with the server (logs to it, or reads from it)."""
+    return grouped(
+        [
+            click.option(
+                "--tracking_uri",
+                "--tracking-uri",
+                default=None,
+                show_default=default,
+                help=help,
+            ),
+            click.option(
+                "--verbose",
+                is_flag=True,
+                help=VERBOSE_HELP,
+            ),
+        ],
+        ["tracking_uri", "verbose"],
+        Connection.chosen,
+        "connection",
+    )
+
+
+connection_options = tracking_options("MLflow tracking server to log to.")
+# train.py: the course's Q3 comes before any server (Connection.or_local_store).
+local_connection_options = tracking_options(
+    "MLflow tracking server to log to.",
+    f"$MLFLOW_TRACKING_URI, else {TRACKING_URI} if a server answers there, else "
+    f"{LOCAL_STORE_URI} in the current folder",
+)
+# The commands that only read what the others logged (answers.py, predict.py, ...).
+reader_connection_options = tracking_options(
+    "MLflow tracking server to read the runs and models from (nothing is logged)."
 )
 
 

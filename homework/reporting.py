@@ -23,8 +23,8 @@ from typing import TextIO, TypeVar
 import click
 
 from homework.errors import UserError
-from homework.tracking.connection import Connection, redact
-from homework.tracking.failures import describe_failure
+from homework.tracking.connection import Connection
+from homework.tracking.failures import describe_failure, redact
 
 DEBUG_VARIABLE = "HOMEWORK_DEBUG"  # set to 1 for the whole traceback of an error
 BAR_FORMAT = "{desc}  {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
@@ -114,13 +114,23 @@ def reporting(connection: Connection | None = None) -> Iterator[None]:
         with ctrl_c_handled(), masked_output(tracking_uri, bool(connection and connection.verbose)):
             yield
     except Exception as exc:
-        if isinstance(exc, UserError):
-            message = str(exc)
-        else:
-            message = describe_failure(exc, tracking_uri) if tracking_uri else None
-        if message is None or os.environ.get(DEBUG_VARIABLE):
+        message = explain(exc, tracking_uri)
+        if message is None:
             raise
-        raise click.ClickException(redact(message, tracking_uri)) from None
+        raise click.ClickException(message) from None
+
+
+def explain(exc: Exception, tracking_uri: str = "") -> str | None:
+    """The one line for a failure the user can act on, password masked: a UserError, or an
+    error of MLflow or of the tracking server at `tracking_uri` (by its cause); None for any
+    other failure, and for every one with HOMEWORK_DEBUG=1 (the traceback is wanted)."""
+    if isinstance(exc, UserError):
+        message = str(exc)
+    else:
+        message = describe_failure(exc, tracking_uri) if tracking_uri else None
+    if message is None or os.environ.get(DEBUG_VARIABLE):
+        return None
+    return redact(message, tracking_uri)
 
 
 def progress(items: Sequence[Item], label: str) -> Iterable[Item]:

@@ -4,9 +4,13 @@ Tests that start a server or read the real files carry the markers `server` and
 `real_data` (`make test-fast` leaves them out); the fixtures below that do either add
 their marker themselves (see pytest_collection_modifyitems).
 
-`homework` is one real run of the whole homework on the real data, shared by every test of
-the session that only reads what it produced; a test that changes it takes `homework_copy`,
-a server of its own on a copy of its database.
+`homework` is one real run of the whole homework on the real data, typed the course's way
+as docs/course.md shows it, shared by every test of the session that only reads what it
+produced; a test that changes it takes `homework_copy`, a server of its own on a copy of its
+database.
+
+The session starts from none of the user's settings (pytest_configure): a PORT, HOST or
+MLFLOW_TRACKING_URI in the shell or on make's command line never reaches a test.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import importlib
 import importlib.util
 import os
 import pwd
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -37,7 +43,13 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from homework.config import CACHE_DIR_VARIABLE, CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE
+from homework.config import (
+    CACHE_DIR_VARIABLE,
+    CHAMPION_ALIAS,
+    DATASET,
+    KEY_DIR_VARIABLE,
+    TRACKING_URI,
+)
 from homework.config import MONTHS as MONTH_OF
 from homework.data.trips import tripdata_path
 from services import ROOT, Server, free_port, start_server
@@ -50,12 +62,29 @@ FIXTURE_MARKERS = {
     "homework": "server",
     "taxi_data_dir": "real_data",
 }
-HOMEWORK_STEPS = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")
+COURSE_PAGE = ROOT / "docs/course.md"  # the homework typed the course's way: `homework` runs it
 HOMEWORK_FILE = "test_end_to_end.py"  # the only readers of the real homework run
 # The files that take longest, run first: each of make test's two processes takes the next
 # file as it is free (--no-loadscope-reorder keeps this order), so the short ones fill in at
 # the end and both end at about one time.
 LONGEST_FILES = (HOMEWORK_FILE, "test_team.py", "test_spark_cluster.py", "test_hpo.py")
+
+
+# What the user's shell or make may carry that would point a test at their own server or
+# settings: make exports MLFLOW_TRACKING_URI, BACKEND_STORE_URI and ARTIFACTS_DESTINATION, and
+# hands its command-line variables (PORT=5401) to every make a test runs through MAKEFLAGS.
+USER_SETTINGS = (
+    *("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"),
+    *("MLFLOW_TRACKING_TOKEN", "PORT", "HOST", "TRACKING_URI", "BACKEND_STORE_URI"),
+    *("ARTIFACTS_DESTINATION", "AUTH", "DATA_DIR", "OUTPUT_DIR", "MAKEFLAGS", "MFLAGS"),
+    "MAKELEVEL",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests start from the project's defaults, whatever the user's environment says."""
+    for name in USER_SETTINGS:
+        os.environ.pop(name, None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -394,10 +423,77 @@ def taxi_data_dir() -> Path:
 
 
 @dataclass
-class Homework:
-    """A whole homework run (the four scripts, one process each) and the server it logged to."""
+class HandStarted:
+    """An `mlflow server` started by hand, as the course starts it: no pid file of ours."""
 
-    server: Server
+    uri: str
+    port: int
+    folder: Path  # where it was started: its mlflow.db and artifacts/
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        """SIGTERM to its process group (gunicorn's or uvicorn's workers too), then wait."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def start_by_hand(command: list[str], folder: Path) -> HandStarted:
+    """The course's `mlflow server ...` line, in `folder`, on a free loopback port (never
+    5000, which other people's servers may use); returns once /health answers."""
+    port = free_port()
+    program = str(Path(sys.executable).parent / "mlflow")  # this environment's MLflow
+    log = open(folder / "mlflow-server.log", "wb")  # noqa: SIM115 (the server's, while it runs)
+    process = subprocess.Popen(
+        [program, *command[1:], "--host", "127.0.0.1", "--port", str(port)],
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    server = HandStarted(f"http://127.0.0.1:{port}", port, folder, process)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (folder / "mlflow-server.log").read_text()[-3000:]
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{server.uri}/health", timeout=2).ok:
+                return server
+        time.sleep(0.5)
+    server.stop()
+    raise AssertionError(f"{command} did not answer: {(folder / 'mlflow-server.log').read_text()}")
+
+
+def no_network() -> list[str]:
+    """A prefix that runs a command with no server anywhere, as the course's Q3 is: a network
+    namespace of its own (root's `unshare -n`), whatever this machine serves on port 5000."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"]).returncode == 0:
+        return ["unshare", "-n"]
+    with contextlib.suppress(requests.RequestException):
+        requests.get(TRACKING_URI, timeout=2)
+        unavailable(f"something answers at {TRACKING_URI}, and `unshare -n` is not allowed")
+    return []
+
+
+def course_commands(page: Path = COURSE_PAGE) -> list[list[str]]:
+    """The commands of the page's bash blocks that run the homework, in order: each `python
+    <script>.py ...` and the `mlflow server ...` line (the venv, pip and download lines are
+    the test environment's own)."""
+    blocks = re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S)
+    lines = [line.split(" #")[0].strip() for block in blocks for line in block.splitlines()]
+    homework = re.compile(r"python \S+\.py\b|mlflow server ")
+    return [shlex.split(line) for line in lines if homework.match(line)]
+
+
+@dataclass
+class Homework:
+    """A whole homework run (each command a process of its own) and the server it logged to."""
+
+    server: HandStarted | Server
     raw: Path  # the raw month files
     output: Path  # the four pickles
     steps: dict[str, subprocess.CompletedProcess]  # what each script printed
@@ -411,47 +507,59 @@ class Homework:
         return ("--data_path", str(self.output), "--raw_data_path", str(self.raw))
 
 
-def run_homework(server: Server, raw: Path, output: Path) -> Homework:
-    """The four scripts one after the other, as the course runs them; each must succeed."""
-    data = ["--data_path", str(output)]
-    args = {
-        "preprocess_data.py": ["--raw_data_path", str(raw), "--dest_path", str(output)],
-        "train.py": data,
-        "hpo.py": data,
-        "register_model.py": [*data, "--raw_data_path", str(raw)],
-    }
-    # As a user runs them: Python writes bytecode, which a logged model must not take along.
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-    env["MLFLOW_TRACKING_URI"] = server.uri
+def run_course_page(taxi_data: Path, folder: Path) -> Homework:
+    """docs/course.md's commands, in order, as a learner types them in a fresh folder: the
+    real months in `taxi/`, `python train.py` with no server anywhere (it logs to
+    ./mlflow.db), then the course's `mlflow server ...` started by hand (on a free port,
+    which the later steps get as MLFLOW_TRACKING_URI), then the rest. Each must succeed."""
+    (folder / "taxi").mkdir(parents=True)
+    for month in MONTHS:
+        name = tripdata_path(taxi_data, DATASET, month).name
+        (folder / "taxi" / name).symlink_to(taxi_data / name)
+    # As a user runs them: Python writes bytecode, which a logged model must not take along;
+    # and no experiment an earlier test of this process set (MLflow passes it on).
+    unset = ("PYTHONDONTWRITEBYTECODE", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+    env = {name: value for name, value in os.environ.items() if name not in unset}
     # MLflow 3 refuses every pickle it is asked to load: no model the homework loads is one.
     env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
-    steps = {}
-    for script in HOMEWORK_STEPS:
-        steps[script] = subprocess.run(
-            [sys.executable, str(ROOT / script), *args[script]],
-            cwd=output.parent,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert steps[script].returncode == 0, f"{script}: {steps[script].stderr[-3000:]}"
-    return Homework(server, raw, output, steps)
+    server, steps, prefix = None, {}, no_network()
+    try:
+        for command in course_commands():
+            if command[0] == "mlflow":
+                server, prefix = start_by_hand(command, folder), []
+                env["MLFLOW_TRACKING_URI"] = server.uri
+                continue
+            script = command[1]
+            steps[script] = subprocess.run(
+                [*prefix, sys.executable, str(ROOT / script), *command[2:]],
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+            assert steps[script].returncode == 0, f"{command}: {steps[script].stderr[-3000:]}"
+    except BaseException:
+        if server:
+            server.stop()
+        raise
+    assert server is not None, f"{COURSE_PAGE} starts no server"
+    return Homework(server, folder / "taxi", folder / "output", steps)
 
 
 @pytest.fixture(scope="session")
 def homework(taxi_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homework]:
-    """The homework on the real January-March 2023 files, once per session, read-only.
+    """The homework on the real January-March 2023 files, once per session, read-only, typed
+    as docs/course.md says (run_course_page).
 
     Its server keeps running for the whole session; a test that changes runs, models or
     aliases takes `homework_copy` instead.
     """
-    folder = tmp_path_factory.mktemp("homework")
-    server = start_server(folder / "server")
+    homework = run_course_page(taxi_data_dir, tmp_path_factory.mktemp("homework"))
     try:
-        yield run_homework(server, taxi_data_dir, folder / "output")
+        yield homework
     finally:
-        server.stop()
+        homework.server.stop()
 
 
 @pytest.fixture

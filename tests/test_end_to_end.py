@@ -1,8 +1,10 @@
 """The whole homework on the real January-March 2023 files against a real `mlflow server`.
 
-One real run, shared by the session (the `homework` fixture), gives the course's answers;
-each test below reads one part of what it produced. The PostgreSQL test runs a small
-homework of its own on generated data: its point is the backend, not the numbers.
+One real run, shared by the session (the `homework` fixture), typed the course's way as
+docs/course.md shows it (train.py before any server, into ./mlflow.db; then the course's
+`mlflow server ...` started by hand; then the rest), gives the course's answers; each test
+below reads one part of what it produced. The PostgreSQL test runs a small homework of its
+own on generated data: its point is the backend, not the numbers.
 """
 
 from __future__ import annotations
@@ -84,7 +86,9 @@ def digests(raw: Path) -> dict[str, str]:
     }
 
 
-def test_the_scripts_give_the_course_answers(homework: Homework, run_script) -> None:
+def test_the_course_s_way_gives_the_course_answers(homework: Homework) -> None:
+    """docs/course.md, typed as the course does: no make, train.py before any server, the
+    server started by hand with the course's command, no option the course's scripts lack."""
     steps = homework.steps
     assert steps["preprocess_data.py"].stdout.startswith("Wrote 4 files to ")
     assert steps["hpo.py"].stdout.strip() == "best validation RMSE: 5.3354"
@@ -95,12 +99,40 @@ def test_the_scripts_give_the_course_answers(homework: Homework, run_script) -> 
         "train.pkl",
         "val.pkl",
     ]
-    pid_file = ("--pid_file", str(homework.server.folder / "server.pid"))
-    table = run_script("answers.py", *homework.paths, *pid_file, env=homework.env)
-    assert table.returncode == 0, table.stderr
-    answers = [line.split()[-1] for line in table.stdout.splitlines()[1:7]]
+    table = steps["answers.py"].stdout.splitlines()
+    answers = [line.split()[-1] for line in table[1:7]]
     version = mlflow.__version__
     assert answers == [version, "4", "2", "default-artifact-root", "5.335", "5.567"]
+    assert f"  random-forest-train         {homework.server.uri}/#/experiments/1" in table
+
+
+def test_train_py_before_any_server_logs_to_mlflow_db(homework: Homework) -> None:
+    """Q3 with no server anywhere: one line saying where the run went and how to see it, no
+    MLflow or alembic line; the server started later on that database shows the run and its
+    model."""
+    train = homework.steps["train.py"]
+    assert train.stderr.splitlines()[1] == (
+        "No MLflow server at http://127.0.0.1:5000, and none named: logging to "
+        f"sqlite:///mlflow.db in {homework.server.folder}/, as the course's train.py does. To "
+        "see it in the UI: `mlflow server --backend-store-uri sqlite:///mlflow.db "
+        "--default-artifact-root ./artifacts` there, then http://127.0.0.1:5000"
+    )
+    ours = ("Training RandomForestRegressor", "No MLflow server at ", "Signed the model with key")
+    assert [line for line in train.stderr.splitlines() if not line.startswith(ours)] == []
+    client = MlflowClient(homework.server.uri)
+    (run,) = client.search_runs([client.get_experiment_by_name(TRAIN_EXPERIMENT).experiment_id])
+    assert run.data.params["min_samples_split"] == "2"
+    assert run.info.artifact_uri.startswith(str(homework.server.folder / "mlruns"))
+    if MLFLOW_3:  # the model is a logged model of its own, not among the run's artifacts
+        (model,) = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run.info.run_id}'",
+        )
+        where, listed = f"logged-models/{model.model_id}/artifacts/files", "MLmodel"
+    else:
+        where, listed = f"artifacts/list?run_uuid={run.info.run_id}&path=model", "model/MLmodel"
+    shown = requests.get(f"{homework.server.uri}/ajax-api/2.0/mlflow/{where}", timeout=30)
+    assert listed in {item["path"] for item in shown.json()["files"]}, shown.text
 
 
 def test_each_script_prints_only_its_own_lines(homework: Homework) -> None:

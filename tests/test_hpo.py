@@ -35,8 +35,10 @@ from homework.config import (
 from homework.data.lineage import logged_datasets
 from homework.data.pickles import write_outputs
 from homework.errors import UserError
-from homework.search.runs import PARENT_TAG, finished_trials, newest_search
+from homework.search.results import newest_trials
+from homework.search.runs import PARENT_TAG
 from homework.tracking.experiments import set_experiment
+from homework.tracking.rest import Rest
 from hpo import run_optimization
 from preprocess_data import preprocess
 
@@ -127,35 +129,40 @@ def test_the_newest_complete_search_is_the_one_read_back(prepared_dir: Path, mlf
         assert CliRunner().invoke(run_optimization, args).exit_code == 0
     client = MlflowClient(mlflow_server.uri)
     newest, _ = searches(client, "FINISHED")
-    search = newest_search()
-    assert (search.run_id, search.note) == (newest.info.run_id, "")
-    trials = finished_trials(search)
-    assert len(trials) == 2 and {t.data.tags[PARENT_TAG] for t in trials} == {search.run_id}
+    search = newest_trials(Rest(mlflow_server.uri))
+    assert (search.parent.info.run_id, search.notes) == (newest.info.run_id, [])
+    trials = search.runs
+    assert len(trials) == 2 and {t.data.tags[PARENT_TAG] for t in trials} == {newest.info.run_id}
     assert [t.data.metrics["rmse"] for t in trials] == sorted(
         t.data.metrics["rmse"] for t in trials
     )
 
 
 def test_runs_of_another_script_are_named_and_ignored(prepared_dir: Path, mlflow_server) -> None:
-    """The course's own hpo.py logs plain runs, no parent run, to the same experiment: they
-    are counted and ignored, never taken for an unfinished search."""
+    """Runs of no search (flat, without the forest's params: another script's) in the same
+    experiment: counted and ignored, never taken for an unfinished search (the course's own
+    hpo.py runs, which have them, count: tests/test_course.py)."""
     set_experiment(HPO_EXPERIMENT)
     for rmse in (0.1, 0.2, 0.3):  # better than any trial of ours: never picked
         with mlflow.start_run():
             mlflow.log_params({"max_depth": "5"})
             mlflow.log_metric("rmse", rmse)
     ignored = (
-        "3 runs in 'random-forest-hyperopt' belong to no search of ours (no parent run tagged "
-        "hpo.search: the course's own hpo.py logs such runs) and are ignored"
+        "3 runs in 'random-forest-hyperopt' are of no search (no trial of hpo.py's, no "
+        "finished run of the course's hpo.py with its params and rmse)"
     )
+    rest = Rest(mlflow_server.uri)
     with pytest.raises(UserError) as none_of_ours:
-        newest_search()
-    assert f"or none ran; {ignored}): run hpo.py again" in str(none_of_ours.value)
+        newest_trials(rest)
+    assert str(none_of_ours.value) == (
+        f"no hyperopt search in 'random-forest-hyperopt' yet ({ignored}, ignored): run hpo.py "
+        "first (make q5)."
+    )
     args = ["--data_path", str(prepared_dir), "--num_trials", "2"]
     assert CliRunner().invoke(run_optimization, args).exit_code == 0
-    search = newest_search()
-    assert search.note == f"{ignored}."
-    assert all(trial.data.metrics["rmse"] > 0.3 for trial in finished_trials(search))
+    search = newest_trials(rest)
+    assert search.notes == [f"{ignored}: ignored."]
+    assert all(trial.data.metrics["rmse"] > 0.3 for trial in search.runs)
 
 
 def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:

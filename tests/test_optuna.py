@@ -20,8 +20,10 @@ from homework.data.lineage import logged_datasets
 from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.forest import rmse
-from homework.search.runs import PARENT_TAG, newest_search
+from homework.search.results import newest_trials
+from homework.search.runs import PARENT_TAG
 from homework.search.study_storage import default_storage, open_storage
+from homework.tracking.rest import Rest
 from homework.trust.loading import load_sklearn
 from hpo import run_optimization
 from register_model import run_register_model
@@ -74,7 +76,7 @@ def test_an_optuna_search_is_logged_as_hyperopt_s_and_registers(
     model = load_sklearn(f"runs:/{top.info.run_id}/model")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(best, rel=1e-12)
     # Q5 and register_model.py read it as they read a hyperopt search.
-    assert newest_search().run_id == parent_id
+    assert newest_trials(Rest(mlflow_server.uri)).parent.info.run_id == parent_id
     raw = ["--raw_data_path", str(prepared_dir.parent / "data"), "--top_n", "2"]
     registered = CliRunner().invoke(run_register_model, ["--data_path", str(prepared_dir), *raw])
     assert registered.exit_code == 0, registered.output

@@ -263,6 +263,22 @@ def sha256_16(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def test_the_default_input_is_the_test_month_preprocessing_read(
+    prepared_dir: Path, tmp_path: Path, run_script
+) -> None:
+    """No --input: the test month in the folder output/dv.pkl records (where it moved to, with
+    --raw_data_path); predict.py runs in the folder of output/, as the course's scripts do."""
+    assert prepared_dir == tmp_path / "output"  # run_script's folder holds output/dv.pkl
+    moved = tmp_path / "taxi"
+    (tmp_path / "data").rename(moved)
+    gone = run_script("predict.py", "--output", str(tmp_path / "p.parquet"))
+    assert gone.returncode == 2, gone.stderr
+    assert f"{tmp_path / 'data' / 'green_tripdata_2023-03.parquet'} does not exist" in gone.stderr
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing there: the input was found and read
+    found = run_script("predict.py", "--raw_data_path", str(moved), "--tracking_uri", uri)
+    assert_one_line_error(found, f"cannot reach the MLflow tracking server at {uri}")
+
+
 def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path) -> None:
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
     partial = run_script("predict.py", "--pu", "3", env=env)

@@ -80,18 +80,22 @@ def test_vectorizer_records_its_data_months(raw_dir: Path, tmp_path: Path) -> No
     def path(month: str) -> str:
         return str((raw_dir / f"green_tripdata_{month}.parquet").resolve())
 
-    assert dv.trip_data_ == {
-        "dataset": "green",
-        "train_month": "2022-11",
-        "val_month": "2022-12",
-        "test_month": MONTHS[2],
-        "train_file": path("2022-11"),
-        "train_digest": digest.hexdigest()[:16],
-        "val_file": path("2022-12"),
-        "val_digest": digest.hexdigest()[:16],
-        "test_file": path(MONTHS[2]),
-        "test_digest": digest.hexdigest()[:16],
-    }
+    assert (
+        dv.trip_data_
+        == {
+            "dataset": "green",
+            "raw_data_path": str(raw_dir.absolute()),  # as given: the later scripts read it
+            "train_month": "2022-11",
+            "val_month": "2022-12",
+            "test_month": MONTHS[2],
+            "train_file": path("2022-11"),
+            "train_digest": digest.hexdigest()[:16],
+            "val_file": path("2022-12"),
+            "val_digest": digest.hexdigest()[:16],
+            "test_file": path(MONTHS[2]),
+            "test_digest": digest.hexdigest()[:16],
+        }
+    )
 
 
 @pytest.mark.parametrize("option", ["--train_month", "--val_month", "--test_month"])

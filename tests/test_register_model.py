@@ -42,7 +42,8 @@ from homework.publish.gate import (
     STATUS_TAG,
 )
 from homework.search.runs import PARENT_TAG
-from homework.tracking.connection import MLFLOW_3
+from homework.tracking.connection import MLFLOW_3, Connection
+from homework.tracking.rest import Rest
 from homework.trust.loading import download_verified, load_pyfunc
 from hpo import run_optimization
 from preprocess_data import run_data_prep
@@ -327,7 +328,7 @@ def test_failed_deleted_and_running_runs_are_never_picked(
     picked = {run.data.tags["hpo_run_id"] for run in client.search_runs([best_models])}
     assert picked == set(good)
     best_rmse = min(run.data.metrics["rmse"] for run in good.values())
-    assert q5_best_rmse() == f"{best_rmse:.3f}"
+    assert q5_best_rmse(Rest(mlflow_server.uri)) == f"{best_rmse:.3f}"
 
 
 def test_rerun_with_new_data_answers_from_the_newest_search(
@@ -368,7 +369,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     )
     newest_best = min(run.data.metrics["rmse"] for run in second)
     assert min(run.data.metrics["rmse"] for run in first) < newest_best  # older runs look better
-    assert q5_best_rmse() == f"{newest_best:.3f}"
+    assert q5_best_rmse(Rest(mlflow_server.uri)) == f"{newest_best:.3f}"
 
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert champion.version == "2"
@@ -377,7 +378,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     assert hpo_run_id in {run.info.run_id for run in second}
     X_test, y_test = Prepared.read(prepared_dir).dataset("test")
     forest = mlflow.sklearn.load_model(f"runs:/{champion.run_id}/model")
-    assert q6_champion_test_rmse(str(raw_dir), MODEL_NAME) == (
+    assert q6_champion_test_rmse(Connection(mlflow_server.uri), str(raw_dir), MODEL_NAME) == (
         f"{rmse(y_test, forest.predict(X_test)):.3f}"
     )
 
@@ -404,7 +405,7 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(
     client = MlflowClient(mlflow_server.uri)
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     assert champion.tags[STATUS_TAG] == FIRST
-    answer = q6_champion_test_rmse(str(prepared_dir.parent / "data"), MODEL_NAME)
+    answer = q6_champion_test_rmse(Connection(mlflow_server.uri), None, MODEL_NAME)
 
     hpo(prepared_dir, 2, seed=0)  # a shorter search from another seed: a worse best model
     result = register(prepared_dir)
@@ -424,7 +425,7 @@ def test_a_weaker_model_becomes_challenger_and_the_champion_stays(
     assert line.startswith(f"Registered {MODEL_NAME} version 2 as @{CHALLENGER_ALIAS}: ")
     assert f"{candidate_rmse:.4f}" in line and f"{champion_rmse:.4f}" in line
     assert "@champion stays version 1" in line
-    assert q6_champion_test_rmse(str(prepared_dir.parent / "data"), MODEL_NAME) == answer
+    assert q6_champion_test_rmse(Connection(mlflow_server.uri), None, MODEL_NAME) == answer
 
     # The champion was scored again on the same trips, in a run nested under the candidate's.
     best_models = client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id
@@ -550,3 +551,31 @@ def test_a_raw_test_month_other_than_the_preprocessed_one_is_refused(
     random_month(elsewhere / f"green_tripdata_{MONTHS[2]}.parquet", 400, seed=7)
     result = register(prepared_dir, raw_dir=elsewhere)
     assert_one_line_error(result, str(elsewhere), "dv.pkl", "--raw_data_path")
+
+
+def test_a_raw_folder_that_moved_is_one_line_naming_both(
+    prepared_dir: Path, tmp_path: Path, mlflow_server
+) -> None:
+    """No --raw_data_path: the folder dv.pkl records; moved since, one line names it and the
+    folder looked in, before any run is logged."""
+    hpo(prepared_dir, 1)
+    recorded, moved = prepared_dir.parent / "data", tmp_path / "moved"
+    recorded.rename(moved)
+    args = ["--data_path", str(prepared_dir), "--model_name", MODEL_NAME]
+    gone = CliRunner().invoke(run_register_model, args)
+    line = assert_one_line_error(gone, f"{recorded}/, which no longer holds it", "--raw_data_path")
+    assert f"{prepared_dir / 'dv.pkl'} was made from the months in {recorded}/" in line
+    wrong = CliRunner().invoke(run_register_model, [*args, "--raw_data_path", str(tmp_path)])
+    assert_one_line_error(wrong, f"missing {tmp_path}/green_tripdata_", f"in {recorded}/, not from")
+    client = MlflowClient(mlflow_server.uri)
+    assert client.get_experiment_by_name(BEST_MODELS_EXPERIMENT) is None  # nothing scored
+
+
+def test_the_registry_steps_need_a_server(prepared_dir: Path, tmp_path: Path) -> None:
+    """A local store (the course's ./mlflow.db) is refused in one line saying how to serve it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--data_path", str(prepared_dir), "--tracking_uri", uri]
+    result = CliRunner().invoke(run_register_model, args)
+    assert_one_line_error(
+        result, f"{uri} is a store of files, not a tracking server", "mlflow server"
+    )

@@ -144,11 +144,13 @@ def kill_main_process(pid: int) -> set[int]:
     return workers
 
 
-def answer_q4(pid_file: Path) -> subprocess.CompletedProcess:
+def answer_q4(port: int) -> subprocess.CompletedProcess:
+    """Q4 of the server on `port`: the command line of the process listening there."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "answers.py"), "-q", "4", "--pid_file", str(pid_file)],
+        [sys.executable, str(ROOT / "answers.py"), "-q", "4"],
         capture_output=True,
         text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"},
     )
 
 
@@ -175,7 +177,7 @@ def test_start_is_idempotent_refuses_other_settings_and_stop_ends_every_worker(
         servers.run("status").stdout
         == f"running at http://127.0.0.1:{servers.port} (pid {record.pid})\n"
     )
-    assert answer_q4(servers.pid_file).stdout.endswith(": default-artifact-root\n")
+    assert answer_q4(servers.port).stdout.endswith(": default-artifact-root\n")
 
     again = servers.run("start")
     assert again.returncode == 0 and "already running" in again.stderr
@@ -221,7 +223,7 @@ def test_a_password_in_the_store_uri_is_on_no_command_line(servers: Servers) -> 
         assert password not in " ".join(record.cmdline) + servers.pid_file.read_text()
         assert psutil.Process(record.pid).environ()["MLFLOW_BACKEND_STORE_URI"] == uri
         assert "mlflow:***@127.0.0.1" in started.stderr and password not in started.stderr
-        assert answer_q4(servers.pid_file).stdout.endswith(": artifacts-destination\n")
+        assert answer_q4(servers.port).stdout.endswith(": artifacts-destination\n")
     finally:
         servers.run("stop", BACKEND_STORE_URI=uri, ARTIFACTS_DESTINATION=str(served))
     assert servers.ours() == []

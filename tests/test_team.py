@@ -321,7 +321,7 @@ def test_homework_through_s3_and_a_login(tmp_path: Path, monkeypatch: pytest.Mon
         test_rmse = float(step.stdout.split()[-1])
         answers = out.script(
             "answers.py",
-            *("--data_path", output, *raw, "--pid_file", str(server.folder / "server.pid")),
+            *("--data_path", output, *raw),
             *("-q", "4", "-q", "5", "-q", "6"),
             env=admin,
         )

@@ -108,3 +108,52 @@ def test_unreachable_server_fails_in_seconds_with_one_line(prepared_dir: Path, r
     assert_one_line_error(result, shown_uri, "make server")
     assert "s3cret" not in result.stderr + result.stdout  # no password in any message
     assert elapsed < 20, f"took {elapsed:.1f} s"  # interpreter start-up included
+
+
+def test_with_no_server_and_none_named_the_run_goes_to_mlflow_db(
+    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The course's Q3 comes before any server: nothing answers at the default address (a
+    free port here: 5000 may be someone's) and no URI is named, so the run goes to
+    ./mlflow.db, said in one line, with no alembic or MLflow line."""
+    default = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setattr("homework.tracking.connection.TRACKING_URI", default)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(run_train, ["--data_path", str(prepared_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[1] == (
+        f"No MLflow server at {default}, and none named: logging to sqlite:///mlflow.db in "
+        f"{tmp_path}/, as the course's train.py does. To see it in the UI: `mlflow server "
+        f"--backend-store-uri sqlite:///mlflow.db --default-artifact-root ./artifacts` there, "
+        f"then {default}"
+    )
+    assert not [line for line in lines if "INFO" in line or "alembic" in line], result.stderr
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name(TRAIN_EXPERIMENT).experiment_id])
+    assert run.data.params["min_samples_split"] == "2"
+    assert run.info.artifact_uri.startswith(str(tmp_path / "mlruns"))  # the course's place
+
+
+def test_a_named_server_that_is_down_stays_an_error(
+    prepared_dir: Path, tmp_path: Path, run_script
+) -> None:
+    """Named in $MLFLOW_TRACKING_URI (or --tracking_uri): no local store in its place."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    result = run_script(
+        "train.py", "--data_path", str(prepared_dir), env={"MLFLOW_TRACKING_URI": uri}
+    )
+    assert_one_line_error(result, uri, "make server", "mlflow server --backend-store-uri")
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_new_local_database_is_made_quietly(prepared_dir: Path, tmp_path: Path, run_script):
+    """`--tracking_uri sqlite:///...`: MLflow's migrations print nothing (alembic's thirty
+    INFO lines, MLflow's own), the run is there."""
+    uri = f"sqlite:///{tmp_path / 'runs.db'}"
+    result = run_script("train.py", "--data_path", str(prepared_dir), "--tracking_uri", uri)
+    assert result.returncode == 0, result.stderr
+    assert "INFO" not in result.stderr and "alembic" not in result.stderr, result.stderr
+    client = MlflowClient(uri)
+    assert client.search_runs([client.get_experiment_by_name(TRAIN_EXPERIMENT).experiment_id])

@@ -1,13 +1,16 @@
 """The walk through MLflow's UI: where a learner finds Q3, Q5 and Q6, checked one by one.
 
 - Q3: experiment `random-forest-train` -> the newest run -> its parameter `min_samples_split`;
-- Q5: experiment `random-forest-hyperopt`, filtered to the newest search's trials and sorted
-  by `rmse`: every trial listed, the best first with its `rmse`; the chart view draws them;
+- Q5: experiment `random-forest-hyperopt`: the newest search found by its tag among whatever
+  else the experiment holds, then filtered to its trials and sorted by `rmse`: every trial
+  listed, the best first with its `rmse`; the chart view draws them (when Q5 reads the
+  course's own hpo.py runs, those);
 - Q6: Models -> the registered model: the version with the alias `champion`, its tags and
   description; its source run shows the plots `predicted_vs_actual.png` and `residuals.png`,
   and the search's parent run shows `validation_rmse_per_trial.png`.
 
-Every expected value is read from the tracking server (MlflowClient), never typed in. The
+Every expected value is read from the tracking server (its REST API, MlflowClient for the
+registry), never typed in. The
 walk is the same in MLflow 2.x's UI and 3.x's; what differs is in the UI's profile
 (profiles.py).
 """
@@ -23,13 +26,16 @@ from homework.config import (
     CHAMPION_ALIAS,
     CHAMPION_PLOTS,
     HPO_EXPERIMENT,
+    PARENT_TAG,
+    SEARCH_TAG,
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
 from homework.errors import UserError, first_line
 from homework.publish.registry import champion_version
-from homework.search.runs import PARENT_TAG, finished_trials, newest_search
+from homework.search.results import Trials, newest_trials
 from homework.tracking.experiments import newest_run
+from homework.tracking.rest import Rest
 from ui.browser import NotShown, expecting, save_picture
 from ui.profiles import Profile
 
@@ -43,12 +49,14 @@ def open_experiment(page: Any, base: str, profile: Profile, name: str) -> None:
         page.get_by_role("heading", name=profile.experiment_heading or name).wait_for()
 
 
-def check_train_run(page: Any, base: str, profile: Profile, pictures: Path | None) -> str:
+def check_train_run(
+    page: Any, base: str, rest: Rest, profile: Profile, pictures: Path | None
+) -> str:
     """Q3: the newest run of random-forest-train shows its min_samples_split."""
     from playwright.sync_api import expect
 
     open_experiment(page, base, profile, TRAIN_EXPERIMENT)
-    run = newest_run(TRAIN_EXPERIMENT, "train.py (make q3)")
+    run = newest_run(rest, TRAIN_EXPERIMENT, "train.py (make q3)")
     name, value = run.info.run_name, run.data.params["min_samples_split"]
     with expecting(f"the run {name} in the experiment {TRAIN_EXPERIMENT!r}"):
         page.get_by_role("link", name=name, exact=True).first.click()
@@ -98,30 +106,45 @@ def filter_runs(page: Any, search: str) -> None:
                 raise
 
 
-def check_hpo_runs(page: Any, base: str, profile: Profile, pictures: Path | None) -> str:
+def trials_filter(search: Trials) -> str:
+    """The runs table's filter that lists the trials of `search`, and nothing else."""
+    if search.parent is not None:
+        return f"tags.`{PARENT_TAG}` = '{search.parent.info.run_id}'"
+    listed = ", ".join(f"'{run.info.run_id}'" for run in search.runs)
+    return f"attributes.run_id IN ({listed})"
+
+
+def check_hpo_runs(
+    page: Any, base: str, rest: Rest, profile: Profile, pictures: Path | None
+) -> str:
     """Q5: the newest search's trials, sorted by rmse, the best first; the chart view.
 
-    The table shows each search as its parent run, the trials folded under it. Sorted by
-    `rmse`, it lists the trials flat, best first; the filter on the parent's id keeps the
-    newest search's trials only.
+    The table shows each search as its parent run, the trials folded under it, among
+    whatever else the experiment holds (the course's own runs, say): filtered on the tag of
+    our searches, it is among the few listed. Sorted by `rmse`, the table lists the trials
+    flat, best first; the filter on the parent's id keeps the newest search's trials only.
+    When Q5 reads the course's own hpo.py runs, the filter lists those instead.
     """
-    from mlflow.tracking import MlflowClient
     from playwright.sync_api import expect
 
     open_experiment(page, base, profile, HPO_EXPERIMENT)
-    newest = newest_search()
-    parent = MlflowClient().get_run(newest.run_id).info.run_name
-    search = f"tags.`{PARENT_TAG}` = '{newest.run_id}'"
-    trials = finished_trials(newest)
+    newest = newest_trials(rest)
+    search, trials = trials_filter(newest), newest.runs
     best, best_rmse = trials[0].info.run_name, trials[0].data.metrics["rmse"]
-    with expecting(f"the newest search {parent} with its trials folded under it"):
-        expect(page.get_by_role("link", name=parent, exact=True)).to_be_visible()
     # ag-grid draws each row in two parts (pinned name, scrolling columns): both are row 0.
     first_row = page.locator(".ag-row[row-index='0']")
-    with expecting(f"the {len(trials)} trials of {parent} sorted by rmse (filter: {search})"):
+    with expecting(f"the runs of {HPO_EXPERIMENT} sorted by rmse"):
         # Room for the rmse column, which sorting adds at the right of the table.
         page.get_by_role("button", name=profile.room_button).click()
         sort_runs(page, "rmse")
+    if newest.parent is not None:  # found by the tag of our searches, wherever it sorts
+        parent = newest.parent.info.run_name
+        with expecting(f"the newest search {parent} with its trials folded under it"):
+            filter_runs(page, f"tags.`{SEARCH_TAG}` = '{newest.parent.data.tags[SEARCH_TAG]}'")
+            # By its id: every search of a tuner has the same name (hyperopt-search).
+            link = page.locator(f"a[href*='/runs/{newest.parent.info.run_id}']")
+            expect(link.first).to_have_text(parent)
+    with expecting(f"the {len(trials)} trials of {newest.name} sorted by rmse (filter: {search})"):
         filter_runs(page, search)
         # Counted once sorted: sorted by creation, the filter also lists the parent.
         expect(page.get_by_text(f"{len(trials)} matching runs", exact=True)).to_be_visible()
@@ -197,24 +220,28 @@ def check_champion(
     )
 
 
-def check_search_plot(page: Any, base: str) -> str:
-    """The newest search's parent run shows validation_rmse_per_trial.png."""
-    from mlflow.tracking import MlflowClient
-
-    newest = newest_search()
-    parent = MlflowClient().get_run(newest.run_id)
-    page.goto(f"{base}/#/experiments/{newest.experiment_id}/runs/{newest.run_id}/artifacts")
-    see_plot(page, TRIALS_PLOT, parent.info.run_name)
-    return f"    {TRIALS_PLOT} in run {parent.info.run_name} ({HPO_EXPERIMENT})"
+def check_search_plot(page: Any, base: str, rest: Rest) -> str:
+    """The newest search's parent run shows validation_rmse_per_trial.png (the course's own
+    hpo.py runs have no such plot: nothing to check)."""
+    newest = newest_trials(rest)
+    if newest.parent is None:
+        return f"    no {TRIALS_PLOT}: Q5 reads the course's own hpo.py runs"
+    info = newest.parent.info
+    page.goto(f"{base}/#/experiments/{info.experiment_id}/runs/{info.run_id}/artifacts")
+    see_plot(page, TRIALS_PLOT, info.run_name)
+    return f"    {TRIALS_PLOT} in run {info.run_name} ({HPO_EXPERIMENT})"
 
 
 def walk(page: Any, base: str, model_name: str, profile: Profile, pictures: Path | None) -> list:
     """The whole walk, Q3, Q5, Q6 and the plots; one line of what was seen for each."""
+    import mlflow
+
+    rest = Rest(mlflow.get_tracking_uri())  # the server the UI is of (connected by ui_check.py)
     return [
-        check_train_run(page, base, profile, pictures),
-        check_hpo_runs(page, base, profile, pictures),
+        check_train_run(page, base, rest, profile, pictures),
+        check_hpo_runs(page, base, rest, profile, pictures),
         check_champion(page, base, model_name, profile, pictures),
-        check_search_plot(page, base),
+        check_search_plot(page, base, rest),
     ]
 
 

@@ -16,10 +16,12 @@ hashing runs at about 1 GB/s (5 ms for a real month, well under a second for 50 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homework.config import RAW_FOLDER_KEY
 from homework.errors import UserError
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
@@ -56,12 +58,16 @@ def file_digest(path: str | Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()[:DIGEST_LENGTH]
 
 
-def trip_record(dataset: str, months: dict[str, str], paths: dict[str, Path]) -> dict[str, str]:
-    """What dv.pkl records of its data: the dataset, and each month with its file and digest.
+def trip_record(
+    dataset: str, months: dict[str, str], paths: dict[str, Path], raw_data_path: str | Path
+) -> dict[str, str]:
+    """What dv.pkl records of its data: the dataset, the folder the months were read from (as
+    given, made absolute: a link keeps its name), and each month with its file and digest.
 
-    `{"dataset": "green", "train_month": "2023-01", "train_file": ..., "train_digest": ...}`
+    `{"dataset": "green", "raw_data_path": "/home/me/hw/taxi", "train_month": "2023-01",
+    "train_file": ..., "train_digest": ...}`
     """
-    recorded = {"dataset": dataset}
+    recorded = {"dataset": dataset, RAW_FOLDER_KEY: os.path.abspath(raw_data_path)}
     for name, path in paths.items():
         recorded[f"{name}_month"] = months[name]
         recorded[f"{name}_file"] = str(Path(path).resolve())
@@ -148,14 +154,17 @@ def recorded_datasets(trip_data: dict[str, str], names: tuple[str, ...]) -> set[
     }
 
 
-def check_same_data(run: Any, trip_data: dict[str, str], search: str, data_path: Any) -> None:
-    """Refuse pickles made from other data than the run (a search's parent) recorded: the
-    training and validation months of `trip_data`, dv.pkl's record."""
-    expected, logged = recorded_datasets(trip_data, ("train", "val")), logged_datasets(run)
-    if logged != expected:
+def check_same_data(
+    logged: set[tuple[str, str, str]], trip_data: dict[str, str], search: str, data_path: Any
+) -> None:
+    """Refuse pickles made from other data than a search's parent run recorded (`logged`, as
+    logged_datasets gives it): the training and validation months of `trip_data`, dv.pkl's
+    record."""
+    expected = recorded_datasets(trip_data, ("train", "val"))
+    if set(logged) != expected:
         raise UserError(
-            f"{data_path}/ holds pickles of {describe(expected)}, but hyperopt search "
-            f"{search} was trained on {describe(logged)}: pass the --data_path that search "
+            f"{data_path}/ holds pickles of {describe(expected)}, but hyperopt {search} "
+            f"was trained on {describe(set(logged))}: pass the --data_path that search "
             "used, or run hpo.py on these pickles (make q5)."
         )
 

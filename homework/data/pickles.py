@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from homework.config import DATASET_FILES
+from homework.config import DATASET_FILES, RAW_FOLDER_KEY
 from homework.errors import UserError, first_line
 
 RUN_PREPROCESSING = "run preprocess_data.py first (make q2)"
@@ -241,19 +241,35 @@ class Prepared:
             check_recorded(self.path / name, self.dv)
         return [VECTORIZER_FILE, *recorded]
 
-    def test_trips(self, raw_data_path: str | Path) -> Any:
-        """The raw trips of the test month, from the very file dv.pkl was made from: the
-        trips of test.pkl, in its order."""
-        from homework.data.trips import read_trips, tripdata_path
+    @property
+    def raw_folder(self) -> Path:
+        """The folder preprocess_data.py read the raw months from, as dv.pkl records it."""
+        recorded = self.trip_data.get(RAW_FOLDER_KEY)  # older pickles: the test month's folder
+        return Path(recorded) if recorded else Path(self.trip_data["test_file"]).parent
+
+    def raw_file(self, name: str, raw_data_path: str | Path | None = None) -> Path:
+        """The raw file of the month `name` ('train', 'val', 'test'): in `raw_data_path` if
+        given, else in the folder dv.pkl records; refused in one line if it is missing or is
+        not the file dv.pkl was made from."""
+        from homework.data.trips import tripdata_path
+
+        folder = Path(raw_data_path) if raw_data_path is not None else self.raw_folder
+        path = tripdata_path(folder, self.trip_data["dataset"], self.trip_data[f"{name}_month"])
+        self.check_raw_file(path, name)
+        return path
+
+    def test_trips(self, raw_data_path: str | Path | None = None) -> Any:
+        """The raw trips of the test month, from the very file dv.pkl was made from (in
+        `raw_data_path`, default the folder dv.pkl records): the trips of test.pkl, in its
+        order."""
+        from homework.data.trips import read_trips
 
         import numpy as np
 
         from homework.model.features import TARGET
 
-        dataset = self.trip_data["dataset"]
-        path = tripdata_path(raw_data_path, dataset, self.trip_data["test_month"])
-        self.check_raw_file(path, "test")
-        trips = read_trips(path, dataset)
+        path = self.raw_file("test", raw_data_path)
+        trips = read_trips(path, self.trip_data["dataset"])
         if not np.array_equal(trips[TARGET].to_numpy(), self.dataset("test")[1]):
             raise UserError(
                 f"the trips of {path} are not those of {self.path / 'test.pkl'}: another version "
@@ -262,15 +278,21 @@ class Prepared:
         return trips
 
     def check_raw_file(self, path: Path, name: str) -> None:
-        """Refuse a raw month file that is missing or is not the one dv.pkl recorded for `name`."""
-        vectorizer = self.path / VECTORIZER_FILE
+        """Refuse a raw month file that is missing or is not the one dv.pkl recorded for `name`:
+        one line naming the folder it was looked for in and the folder dv.pkl was made from."""
+        vectorizer, recorded_folder = self.path / VECTORIZER_FILE, self.raw_folder
         if not path.is_file():
-            raise UserError(f"missing {path}, a month of {vectorizer}: pass --raw_data_path (make data).")
+            same = path.parent.absolute() == recorded_folder.absolute()
+            moved = "which no longer holds it" if same else "not from there"
+            raise UserError(
+                f"missing {path}: {vectorizer} was made from the months in {recorded_folder}/, "
+                f"{moved}; pass --raw_data_path with the folder that holds them (make data)."
+            )
         recorded = self.trip_data[f"{name}_digest"]  # the first hex digits of its SHA-256
         digest = file_sha256(path)[: len(recorded)]
         if digest != recorded:
             raise UserError(
                 f"{path} is not the file {vectorizer} was made from (digest {digest}, not "
-                f"{recorded}): pass the --raw_data_path of that preprocessing, or run "
-                "preprocess_data.py again (make q2)."
+                f"{recorded}; it read {recorded_folder}/): pass the --raw_data_path of that "
+                "preprocessing, or run preprocess_data.py again (make q2)."
             )

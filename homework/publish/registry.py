@@ -43,14 +43,20 @@ def find_champion(model_name: str) -> Any:
         return None
 
 
+def no_champion(model_name: str, others: list[str] = ()) -> UserError:
+    """No version of `model_name` is @champion: what to run (and which models are others')."""
+    besides = f" (the registry holds {', '.join(others)}: not this one)" if others else ""
+    return UserError(
+        f"no version of the registered model {model_name!r} has the alias "
+        f"@{CHAMPION_ALIAS}{besides}: run register_model.py (make q6)."
+    )
+
+
 def champion_version(model_name: str) -> Any:
     """The registered version behind `@champion`, or a UserError saying how to make one."""
     champion = find_champion(model_name)
     if champion is None:
-        raise UserError(
-            f"no version of the registered model {model_name!r} has the alias "
-            f"@{CHAMPION_ALIAS}: run register_model.py (make q6)."
-        )
+        raise no_champion(model_name)
     return champion
 
 

@@ -9,7 +9,7 @@ done, `best_val_rmse` and the plot of the trials. Each trial is a child run (MLf
 the same months.
 
 A search is complete when its parent run FINISHED. Q5 and register_model.py use only the
-newest complete search (`newest_search`): one stopped by Ctrl-C ends KILLED, one whose server
+newest complete search (results.py): one stopped by Ctrl-C ends KILLED, one whose server
 or process died stays RUNNING, and neither is ever a result. `hpo.py --resume` reopens the
 newest unfinished search of its tuner (`resumable`): its finished trials are the record the
 tuner goes on from, and the search then finishes like any other.
@@ -26,14 +26,14 @@ from typing import Any, Protocol
 import click
 
 from homework.config import HPO_EXPERIMENT, PARENT_TAG, SEARCH_TAG, TRIALS_PLOT
-from homework.data.lineage import check_same_data, log_datasets
+from homework.data.lineage import log_datasets
 from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.models import log_sklearn_model
 from homework.processes import Identity, identity, is_alive
 from homework.search.plan import History, Plan, data_digest
-from homework.search.stray_runs import fail_orphaned_trials, other_runs
-from homework.tracking.experiments import experiment_id, set_experiment
+from homework.search.stray_runs import fail_orphaned_trials
+from homework.tracking.experiments import set_experiment
 
 PROCESS_TAG = "hpo.process"  # on a parent run: host, pid and start time of who works on it
 RUN_HPO_AGAIN = "run hpo.py again (make q5)"
@@ -46,7 +46,6 @@ class Search:
     experiment_id: str
     run_id: str
     datasets: dict[str, Any] = field(default_factory=dict)
-    note: str = ""  # one line for the user when a newer search did not finish
     plan: Plan | None = None
     done: History = field(default_factory=list)  # the trials finished before this process
 
@@ -220,56 +219,6 @@ def history(search: Search) -> History:
     return [(dict(run.data.params), run.data.metrics["rmse"]) for run in trials]
 
 
-# ---------------------------------------------------------------- reading searches back
-
-
-def newest_parent(
-    hpo_experiment_id: str, filter_string: str = "", order: str = "start_time"
-) -> Any:
-    """The newest (by `order`) undeleted parent run of our searches that passes the filter."""
-    from mlflow.entities import ViewType
-    from mlflow.tracking import MlflowClient
-
-    ours = f"tags.`{SEARCH_TAG}` != ''"
-    runs = MlflowClient().search_runs(
-        [hpo_experiment_id],
-        filter_string=f"{ours} and {filter_string}" if filter_string else ours,
-        run_view_type=ViewType.ACTIVE_ONLY,
-        order_by=[f"attributes.{order} DESC"],
-        max_results=1,
-    )
-    return runs[0] if runs else None
-
-
-def newest_search() -> Search:
-    """The newest complete search (its parent run finished last), whose trials Q5 and
-    register_model.py use; its `note` says so when a newer search did not finish, and how
-    many runs of the experiment are not part of any search of ours (they are ignored)."""
-    hpo_experiment_id = experiment_id(HPO_EXPERIMENT)
-    if hpo_experiment_id is None:
-        raise UserError(f"no experiment {HPO_EXPERIMENT!r} yet: run hpo.py first (make q5).")
-    others = other_runs(hpo_experiment_id)
-    parent = newest_parent(hpo_experiment_id, "attributes.status = 'FINISHED'", order="end_time")
-    if parent is None:
-        newest = newest_parent(hpo_experiment_id)
-        which = f"the newest, {newest.info.run_id[:8]}, " if newest else ""
-        raise UserError(
-            f"no hyperopt search in {HPO_EXPERIMENT!r} has finished ({which}was stopped or is "
-            f"still running, or none ran{f'; {others}' if others else ''}): {RUN_HPO_AGAIN}."
-        )
-    search = Search(hpo_experiment_id, parent.info.run_id)
-    started_after = f"attributes.start_time > {parent.info.start_time}"
-    newer = newest_parent(hpo_experiment_id, f"attributes.status != 'FINISHED' and {started_after}")
-    notes = [f"{others}."] if others else []
-    if newer:
-        notes.append(
-            f"The newest hyperopt search ({newer.info.run_id[:8]}) did not finish (stopped, "
-            f"or still running): using the newest complete one ({search.name})."
-        )
-    search.note = "\n".join(notes)
-    return search
-
-
 def finished_trials(search: Search, n: int | None = None) -> list[Any]:
     """The finished, undeleted trials of `search` with an `rmse`, lowest first (the best `n`)."""
     from mlflow.entities import ViewType
@@ -283,21 +232,3 @@ def finished_trials(search: Search, n: int | None = None) -> list[Any]:
         order_by=["metrics.rmse ASC"],
         max_results=n or 50_000,
     )
-
-
-def best_trials(search: Search, n: int, data: Prepared) -> list[Any]:
-    """The `n` trials of `search` with the lowest validation `rmse`, best first.
-
-    The search must have trained on the months of `data`'s pickles: trials of other data
-    would be scored on data they never saw.
-    """
-    from mlflow.tracking import MlflowClient
-
-    parent = MlflowClient().get_run(search.run_id)
-    check_same_data(parent, data.trip_data, search.name, data.path)
-    trials = finished_trials(search, n)
-    if not trials:  # possible only if someone deleted them
-        raise UserError(
-            f"hyperopt search {search.name} has no finished trials left: {RUN_HPO_AGAIN}."
-        )
-    return trials

@@ -1,10 +1,11 @@
-"""The experiments the scripts log to: set safely, looked up by name, their newest run."""
+"""The experiments the scripts log to: set safely; the newest run of one, read back."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homework.errors import UserError
+from homework.tracking.rest import Rest, Run
 from homework.tracking.sources import check_source
 
 
@@ -26,22 +27,10 @@ def set_experiment(name: str) -> Any:
     return mlflow.set_experiment(experiment_id=experiment.experiment_id)
 
 
-def experiment_id(name: str) -> str | None:
-    """The id of the experiment `name`, or None if nobody has logged to it yet."""
-    from mlflow.tracking import MlflowClient
-
-    experiment = MlflowClient().get_experiment_by_name(name)
-    return experiment.experiment_id if experiment else None
-
-
-def newest_run(experiment: str, script: str) -> Any:
+def newest_run(rest: Rest, experiment: str, script: str) -> Run:
     """The newest run of `experiment` (train.py's, for Q3), or a UserError saying what to run."""
-    from mlflow.tracking import MlflowClient
-
-    found = experiment_id(experiment)
-    runs = found and MlflowClient().search_runs(
-        [found], order_by=["attributes.start_time DESC"], max_results=1
-    )
+    found = rest.experiment_id(experiment)
+    runs = found and rest.search_runs(found, order_by=("attributes.start_time DESC",), limit=1)
     if not runs:
         raise UserError(f"no run in {experiment!r}: run {script}.")
     return runs[0]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from homework.errors import first_line
+from homework.config import COURSE_SERVER, TRACKING_URI
+from homework.errors import UserError, first_line
 
 
 def causes(exc: BaseException) -> tuple[BaseException | None, ...]:
@@ -106,3 +107,44 @@ def describe_failure(exc: BaseException, tracking_uri: str) -> str | None:
     if isinstance(exc, MlflowException):
         return f"MLflow: {detail}"
     return None
+
+
+def redact(text: str, uri: str) -> str:
+    """`text` with every password it might hold replaced by ***.
+
+    The passwords: the one in `uri` (http://user:password@host), as written and decoded,
+    and $MLFLOW_TRACKING_PASSWORD (MLflow's basic-auth password), wherever they appear.
+    """
+    try:
+        password = urlsplit(uri).password or ""
+    except ValueError:  # a malformed --tracking_uri: its password is what follows `user:`
+        found = re.search(r"://[^:/@\s]*:([^@/\s]*)@", uri)
+        password = found.group(1) if found else ""
+    secrets = {password, unquote(password), os.environ.get("MLFLOW_TRACKING_PASSWORD", "")}
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def server_command(tracking_uri: str) -> str:
+    """The course's `mlflow server ...` command that serves `tracking_uri` (its port, if not
+    the default one)."""
+    parts, default = urlsplit(tracking_uri), urlsplit(TRACKING_URI)
+    extra = ""
+    if parts.hostname and parts.hostname not in (default.hostname, "localhost"):
+        extra += f" --host {parts.hostname}"
+    if parts.port and parts.port != default.port:
+        extra += f" --port {parts.port}"
+    return COURSE_SERVER + extra
+
+
+def unreachable(tracking_uri: str, exc: BaseException) -> UserError:
+    """The one line for a tracking server that does not answer: how to start one."""
+    return UserError(
+        redact(
+            f"cannot reach the MLflow tracking server at {tracking_uri} ({first_line(exc)}): "
+            f"start it with `make server`, or as the course does, `{server_command(tracking_uri)}`"
+            " in the project folder (or pass --tracking_uri).",
+            tracking_uri,
+        )
+    )

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from homework.model.predictor import TripPredictor
 
 REGISTERED = re.compile(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))")  # by alias, or by number
-API = "api/2.0/mlflow"
 CODE = Path("code", "homework", "model")  # where a champion holds the code it runs
 
 
@@ -55,24 +54,27 @@ def fetch_verified(model_uri: str, tracking_uri: str, folder: Path) -> Fetched |
     is not a registered version on an HTTP tracking server, or anything fails or is refused."""
     import hashlib
 
-    import requests
-
-    from homework.tracking import rest
+    from homework.tracking.rest import Rest
 
     registered = REGISTERED.fullmatch(model_uri)
     if not (registered and tracking_uri.startswith(("http://", "https://"))):
         return None
     name, alias, number = registered.groups()
     try:
+        server = Rest(tracking_uri)
         if alias:
-            found = rest.get(tracking_uri, f"{API}/registered-models/alias", name=name, alias=alias)
+            found = server.call(
+                "GET", "registered-models/alias", params={"name": name, "alias": alias}
+            )
         else:
-            found = rest.get(tracking_uri, f"{API}/model-versions/get", name=name, version=number)
-        version = found.json()["model_version"]
+            found = server.call(
+                "GET", "model-versions/get", params={"name": name, "version": number}
+            )
+        version = found["model_version"]
 
         def fetch(path: str) -> bytes:
             where = {"name": name, "version": version["version"], "path": path}
-            return rest.get(tracking_uri, "model-versions/get-artifact", **where).content
+            return server.content("/model-versions/get-artifact", **where)
 
         manifest = fetch(SIGNED_MANIFEST)
         for path in json.loads(manifest)["files"]:
@@ -83,7 +85,7 @@ def fetch_verified(model_uri: str, tracking_uri: str, folder: Path) -> Fetched |
             target.write_bytes(fetch(path))
         (folder / SIGNED_MANIFEST).write_bytes(manifest)
         signed = check_folder(folder)  # every file as signed, by a key trusted now
-    except (requests.RequestException, OSError, ValueError, KeyError, TypeError, Untrusted):
+    except (UserError, OSError, ValueError, KeyError, TypeError, Untrusted):
         return None
     return Fetched(folder, version, signed, hashlib.sha256(manifest).hexdigest())
 
