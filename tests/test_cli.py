@@ -78,7 +78,7 @@ def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
         "register_model.py": ("mlflow", data),
         "pipeline.py": ("mlflow", [*raw, "--dest_path", str(tmp_path / "new")]),
         "answers.py": ("requests", ["--question", "5"]),  # REST: no MLflow for Q5
-        "predict.py": ("mlflow", trip),
+        "predict.py": ("requests", trip),  # the champion over REST first: no MLflow
         "verify_model.py": ("mlflow", []),
         "ui_check.py": ("mlflow", []),
     }[script]
