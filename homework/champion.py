@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from homework.config import CHAMPION_PLOTS, PYFUNC_ARTIFACT
+from homework.config import CHAMPION_ALIAS, CHAMPION_PLOTS, PYFUNC_ARTIFACT
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.lineage import check_raw_file, pickled_months
 from homework.models import model_name, pinned_requirements
 from homework.pickles import load_vectorizer
 from homework.promotion import Baseline, Decision, Policy, gate
-from homework.registry import Candidate, description, register, version_tags
+from homework.registry import Candidate, description, register, release_hold, version_tags
 from homework.trust.loading import sign_logged_model
 
 EXAMPLE_TRIPS = 5
@@ -101,4 +101,6 @@ def publish(
         f"{decision.status}, registered as @{decision.alias}: {decision.reason()}",
     )
     version = register(model_info.model_uri, policy.model_name, tags, card, decision.alias)
+    if baseline.held and decision.alias == CHAMPION_ALIAS:
+        release_hold(policy.model_name)  # --promote always moved @champion on
     return version, decision

@@ -1,0 +1,50 @@
+"""Move @champion back to the previous champion, or to `--version N` (`make rollback`).
+
+The previous champion is the version the promotion gate compared the current champion with
+when it made it @champion (its tags `validation.status` and `validation.baseline_version`),
+so each rollback goes one champion further back. The version put back must still pass the
+signature check (nothing of it is loaded). Both versions get tags saying who moved the alias,
+when and why (`--reason`), and a server following @champion (`make serve-model`) picks it up.
+
+The rollback holds @champion there: the next register_model.py (`make q6`) registers its new
+version as @challenger, saying so, unless `--promote always` (docs/model.md).
+"""
+
+from __future__ import annotations
+
+import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on)
+
+import click
+
+from homework.options import connection_options, model_name_option
+from homework.reporting import reporting
+from homework.tracking import Connection
+
+
+@click.command()
+@model_name_option("Registered model whose @champion moves back.")
+@click.option(
+    "--version",
+    type=click.IntRange(min=1),
+    help="Version to put back (default: the champion the current one replaced).",
+)
+@click.option("--reason", required=True, help="Why @champion moves back (recorded on both).")
+@connection_options
+def run_rollback(model_name: str, version: int | None, reason: str, connection: Connection) -> None:
+    """Move @champion back to the previous champion, once it passes the signature check."""
+    from homework.rollback import roll_back
+
+    with reporting(connection):
+        connection.connect()
+        done = roll_back(model_name, None if version is None else str(version), reason)
+    click.echo(
+        f"Moved @champion of {model_name} back from version {done.from_version} to version "
+        f"{done.to_version} ({done.by}, {done.at}: {done.reason}); it stays there until "
+        "register_model.py --promote always.",
+        err=True,
+    )
+    click.echo(f"@champion: version {done.to_version}")
+
+
+if __name__ == "__main__":
+    run_rollback()
