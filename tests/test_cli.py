@@ -80,6 +80,8 @@ def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
         "answers.py": ("mlflow", ["--question", "5"]),
         "predict.py": ("mlflow", trip),
         "verify_model.py": ("mlflow", []),
+        "serve_model.py": ("mlflow", []),
+        "rollback.py": ("mlflow", ["--reason", "x"]),
         "ui_check.py": ("mlflow", []),
     }[script]
 
