@@ -57,14 +57,14 @@ SERVER_ENV := MLFLOW=$(call q,$(VENV)/bin/mlflow) HOST=$(call q,$(HOST)) PORT=$(
 S3_PORT         ?= 8333
 S3_DIR          ?= s3-data
 S3_ENV := WEED=$(call q,$(VENV)/bin/weed) S3_PORT=$(call q,$(S3_PORT)) S3_DIR=$(call q,$(S3_DIR))
-# The servers (homework/servers/): python -m homework.servers mlflow|s3 start|stop|status
-SERVERS := $(PY) -m homework.servers
+# The servers (services/): python -m services mlflow|s3 start|stop|status
+SERVERS := $(PY) -m services
 SPARK_PARALLELISM ?= 2
 # make test: pytest processes (pytest-xdist), each test file whole in one; 0: no extra ones
 TEST_WORKERS    ?= 2
 # SPARK_MASTER=spark://host:port: where make q5-spark runs the trials (default: hpo.py's, local[*])
 SPARK_MASTER    ?=
-# The Spark standalone cluster of make spark-cluster (homework/servers/spark_cluster.py)
+# The Spark standalone cluster of make spark-cluster (services/spark_cluster.py)
 SPARK_DIR       ?= spark-cluster
 SPARK_PORT      ?= 7077
 SPARK_UI_PORT   ?= 8080

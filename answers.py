@@ -25,6 +25,7 @@ from homework.config import (
     SERVER_PID_FILE,
     TRAIN_EXPERIMENT,
 )
+from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.forest import rmse
 from homework.options import (
@@ -35,13 +36,13 @@ from homework.options import (
     raw_data_path_option,
     trust_unsigned_option,
 )
-from homework.pickles import written_files
-from homework.registry import champion_version
+from homework.publish.registry import champion_version
 from homework.reporting import reporting
-from homework.search_runs import finished_trials, newest_search
-from homework.servers.processes import command_line, read_record
-from homework.tracking import Connection, experiment_id, newest_run, redact
+from homework.search.runs import finished_trials, newest_search
+from homework.tracking.connection import Connection, redact
+from homework.tracking.experiments import experiment_id, newest_run
 from homework.trust.loading import load_pyfunc
+from services.processes import command_line, read_record
 
 QUESTIONS = {
     1: "MLflow version",
@@ -62,7 +63,7 @@ def q1_mlflow_version() -> str:
 def q2_files_written(data_path: str) -> str:
     """The files preprocess_data.py wrote, as its dv.pkl lists them (not whatever else the
     folder holds, a .DS_Store say)."""
-    return str(len(written_files(data_path)))
+    return str(len(Prepared.read(data_path).written_files()))
 
 
 def q3_min_samples_split() -> str:
@@ -104,8 +105,8 @@ def q5_best_rmse() -> str:
 
 
 def q6_champion_test_rmse(raw_data_path: str, model_name: str, trust_unsigned: bool = False) -> str:
-    from homework.features import RAW_COLUMNS, TARGET
-    from homework.trips import read_trips, tripdata_path
+    from homework.data.trips import read_trips, tripdata_path
+    from homework.model.features import RAW_COLUMNS, TARGET
 
     champion = champion_version(model_name)
     dataset, month = (champion.tags.get(f"data.{key}") for key in ("dataset", "test_month"))

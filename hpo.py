@@ -1,10 +1,10 @@
 """Tune the random forest with hyperopt and log every trial to MLflow (question 5).
 
-Runs hyperopt's TPE over the course's search space (homework/tuning.py) for `--num_trials`
-trials. The search is one parent run in the experiment `random-forest-hyperopt`; each trial
-is a run nested in it with its parameters and the validation `rmse` (and its forest, so
-register_model.py need not fit it again). Question 5 is the lowest `rmse` of the newest
-search whose parent run finished.
+Runs hyperopt's TPE over the course's search space (homework/search/hyperopt_tuner.py) for
+`--num_trials` trials. The search is one parent run in the experiment
+`random-forest-hyperopt`; each trial is a run nested in it with its parameters and the
+validation `rmse` (and its forest, so register_model.py need not fit it again). Question 5
+is the lowest `rmse` of the newest search whose parent run finished.
 
 The package adds what a team needs (see docs/scripts.md): the runs record the raw months
 they used, every forest is signed, the parent run gets a plot of the trials, a search
@@ -19,25 +19,24 @@ import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on
 
 import click
 
+from homework.data.pickles import Prepared
 from homework.forest import fit_forest, rmse
 from homework.options import connection_options, data_path_option, num_trials_option, seed_option
-from homework.pickles import check_outputs, load_dataset
 from homework.reporting import reporting
-from homework.search_options import Tuning, spark_options, tuning_options
-from homework.search_plan import Tuner
-from homework.search_runs import start_search
-from homework.spark import SparkSettings, minimize_on_spark
-from homework.tracking import Connection
+from homework.search.options import Tuning, spark_options, tuning_options
+from homework.search.runs import Tuner, start_search
+from homework.search.spark import SparkSettings, minimize_on_spark
+from homework.tracking.connection import Connection
 
 
 def optimize(
-    data_path: str, tuner: Tuner, spark: SparkSettings | None = None, verbose: bool = False
+    data: Prepared, tuner: Tuner, spark: SparkSettings | None = None, verbose: bool = False
 ) -> float:
     """Run the search, one child run per trial; return the best validation RMSE."""
-    X_train, y_train = load_dataset(data_path, "train")
-    X_val, y_val = load_dataset(data_path, "val")
+    X_train, y_train = data.dataset("train")
+    X_val, y_val = data.dataset("val")
 
-    with start_search(data_path, tuner) as search:  # the parent run: new, or resumed
+    with start_search(data, tuner) as search:  # the parent run: new, or resumed
 
         def objective(params: dict) -> float:
             rf = fit_forest(X_train, y_train, **params)
@@ -75,10 +74,10 @@ def run_optimization(
         f"{tuning}: {num_trials} trials{f' ({spark})' if spark.parallelism else ''}", err=True
     )
     with reporting(connection):
-        check_outputs(data_path)
+        data = Prepared.read(data_path)
         connection.connect()
         tuner = tuning.tuner_for(num_trials, seed, connection.verbose)  # hyperopt or Optuna
-        best = optimize(data_path, tuner, spark, connection.verbose)
+        best = optimize(data, tuner, spark, connection.verbose)
     click.echo(f"best validation RMSE: {best:.4f}")
 
 

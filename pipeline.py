@@ -31,7 +31,7 @@ from homework.options import (
     top_n_option,
 )
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 
 def run_step(script: str, command: click.Command, args: list[str]) -> float:

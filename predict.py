@@ -2,7 +2,7 @@
 
 Loads `--model_uri` (default `models:/nyc-green-taxi-duration-rf@champion`, the
 self-contained pyfunc register_model.py registers: raw trips in, minutes out), once its
-files are checked against the signature register_model.py made (see signing.py;
+files are checked against the signature register_model.py made (see homework/trust/;
 `--trust_unsigned` loads an unsigned model with a warning), and either
 
 - scores a TLC trip file (`--input`): writes `--output`, a parquet file with the input's
@@ -32,7 +32,7 @@ from homework.errors import UserError
 from homework.forest import rmse
 from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 from homework.trust.loading import load_pyfunc
 
 DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
@@ -49,14 +49,14 @@ def read_input(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from homework.features import RAW_COLUMNS, TARGET, with_model_types
-    from homework.trips import (
+    from homework.data.trips import (
         TIMESTAMP_PREFIX,
         not_readable,
         read_month,
         schema_names,
         timestamp_columns,
     )
+    from homework.model.features import RAW_COLUMNS, TARGET, with_model_types
 
     names = schema_names(path)
     missing = [name for name in RAW_COLUMNS if name not in names]
@@ -79,7 +79,12 @@ def read_input(path: Path) -> Any:
 
 def check_trips(path: Path, trips: Any) -> None:
     """Refuse a file with trips the model cannot take, saying how many and why."""
-    from homework.features import count_invalid, describe_invalid, invalid_trips, trips_counted
+    from homework.model.features import (
+        count_invalid,
+        describe_invalid,
+        invalid_trips,
+        trips_counted,
+    )
 
     invalid = count_invalid(invalid_trips(trips))
     if invalid:
@@ -98,7 +103,7 @@ def check_distance(ctx: click.Context, param: click.Parameter, value: float | No
 
 def predict_file(model: Any, trips: Any, output_path: Path) -> Any:
     """Add `predicted_duration` to the trips and write them to `output_path`."""
-    from homework.features import RAW_COLUMNS
+    from homework.model.features import RAW_COLUMNS
 
     trips[PREDICTION] = model.predict(trips[RAW_COLUMNS])
     scratch = output_path.with_name(f".{output_path.name}.tmp")
@@ -116,7 +121,7 @@ def predict_file(model: Any, trips: Any, output_path: Path) -> Any:
 
 def actual_rmse(trips: Any) -> float | None:
     """The RMSE of the predictions, if the trips have their actual durations."""
-    from homework.features import TARGET
+    from homework.model.features import TARGET
 
     return rmse(trips[TARGET], trips[PREDICTION]) if TARGET in trips else None
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
-from homework.lineage import Months, trip_record
+from homework.data.lineage import Months, trip_record
+from homework.data.pickles import write_outputs
 from homework.options import dataset_option, dest_path_option, months_options, raw_data_path_option
-from homework.pickles import write_outputs
 from homework.reporting import reporting
 
 
@@ -33,8 +33,8 @@ def preprocess(raw_data_path: str | Path, dataset: str, months: dict[str, str]) 
     Also 'dropped': per month, how many trips the model cannot take were dropped and why;
     and 'note': one line saying so, None if no trip was dropped.
     """
-    from homework.features import TARGET, fit_vectorizer, vectorize
-    from homework.trips import dropped_line, month_files, read_valid_trips
+    from homework.data.trips import dropped_line, month_files, read_valid_trips
+    from homework.model.features import TARGET, fit_vectorizer, vectorize
 
     paths = month_files(raw_data_path, dataset, months)
     frames, dropped = {}, {}

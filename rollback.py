@@ -18,7 +18,7 @@ import click
 
 from homework.options import connection_options, model_name_option
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 
 @click.command()
@@ -32,7 +32,7 @@ from homework.tracking import Connection
 @connection_options
 def run_rollback(model_name: str, version: int | None, reason: str, connection: Connection) -> None:
     """Move @champion back to the previous champion, once it passes the signature check."""
-    from homework.rollback import roll_back
+    from homework.publish.rollback import roll_back
 
     with reporting(connection):
         connection.connect()

@@ -25,7 +25,7 @@ import click
 
 from homework.options import connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 HOST = "127.0.0.1"
 FOLLOW_S = 5.0

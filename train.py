@@ -17,24 +17,24 @@ import homework.interrupts  # noqa: F401 (first: Ctrl-C is one line from here on
 import click
 
 from homework.config import TRAIN_EXPERIMENT
+from homework.data.pickles import Prepared
 from homework.forest import fit_forest, rmse
 from homework.models import autologged_run, log_sklearn_model
 from homework.options import connection_options, data_path_option
-from homework.pickles import check_outputs, load_dataset
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 RF_PARAMS = {"max_depth": 10, "random_state": 0}
 
 
-def train_and_log(data_path: str) -> float:
+def train_and_log(data: Prepared) -> float:
     """Fit the forest in an autologged run; return its validation RMSE."""
     import mlflow
 
-    X_train, y_train = load_dataset(data_path, "train")
-    X_val, y_val = load_dataset(data_path, "val")
+    X_train, y_train = data.dataset("train")
+    X_val, y_val = data.dataset("val")
 
-    with autologged_run(TRAIN_EXPERIMENT, data_path):
+    with autologged_run(TRAIN_EXPERIMENT, data.months("train", "val")):
         rf = fit_forest(X_train, y_train, **RF_PARAMS)
         val_rmse = rmse(y_val, rf.predict(X_val))
         mlflow.log_metric("val_rmse", val_rmse)
@@ -49,9 +49,9 @@ def run_train(data_path: str, connection: Connection) -> None:
     """Train the baseline random forest with autologging and print its validation RMSE."""
     click.echo(f"Training RandomForestRegressor{RF_PARAMS} with autolog", err=True)
     with reporting(connection):
-        check_outputs(data_path)
+        data = Prepared.read(data_path)
         connection.connect()
-        val_rmse = train_and_log(data_path)
+        val_rmse = train_and_log(data)
     click.echo(f"validation RMSE: {val_rmse:.4f}")
 
 

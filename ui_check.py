@@ -1,12 +1,12 @@
 """Check in a real headless Chromium that the MLflow UI shows the homework's answers (Q3, Q5, Q6).
 
 After `make all`, this opens the tracking server's web UI as a learner would and checks
-what a person sees there (homework/ui/walk.py): Q3's parameter, Q5's best trial of the
+what a person sees there (ui/walk.py): Q3's parameter, Q5's best trial of the
 newest search, Q6's champion with its tags, description and plots. Every expected value
 is read from the tracking server, never typed in. A thing the UI does not show fails with
 one `Error:` line naming it, and a screenshot of the page it failed on
 (`--failure_screenshot`). `--screenshots_dir` also writes the pictures of docs/ui.md.
-The walk knows MLflow 2.x's UI and 3.x's (homework/ui/profiles.py), and picks the one the
+The walk knows MLflow 2.x's UI and 3.x's (ui/profiles.py), and picks the one the
 server runs.
 """
 
@@ -21,16 +21,16 @@ import click
 
 from homework.options import PathOption, connection_options, model_name_option
 from homework.reporting import reporting
-from homework.tracking import Connection
-from homework.ui.browser import (
+from homework.tracking.connection import Connection
+from ui.browser import (
     check_ui_version,
     chromium_path,
     open_page,
     require_playwright,
     ui_address,
 )
-from homework.ui.profiles import profile_for
-from homework.ui.walk import checked_walk
+from ui.profiles import profile_for
+from ui.walk import checked_walk
 
 FAILURE_SCREENSHOT = "ui-check-failure.png"
 

@@ -1,7 +1,7 @@
 """Check a registered model's signature without loading it (what `make serve-model` serves).
 
 Downloads `--model_uri` (default `models:/nyc-green-taxi-duration-rf@champion`) and checks
-it against the keys this machine trusts (see signing.py): signed by one of them, and every
+it against the keys this machine trusts (see homework/trust/): signed by one of them, and every
 file as it was signed. Nothing of the model is unpickled or imported. Refuses an unsigned
 or changed model in one line, unless `--trust_unsigned` (then a warning).
 
@@ -22,7 +22,7 @@ import click
 from homework.errors import UserError
 from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 from homework.trust.loading import download_verified
 
 

@@ -24,9 +24,9 @@ from hyperopt import STATUS_OK, Trials
 from sklearn.ensemble import RandomForestRegressor
 
 from homework.config import DATA_PATH, NUM_TRIALS, SEED, TOP_N
+from homework.data.pickles import Prepared
 from homework.forest import fit_forest, rmse
-from homework.pickles import load_dataset
-from homework.tuning import minimize
+from homework.search.hyperopt_tuner import minimize
 from train import RF_PARAMS
 
 
@@ -61,7 +61,8 @@ class Stopwatch:
 
 
 def run_baseline(data_path: str, n_jobs: int, num_trials: int, seed: int) -> dict[str, Any]:
-    data = {name: load_dataset(data_path, name) for name in ("train", "val", "test")}
+    prepared = Prepared.read(data_path)
+    data = {name: prepared.dataset(name) for name in ("train", "val", "test")}
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.values()
     watch = Stopwatch()
 

@@ -34,7 +34,6 @@ from bench import report
 from bench.cli import (
     checked_output,
     checked_raw_dir,
-    num_trials_option,
     output_option,
     raw_data_path_option,
     read_results,
@@ -52,7 +51,8 @@ from bench.runs import (
     with_server_cpu,
 )
 from homework.config import KEY_DIR_VARIABLE
-from homework.servers import start_server
+from homework.options import num_trials_option
+from services import start_server
 
 FACTORS = (1, 5, 15, 50)
 NJOBS_TRIALS = 3  # trials in the n_jobs=1 vs -1 comparison (plus train.py's forest)

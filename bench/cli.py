@@ -13,25 +13,16 @@ from typing import Any
 
 import click
 
-from homework.config import DATASET, MONTHS, NUM_TRIALS
-from homework.trips import tripdata_path
+from homework import options
+from homework.config import DATASET, MONTHS, NUM_TRIALS, RAW_DATA_PATH
+from homework.data.trips import tripdata_path
 
 RESULTS = Path(__file__).with_name("results.json")
 
-raw_data_path_option = click.option(
-    "--raw_data_path",
-    "--raw-data-path",
-    default=lambda: os.environ.get("TAXI_DATA_DIR", "data"),
-    show_default="$TAXI_DATA_DIR or data",
-    help="Folder with the three real green_tripdata_2023-0{1,2,3}.parquet files.",
-)
-num_trials_option = click.option(
-    "--num_trials",
-    "--num-trials",
-    default=NUM_TRIALS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Trials of the search, in the homework and the floor alike (fewer: a quick try only).",
+raw_data_path_option = options.raw_data_path_option(
+    "Folder with the three real green_tripdata_2023-0{1,2,3}.parquet files.",
+    default=lambda: os.environ.get("TAXI_DATA_DIR", RAW_DATA_PATH),
+    show_default=f"$TAXI_DATA_DIR or {RAW_DATA_PATH}",
 )
 output_option = click.option(
     "--output",

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from homework.config import DATASET, MONTHS, SEED
-from homework.features import NUMERICAL
-from homework.trips import timestamp_columns, tripdata_path
+from homework.data.trips import timestamp_columns, tripdata_path
+from homework.model.features import NUMERICAL
 
 DISTANCE_NOISE = 0.01  # each copy's distances times 1 +- up to 1 %
 DROPOFF_NOISE_S = 30  # each copy's drop-off times +- up to 30 seconds

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from homework.servers import ROOT
+from services import ROOT
 
 PYTHON = sys.executable
 MB = 2**20

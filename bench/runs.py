@@ -29,7 +29,7 @@ from homework.config import (
     NUM_TRIALS,
     TRAIN_EXPERIMENT,
 )
-from homework.servers import Server
+from services import Server
 
 STAGES = ("preprocess_data.py", "train.py", "hpo.py", "register_model.py")
 # Where each logging step writes its artifacts: its experiment's folder in the store.

@@ -25,7 +25,6 @@ from bench import report
 from bench.cli import (
     checked_output,
     checked_raw_dir,
-    num_trials_option,
     output_option,
     raw_data_path_option,
     read_results,
@@ -43,7 +42,8 @@ from bench.runs import (
     with_server_cpu,
 )
 from homework.config import KEY_DIR_VARIABLE
-from homework.servers import Server, start_server
+from homework.options import num_trials_option
+from services import Server, start_server
 
 
 def homework_run(data: Path, out_dir: Path, server: Server, num_trials: int) -> dict[str, Any]:

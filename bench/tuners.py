@@ -32,7 +32,7 @@ import click
 from bench.cli import raw_data_path_option
 from bench.measure import PYTHON, load_average, measure, result_of
 from homework.config import HPO_EXPERIMENT, KEY_DIR_VARIABLE, NUM_TRIALS, SEED, TUNERS
-from homework.servers import ROOT, start_server
+from services import ROOT, start_server
 
 RESUME_AFTER = 6  # trials done before the Ctrl-C
 
@@ -60,10 +60,11 @@ def newest_parent(client: Any) -> Any:
 
 def sklearn_alone(data: Path, trials: list[Any]) -> tuple[float, float]:
     """Wall and CPU seconds to fit and score the trials' forests with scikit-learn alone."""
+    from homework.data.pickles import Prepared
     from homework.forest import fit_forest, rmse
-    from homework.pickles import load_dataset
 
-    (X_train, y_train), (X_val, y_val) = (load_dataset(data, name) for name in ("train", "val"))
+    prepared = Prepared.read(data)
+    (X_train, y_train), (X_val, y_val) = (prepared.dataset(name) for name in ("train", "val"))
     wall, cpu = time.perf_counter(), time.process_time()  # process_time: every thread's
     for trial in trials:
         params = {name: int(value) for name, value in trial.data.params.items()}

@@ -57,10 +57,10 @@ MODEL_NAME = "nyc-green-taxi-duration-rf"
 CHAMPION_ALIAS = "champion"  # the version in use: Q6, predict.py and serving load it
 CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept out
 GATE_STATUS_TAG = "validation.status"  # on a registered version: the gate's decision
-GATE_REJECTED = "rejected"  # the decision that kept a version out (promotion.py)
-# A rollback (rollback.py) tags the version it puts back and the one it takes off with who,
-# when and why, and the registered model with the version it holds @champion at: the gate
-# gives new versions @challenger while @champion is there, unless --promote always.
+GATE_REJECTED = "rejected"  # the decision that kept a version out (publish/gate.py)
+# A rollback (publish/rollback.py) tags the version it puts back and the one it takes off
+# with who, when and why, and the registered model with the version it holds @champion at:
+# the gate gives new versions @challenger while @champion is there, unless --promote always.
 ROLLBACK_BY_TAG = "rollback.by"
 ROLLBACK_AT_TAG = "rollback.at"
 ROLLBACK_REASON_TAG = "rollback.reason"
@@ -83,7 +83,7 @@ TRIAL_RANDOM_STATE = 42  # every trial's forest: the course's random_state
 TUNERS = ("hyperopt", "optuna")  # hyperopt's TPE is the course's (the default)
 OPTUNA_STORAGE_FILE = "optuna.db"  # Optuna's SQLite database, beside mlflow.db (never in it)
 
-# Model signing (signing.py): the user's key folder, and the file each signed model carries.
+# Model signing (homework/trust/): the user's key folder, and the file each signed model carries.
 KEY_DIR_VARIABLE = "MLFLOW_HOMEWORK_KEY_DIR"  # overrides KEY_DIR (the tests use a temporary one)
 KEY_DIR = "mlflow-homework"  # in $XDG_CONFIG_HOME, else ~/.config
 PRIVATE_KEY_FILE = "signing-key.pem"  # readable by its owner only; never leaves the machine

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from contextlib import AbstractContextManager
     from types import FrameType
+    from typing import Any
 
 LIVE_SCRATCH: set[str] = set()  # the scratch folders in use, removed on an immediate exit
 
@@ -84,25 +85,58 @@ def scratch_folder(prefix: str, parent: str | os.PathLike | None = None) -> Abst
     return folder()
 
 
+class HeldCtrlC:
+    """Ctrl-C held back from `hold()` to `release()`: pressed meanwhile, it acts at the release,
+    as the handler before would have (a KeyboardInterrupt).
+
+    The one way the project keeps a short stretch whole: moving the pickles in, launching and
+    recording a server, Optuna recording a trial. Only the main thread gets signals, and a
+    Ctrl-C that is ignored (nohup) stays ignored: there, nothing is held.
+    """
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.pressed = False
+
+    def hold(self) -> None:
+        if self.previous is not None or _signal.getsignal(_signal.SIGINT) == _signal.SIG_IGN:
+            return
+        try:
+            self.previous = _signal.signal(_signal.SIGINT, self.press)
+        except ValueError:  # not the main thread
+            self.previous = None
+
+    def press(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+
+    def release(self, act: bool = True) -> None:
+        """Restore the handler; then, if Ctrl-C was pressed and `act`, do what it would have."""
+        previous, self.previous = self.previous, None
+        if previous is None:
+            return
+        _signal.signal(_signal.SIGINT, previous)
+        pressed, self.pressed = self.pressed, False
+        if pressed and act:
+            if callable(previous):
+                previous(_signal.SIGINT, None)
+            raise KeyboardInterrupt
+
+
 def ctrl_c_held_back() -> AbstractContextManager:
-    """A `with` block (a short one: moving files in) that Ctrl-C does not cut in two: pressed
-    meanwhile, it acts as soon as the block ends. Only the main thread gets signals."""
+    """A `with` block (a short one) that Ctrl-C does not cut in two: pressed meanwhile, it acts
+    as soon as the block ends (not when the block fails: that ends the command anyway)."""
     import contextlib
 
     @contextlib.contextmanager
     def held_back() -> Iterator[None]:
-        pressed = []
-        try:
-            previous = _signal.signal(_signal.SIGINT, lambda signum, frame: pressed.append(signum))
-        except ValueError:  # not the main thread
-            previous = None
+        held = HeldCtrlC()
+        held.hold()
         try:
             yield
-        finally:
-            if previous is not None:
-                _signal.signal(_signal.SIGINT, previous)
-                if pressed and callable(previous):
-                    previous(_signal.SIGINT, None)
+        except BaseException:
+            held.release(act=False)
+            raise
+        held.release()
 
     return held_back()
 

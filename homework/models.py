@@ -16,8 +16,9 @@ from importlib.metadata import version
 from typing import Any
 
 from homework.config import MODEL_ARTIFACT
-from homework.lineage import log_datasets, pickled_months
-from homework.tracking import MLFLOW_3, set_experiment
+from homework.data.lineage import log_datasets
+from homework.tracking.connection import MLFLOW_3
+from homework.tracking.experiments import set_experiment
 from homework.trust.loading import sign_logged_model
 
 
@@ -59,11 +60,11 @@ def forest_signature(model: Any) -> Any:
 def saving_format(as_autolog: bool) -> tuple[dict[str, Any], str]:
     """How a forest is saved (log_model's arguments), and the package that reads it back.
 
-    skops on MLflow 3, trusting model_files.TRUSTED_TYPES (else its check right after saving
+    skops on MLflow 3, trusting model/files.py's TRUSTED_TYPES (else its check right after saving
     refuses the trees); cloudpickle on 2.x, which has no other format, and for `as_autolog`,
     as autolog saves it.
     """
-    from homework.model_files import TRUSTED_TYPES
+    from homework.model.files import TRUSTED_TYPES
 
     if MLFLOW_3 and not as_autolog:
         return {"serialization_format": "skops", "skops_trusted_types": TRUSTED_TYPES}, "skops"
@@ -96,8 +97,8 @@ def log_sklearn_model(model: Any, as_autolog: bool = False) -> Any:
 
 
 @contextlib.contextmanager
-def autologged_run(experiment: str, data_path: str) -> Iterator[Any]:
-    """One run of `experiment` under `mlflow.sklearn.autolog()`, with the months it trains on.
+def autologged_run(experiment: str, months: dict[str, Any]) -> Iterator[Any]:
+    """One run of `experiment` under `mlflow.sklearn.autolog()`, with the `months` it uses.
 
     Autolog records every parameter of a forest fitted in the block. Two settings keep it
     fast and small: no dataset logging (it would turn the sparse matrix dense: gigabytes;
@@ -107,12 +108,11 @@ def autologged_run(experiment: str, data_path: str) -> Iterator[Any]:
     """
     import mlflow
 
-    datasets = pickled_months(data_path, ("train", "val"))
     mlflow.sklearn.autolog(log_datasets=False, log_models=False, silent=True)
     try:
         set_experiment(experiment)
         with mlflow.start_run() as run:
-            log_datasets(datasets)
+            log_datasets(months)
             yield run
     finally:
         mlflow.sklearn.autolog(disable=True)  # leave no patched scikit-learn behind

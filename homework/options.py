@@ -2,9 +2,9 @@
 
 `--data_path`, `--raw_data_path`, `--num_trials` and `--top_n` keep the course's names
 (`--data-path` works too). Options that always travel together reach the command as one
-object: `--tracking_uri` and `--verbose` as a tracking.Connection (`connection_options`),
+object: `--tracking_uri` and `--verbose` as a Connection (`connection_options`),
 register_model.py's `--model_name`, `--promote`, `--max_regression` and `--trust_unsigned`
-as a promotion.Policy (`policy_options`). hpo.py's own options are in search_options.py.
+as a gate.Policy (`policy_options`). hpo.py's own options are in search/options.py.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from homework.config import (
     TOP_N,
     TRACKING_URI,
 )
+from homework.data.lineage import ALLOW_UNORDERED, Months
 from homework.errors import UserError
-from homework.lineage import ALLOW_UNORDERED, Months
-from homework.promotion import ALWAYS, GATE, Policy
-from homework.registry import check_model_name
-from homework.tracking import Connection
+from homework.publish.gate import ALWAYS, GATE, Policy
+from homework.publish.registry import check_model_name
+from homework.tracking.connection import Connection
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -98,15 +98,12 @@ trust_unsigned_option = click.option(
 )
 
 
-def raw_data_path_option(help: str) -> Decorator:
-    """The `--raw_data_path` option, with a help text saying what is read from it."""
+def raw_data_path_option(help: str, **settings: Any) -> Decorator:
+    """The `--raw_data_path` option, with a help text saying what is read from it (and other
+    settings: the benchmark's default is $TAXI_DATA_DIR)."""
+    settings = {"default": RAW_DATA_PATH, "show_default": True, **settings}
     return click.option(
-        "--raw_data_path",
-        "--raw-data-path",
-        type=PathOption(),
-        default=RAW_DATA_PATH,
-        show_default=True,
-        help=help,
+        "--raw_data_path", "--raw-data-path", type=PathOption(), help=help, **settings
     )
 
 

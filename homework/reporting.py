@@ -2,7 +2,9 @@
 
 `reporting` wraps a command's work: MLflow's chatter stays off stdout (which carries only
 results), every known failure becomes one `Error:` line, and Ctrl-C ends it with Click's
-`Aborted!` whenever it comes (see interrupts.on_ctrl_c).
+`Aborted!` whenever it comes (see interrupts.on_ctrl_c). A long loop draws one progress bar
+on stderr (`progress`; a search's bar, with its best RMSE, is search/progress.py's), with
+tqdm, the one progress-bar library.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import TextIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO, TypeVar
 
 import click
 
 from homework.errors import UserError
-from homework.tracking import Connection, describe_failure, redact
+from homework.tracking.connection import Connection, redact
+from homework.tracking.failures import describe_failure
 
 DEBUG_VARIABLE = "HOMEWORK_DEBUG"  # set to 1 for the whole traceback of an error
+BAR_FORMAT = "{desc}  {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
+Item = TypeVar("Item")
 
 
 class Chatter(io.TextIOBase):
@@ -100,7 +105,7 @@ def reporting(connection: Connection | None = None) -> Iterator[None]:
     """Run a command's work with its output masked and quiet, and errors as one line.
 
     Output as `masked_output` leaves it. A UserError, or an error of MLflow or the tracking
-    server of `connection` (told by its cause, see tracking.describe_failure), becomes one
+    server of `connection` (told by its cause, see tracking/failures.py), becomes one
     `Error: ...` line, the server's password masked; HOMEWORK_DEBUG=1 shows the whole
     traceback instead.
     """
@@ -116,3 +121,13 @@ def reporting(connection: Connection | None = None) -> Iterator[None]:
         if message is None or os.environ.get(DEBUG_VARIABLE):
             raise
         raise click.ClickException(redact(message, tracking_uri)) from None
+
+
+def progress(items: Sequence[Item], label: str) -> Iterable[Item]:
+    """`items` one by one, with a progress bar on stderr: `label`, how many done, time left.
+
+    The bar closes when the loop ends, whichever way it ends.
+    """
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, file=sys.stderr, dynamic_ncols=True, bar_format=BAR_FORMAT)

@@ -33,7 +33,7 @@ from homework.config import (
 from homework.errors import UserError
 from homework.options import connection_options
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 EXPERIMENTS = (TRAIN_EXPERIMENT, HPO_EXPERIMENT, BEST_MODELS_EXPERIMENT)
 PERMISSION = "READ"

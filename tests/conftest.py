@@ -36,11 +36,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from homework.config import CHAMPION_ALIAS, DATASET, MODEL_NAME
+from homework.config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE, MODEL_NAME
 from homework.config import MONTHS as MONTH_OF
-from homework.servers import ROOT, Server, free_port, start_server
-from homework.trips import tripdata_path
-from homework.trust.keys import KEY_DIR_VARIABLE
+from homework.data.trips import tripdata_path
+from services import ROOT, Server, free_port, start_server
 
 MONTHS = tuple(MONTH_OF.values())  # train, validation, test
 FIXTURE_MARKERS = {
@@ -179,7 +178,7 @@ def raw_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def prepared_dir(raw_dir: Path, tmp_path: Path) -> Path:
     """The four pickles preprocess_data.py writes for `raw_dir`."""
-    from homework.pickles import write_outputs
+    from homework.data.pickles import write_outputs
     from preprocess_data import preprocess
 
     dest = tmp_path / "output"
@@ -465,7 +464,7 @@ def homework_copy(homework: Homework, tmp_path: Path) -> Iterator[Homework]:
 def playwright() -> None:
     """Playwright, which ui_check.py needs before it looks for a browser (make install-browser)."""
     from homework.errors import UserError
-    from homework.ui.browser import require_playwright
+    from ui.browser import require_playwright
 
     try:
         require_playwright()
@@ -480,7 +479,7 @@ def chromium(request: pytest.FixtureRequest) -> str:
     Missing: skipped on a laptop, a failure under CI.
     """
     from homework.errors import UserError
-    from homework.ui.browser import chromium_path
+    from ui.browser import chromium_path
 
     request.getfixturevalue("playwright")
     try:
@@ -703,11 +702,13 @@ def plant_champion(
 
 def project_copy(folder: Path) -> Path:
     """What `make server`, `make s3` and `make q4` need of the project: the Makefile, the
-    homework package, scripts/ and answers.py (a copy is a project folder of its own)."""
+    homework and services packages, scripts/ and answers.py (a copy is a project folder of
+    its own)."""
     folder.mkdir()
     shutil.copy(ROOT / "Makefile", folder)
     shutil.copy(ROOT / "answers.py", folder)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "homework", folder / "homework", ignore=ignore)
+    shutil.copytree(ROOT / "services", folder / "services", ignore=ignore)
     shutil.copytree(ROOT / "scripts", folder / "scripts", ignore=ignore)
     return folder

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import ROOT, assert_one_line_error
 
 from answers import run_answers
-from homework.servers.processes import identify
+from services.processes import identify
 
 
 def answers(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

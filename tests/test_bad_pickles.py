@@ -16,8 +16,8 @@ from conftest import assert_one_line_error
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
+from homework.data.pickles import Prepared, file_sha256
 from homework.errors import UserError
-from homework.pickles import file_sha256, load_dataset
 from hpo import run_optimization
 from register_model import run_register_model
 from train import run_train
@@ -111,13 +111,13 @@ def test_bad_pickles_are_one_line_and_leave_no_run(prepared_dir: Path, mlflow_se
 
 def test_load_dataset_refuses_infinite_and_non_numeric_values(prepared_dir: Path) -> None:
     path = prepared_dir / "val.pkl"
-    X, y = load_dataset(prepared_dir, "val")
+    X, y = Prepared.read(prepared_dir).dataset("val")
     for bad in ((X, np.where(np.arange(len(y)) == 3, np.inf, y)), (X, np.full(len(y), "a"))):
         with open(path, "wb") as f:
             pickle.dump(bad, f)
         record_digests(prepared_dir)
         with pytest.raises(UserError, match="NaN, infinite or non-numeric"):
-            load_dataset(prepared_dir, "val")
+            Prepared.read(prepared_dir).dataset("val")
 
 
 @pytest.mark.parametrize("name", ["", "team/model", " spaced", "a  b"])

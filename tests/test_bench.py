@@ -16,7 +16,7 @@ from bench.report import bench_table, scale_table
 from bench.runs import STAGES, one_process_by_step, same_answers, store_bytes
 from bench.steps import peak_mb, reset_peak
 from homework.config import NUM_TRIALS
-from homework.servers import Server
+from services import Server
 
 
 def bench_part(one_ratio: float, four_ratio: float, train_mb: float, wall_15x: float) -> dict:

@@ -14,7 +14,7 @@ from conftest import ROOT, TEST_MODEL_URI, assert_one_line_error, register_champ
 
 from homework.config import SCRIPTS
 from homework.reporting import reporting
-from homework.tracking import Connection
+from homework.tracking.connection import Connection
 
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "hyperopt", "pyarrow", "matplotlib")
 HEAVY += ("playwright", "PIL")  # ui_check.py

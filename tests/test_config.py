@@ -19,9 +19,9 @@ from homework.config import (
     SERVER_PID_FILE,
     TRACKING_URI,
 )
-from homework.servers import basic_auth
-from homework.servers.mlflow_server import TrackingServer
-from homework.servers.s3 import LocalS3
+from services import basic_auth
+from services.mlflow_server import TrackingServer
+from services.s3 import LocalS3
 
 
 def make_variable(name: str) -> str:

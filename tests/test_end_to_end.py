@@ -33,14 +33,16 @@ from homework.config import (
     HPO_RUN_TAG,
     MODEL_NAME,
     SEARCH_TAG,
+    SIGNED_MANIFEST,
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
-from homework.features import RAW_COLUMNS
+from homework.data.lineage import logged_datasets
+from homework.data.pickles import Prepared
+from homework.data.trips import read_trips
 from homework.forest import rmse
-from homework.lineage import logged_datasets
-from homework.pickles import load_dataset
-from homework.promotion import (
+from homework.model.features import RAW_COLUMNS
+from homework.publish.gate import (
     BASELINE_RMSE_TAG,
     CANDIDATE_RMSE_TAG,
     FIRST,
@@ -50,14 +52,12 @@ from homework.promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
-from homework.search_runs import PARENT_TAG
-from homework.servers import processes
-from homework.tracking import MLFLOW_3
-from homework.trips import read_trips
+from homework.search.runs import PARENT_TAG
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import download_verified, load_pyfunc
-from homework.trust.manifest import SIGNED_MANIFEST
-from homework.ui.browser import VIEWPORT
-from homework.ui.profiles import PICTURE_NAMES, PROFILES
+from services import processes
+from ui.browser import VIEWPORT
+from ui.profiles import PICTURE_NAMES, PROFILES
 
 pytestmark = pytest.mark.server
 NOISE = (
@@ -170,7 +170,7 @@ def test_the_champion_is_evaluated_and_predicts_the_raw_month(homework: Homework
     assert rmse(trips["duration"], predicted) == pytest.approx(5.5674, abs=1e-4)
     # ... and the course's runs:/<id>/model is still the forest on the vectorised matrix.
     forest = mlflow.sklearn.load_model(f"runs:/{version.run_id}/model")
-    X_test, y_test = load_dataset(homework.output, "test")
+    X_test, y_test = Prepared.read(homework.output).dataset("test")
     assert rmse(y_test, forest.predict(X_test)) == pytest.approx(5.5674, abs=1e-4)
 
 

@@ -10,7 +10,8 @@ import pytest
 from conftest import MONTHS, write_trips
 from sklearn.feature_extraction import DictVectorizer
 
-from homework.features import (
+from homework.data.trips import read_trips
+from homework.model.features import (
     BAD_DISTANCE,
     FRACTIONAL_ZONE,
     LOW_ZONE,
@@ -22,7 +23,6 @@ from homework.features import (
     valid_trips,
     vectorize,
 )
-from homework.trips import read_trips
 from preprocess_data import preprocess
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))

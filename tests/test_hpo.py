@@ -32,11 +32,11 @@ from homework.config import (
     TRAIN_EXPERIMENT,
     TRIALS_PLOT,
 )
+from homework.data.lineage import logged_datasets
+from homework.data.pickles import write_outputs
 from homework.errors import UserError
-from homework.lineage import logged_datasets
-from homework.pickles import write_outputs
-from homework.search_runs import PARENT_TAG, finished_trials, newest_search
-from homework.tracking import set_experiment
+from homework.search.runs import PARENT_TAG, finished_trials, newest_search
+from homework.tracking.experiments import set_experiment
 from hpo import run_optimization
 from preprocess_data import preprocess
 
@@ -88,8 +88,8 @@ def test_a_search_is_a_parent_run_with_one_child_per_trial(
 
 
 def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_server) -> None:
+    from homework.data.pickles import Prepared
     from homework.forest import rmse
-    from homework.pickles import load_dataset
     from homework.trust.loading import load_sklearn
 
     CliRunner().invoke(
@@ -99,7 +99,7 @@ def test_logged_model_reproduces_the_trial_rmse(prepared_dir: Path, mlflow_serve
     )
     (run,) = hpo_runs(mlflow_server.uri)
     model = load_sklearn(f"runs:/{run.info.run_id}/model")  # signed: loads only if it checks out
-    X_val, y_val = load_dataset(prepared_dir, "val")
+    X_val, y_val = Prepared.read(prepared_dir).dataset("val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(run.data.metrics["rmse"], rel=1e-12)
     # Logged with the signature of the vectorised matrix, as train.py's model.
     info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
@@ -376,11 +376,11 @@ def test_trials_left_running_by_a_crash_are_marked_failed(
 def test_forests_fit_on_every_core_and_predict_bit_identically(prepared_dir: Path) -> None:
     from sklearn.ensemble import RandomForestRegressor
 
+    from homework.data.pickles import Prepared
     from homework.forest import fit_forest
-    from homework.pickles import load_dataset
 
-    X_train, y_train = load_dataset(prepared_dir, "train")
-    X_val, _ = load_dataset(prepared_dir, "val")
+    X_train, y_train = Prepared.read(prepared_dir).dataset("train")
+    X_val, _ = Prepared.read(prepared_dir).dataset("val")
     params = {"n_estimators": 40, "max_depth": 8, "random_state": 42}
     forest = fit_forest(X_train, y_train, n_jobs=-1, **params)
     single = RandomForestRegressor(n_jobs=1, **params).fit(X_train, y_train)
@@ -394,7 +394,7 @@ def test_experiment_created_by_another_client_meanwhile_still_gets_the_runs(
     """The race behind lost parallel runs: the lookup misses, another client creates it."""
     from mlflow.tracking import MlflowClient as Client
 
-    from homework.tracking import set_experiment
+    from homework.tracking.experiments import set_experiment
 
     experiment_id = MlflowClient(mlflow_server.uri).create_experiment(HPO_EXPERIMENT)
     lookup = Client.get_experiment_by_name

@@ -11,9 +11,9 @@ from mlflow.tracking import MlflowClient
 
 import hpo
 from homework.config import HPO_EXPERIMENT, SEARCH_TAG
-from homework.search_plan import Plan
-from homework.search_runs import PARENT_TAG, PROCESS_TAG, this_process
-from homework.tuning import key, suggested
+from homework.search.hyperopt_tuner import key, suggested
+from homework.search.plan import Plan
+from homework.search.runs import PARENT_TAG, PROCESS_TAG, this_process
 from hpo import run_optimization
 
 
@@ -65,9 +65,13 @@ def test_a_resumed_search_is_the_uninterrupted_one(
     (parent,) = [run for run in parents(client) if run.info.run_id != uninterrupted.info.run_id]
     assert parent.info.status == "KILLED" and len(trials_of(client, parent)) == 2
 
+    # Another tool's run, tagged like a search but with no plan, is RUNNING and newer: skipped.
+    foreign = client.create_run(parent.info.experiment_id, tags={SEARCH_TAG: "hyperopt"})
     resumed = search(prepared_dir, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert f"Going on with search {parent.info.run_id[:8]}: 2 of 4 trials done" in resumed.stderr
+    assert f"no plan of hpo.py's ({foreign.info.run_id[:8]})" in resumed.stderr
+    client.delete_run(foreign.info.run_id)
     # The same parent run, now complete: the same four trials as the uninterrupted search.
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
     assert len(parents(client)) == 2
@@ -84,7 +88,7 @@ def test_resume_refuses_another_plan_another_data_or_a_search_still_running(
 ) -> None:
     from conftest import MONTHS, random_month
 
-    from homework.pickles import write_outputs
+    from homework.data.pickles import write_outputs
     from preprocess_data import preprocess
 
     with monkeypatch.context() as patch:

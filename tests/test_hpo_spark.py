@@ -63,7 +63,7 @@ def test_failed_trials_fail_the_search_in_one_line() -> None:
     import numpy as np
     from hyperopt import Trials, fmin, hp, rand
 
-    from homework.spark import check_all_done
+    from homework.search.spark import check_all_done
 
     def objective(params: dict) -> float:
         raise OSError("tracking server went away")

@@ -18,7 +18,7 @@ from homework.config import (
     MONTHS,
     TRAIN_EXPERIMENT,
 )
-from homework.lineage import file_digest
+from homework.data.lineage import file_digest
 from hpo import run_optimization
 from preprocess_data import run_data_prep
 from register_model import run_register_model

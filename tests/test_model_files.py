@@ -1,4 +1,4 @@
-"""model_files.py: the forest as skops and the vectorizer as JSON give the same predictions,
+"""model/files.py: the forest as skops and the vectorizer as JSON give the same predictions,
 and hold no pickle (the scanner the champion's tests use is checked here on real pickles);
 trust/formats.py reads a skops forest trusting only the project's list."""
 
@@ -15,26 +15,26 @@ import pytest
 import skops.io
 from pickle_scan import pickles_in_folder
 
-from homework.features import vectorize
+from homework.data.pickles import Prepared
+from homework.data.trips import read_trips
 from homework.forest import fit_forest
-from homework.model_files import (
+from homework.model.features import vectorize
+from homework.model.files import (
     TRUSTED_TYPES,
     read_forest,
     read_vectorizer,
     write_forest,
     write_vectorizer,
 )
-from homework.pickles import load_dataset, load_vectorizer
-from homework.trips import read_trips
 from homework.trust.formats import load_forest
 
 
 def test_the_forest_and_vectorizer_as_data_predict_the_same(
     prepared_dir: Path, tmp_path: Path
 ) -> None:
-    X_train, y_train = load_dataset(prepared_dir, "train")
+    X_train, y_train = Prepared.read(prepared_dir).dataset("train")
     forest = fit_forest(X_train, y_train, n_estimators=3, min_samples_leaf=2, random_state=1)
-    dv = load_vectorizer(prepared_dir)
+    dv = Prepared.read(prepared_dir).dv
     folder = tmp_path / "model"
     folder.mkdir()
     write_forest(forest, folder / "forest.skops")
@@ -56,7 +56,7 @@ def test_the_forest_and_vectorizer_as_data_predict_the_same(
 
 
 def test_a_vectorizer_file_of_another_kind_is_refused(prepared_dir: Path, tmp_path: Path) -> None:
-    dv = load_vectorizer(prepared_dir)
+    dv = Prepared.read(prepared_dir).dv
     dv.vocabulary_ = {name: index + 1 for name, index in dv.vocabulary_.items()}
     with pytest.raises(ValueError, match="not the column of each feature name"):
         write_vectorizer(dv, tmp_path / "shifted.json")

@@ -17,11 +17,11 @@ from mlflow.tracking import MlflowClient
 
 import hpo
 from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
+from homework.data.lineage import logged_datasets
+from homework.data.pickles import Prepared
 from homework.forest import rmse
-from homework.lineage import logged_datasets
-from homework.pickles import load_dataset
-from homework.search_runs import PARENT_TAG, newest_search
-from homework.study_storage import default_storage
+from homework.search.runs import PARENT_TAG, newest_search
+from homework.search.study_storage import default_storage
 from homework.trust.loading import load_sklearn
 from hpo import run_optimization
 from register_model import run_register_model
@@ -69,7 +69,7 @@ def test_an_optuna_search_is_logged_as_hyperopt_s_and_registers(
     assert logged_datasets(parent) == logged_datasets(trials[0])
     # The forest each trial logged is signed and scores what it reported.
     (top,) = [run for run in trials if run.data.metrics["rmse"] == best][:1]
-    X_val, y_val = load_dataset(prepared_dir, "val")
+    X_val, y_val = Prepared.read(prepared_dir).dataset("val")
     model = load_sklearn(f"runs:/{top.info.run_id}/model")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(best, rel=1e-12)
     # Q5 and register_model.py read it as they read a hyperopt search.

@@ -22,13 +22,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from homework.config import PYFUNC_ARTIFACT
+from homework.data.pickles import Prepared
 from homework.errors import UserError
-from homework.features import RAW_COLUMNS, RAW_DTYPES
 from homework.forest import fit_forest, rmse
+from homework.model.features import RAW_COLUMNS, RAW_DTYPES
+from homework.model.trip_model import TripDurationModel
 from homework.models import model_name
-from homework.pickles import load_dataset, load_vectorizer
-from homework.tracking import MLFLOW_3
-from homework.trip_model import TripDurationModel
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import PICKLED_CHAMPION, load_pyfunc, sign_logged_model
 from predict import read_input, run_predict
 
@@ -138,8 +138,8 @@ def test_one_trip_needs_a_finite_distance(distance: str) -> None:
 
 def test_champion_refuses_invalid_trips_and_answers_none(prepared_dir: Path) -> None:
     """The pyfunc itself, as `mlflow models serve` runs it: one error naming the reasons."""
-    X_train, y_train = load_dataset(prepared_dir, "train")
-    model = TripDurationModel(load_vectorizer(prepared_dir), fit_forest(X_train, y_train))
+    X_train, y_train = Prepared.read(prepared_dir).dataset("train")
+    model = TripDurationModel(Prepared.read(prepared_dir).dv, fit_forest(X_train, y_train))
     trips = pd.DataFrame(
         {
             "PULocationID": [3, 3, 3, 0, -5],
@@ -229,9 +229,9 @@ def test_a_pickled_champion_of_before_loads_with_a_note(
     MLflow 3 told to refuse pickles refuses it, in one line."""
     import mlflow
 
-    X_train, y_train = load_dataset(prepared_dir, "train")
+    X_train, y_train = Prepared.read(prepared_dir).dataset("train")
     forest = fit_forest(X_train, y_train, n_estimators=3, random_state=0)
-    model = TripDurationModel(load_vectorizer(prepared_dir), forest)
+    model = TripDurationModel(Prepared.read(prepared_dir).dv, forest)
     mlflow.set_experiment("before-models-from-code")
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import MONTHS, assert_one_line_error, random_month, write_trips, write_with_nulls
 
-from homework import pickles
+from homework.data import pickles
+from homework.data.pickles import Prepared, write_outputs
+from homework.data.trips import read_trips
 from homework.errors import UserError
-from homework.pickles import load_dataset, write_outputs
-from homework.trips import read_trips
 from preprocess_data import preprocess, run_data_prep
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))
@@ -254,7 +254,7 @@ def test_ctrl_c_between_the_moves_waits_for_all_four(
     assert moved == ["train.pkl", "val.pkl", "test.pkl", "dv.pkl"]
     after = snapshot(prepared_dir)
     assert all(after[name] != before[name] for name in before)
-    assert load_dataset(prepared_dir, "train")[0].shape[0] == results["train"][0].shape[0]
+    assert Prepared.read(prepared_dir).dataset("train")[0].shape[0] == results["train"][0].shape[0]
 
 
 def test_a_mixed_set_is_refused_before_it_is_read(
@@ -265,13 +265,13 @@ def test_a_mixed_set_is_refused_before_it_is_read(
     write_outputs(preprocess(raw_dir, "green", SPLITS), tmp_path / "new")
     (prepared_dir / "train.pkl").write_bytes((tmp_path / "new" / "train.pkl").read_bytes())
     with pytest.raises(UserError) as refused:
-        load_dataset(prepared_dir, "train")
+        Prepared.read(prepared_dir).dataset("train")
     assert str(refused.value) == (
         f"{prepared_dir / 'train.pkl'} is not the file preprocess_data.py wrote beside "
         f"{prepared_dir / 'dv.pkl'} (the set is mixed, or the file was replaced): run "
         "preprocess_data.py again (make q2)."
     )
-    assert load_dataset(prepared_dir, "val")  # the others are still the set's
+    assert Prepared.read(prepared_dir).dataset("val")  # the others are still the set's
 
 
 def test_an_empty_dest_path_writes_nothing(raw_dir: Path, tmp_path: Path) -> None:
@@ -410,9 +410,9 @@ def test_one_null_zone_id_in_a_real_month_changes_nothing_else(
     ]
     clean = preprocess(taxi_data_dir, "green", SPLITS)
     out = tmp_path / "out"
-    assert pickles.load_vectorizer(out).feature_names_ == clean["dv"].feature_names_
-    X_train, _ = pickles.load_dataset(out, "train")
+    assert Prepared.read(out).dv.feature_names_ == clean["dv"].feature_names_
+    X_train, _ = Prepared.read(out).dataset("train")
     assert X_train.shape[0] == clean["train"][0].shape[0] - 1
     for name in ("val", "test"):
-        X, y = pickles.load_dataset(out, name)
+        X, y = Prepared.read(out).dataset(name)
         assert (clean[name][0] != X).nnz == 0 and np.array_equal(y, clean[name][1])

@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from homework.servers import processes
-from homework.servers.processes import Record
+from services import processes
+from services.processes import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 5077
@@ -186,7 +186,7 @@ def test_one_start_at_a_time_per_folder(tmp_path: Path) -> None:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from homework.servers import processes\n"
+        "from services import processes\n"
         "with processes.one_at_a_time(Path(sys.argv[1]), lambda: None):\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(1)\n"

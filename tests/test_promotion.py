@@ -1,4 +1,4 @@
-"""promotion.py: the gate's decision, from MLflow evaluation results (no server needed)."""
+"""publish/gate.py: the gate's decision, from MLflow evaluation results (no server needed)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from mlflow.models import EvaluationResult
 
-from homework.baseline import seen_test_month
 from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS
-from homework.promotion import (
+from homework.publish.gate import (
     ALWAYS,
     BASELINE_RMSE_TAG,
     BASELINE_VERSION_TAG,
@@ -26,6 +25,7 @@ from homework.promotion import (
     UNVERIFIED,
     decide,
 )
+from homework.publish.incumbent import seen_test_month
 
 
 def result(rmse: float) -> EvaluationResult:

@@ -25,10 +25,11 @@ from homework.config import (
     PYFUNC_ARTIFACT,
     SEARCH_TAG,
 )
-from homework.features import RAW_COLUMNS
+from homework.data.pickles import Prepared
+from homework.data.trips import read_trips
 from homework.forest import rmse
-from homework.pickles import load_dataset
-from homework.promotion import (
+from homework.model.features import RAW_COLUMNS
+from homework.publish.gate import (
     BASELINE_RMSE_TAG,
     BASELINE_VERSION_TAG,
     CANDIDATE_RMSE_TAG,
@@ -39,9 +40,8 @@ from homework.promotion import (
     RMSE_METRIC,
     STATUS_TAG,
 )
-from homework.search_runs import PARENT_TAG
-from homework.tracking import MLFLOW_3
-from homework.trips import read_trips
+from homework.search.runs import PARENT_TAG
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import download_verified, load_pyfunc
 from hpo import run_optimization
 from preprocess_data import run_data_prep
@@ -87,7 +87,7 @@ def test_registers_lowest_test_rmse_as_champion(prepared_dir: Path, mlflow_serve
     assert champion_rmse == pytest.approx(runs[0].data.metrics["test_rmse"], rel=1e-12)
     assert f"test RMSE: {champion_rmse:.4f}" in result.stdout
     # The course's path still works: runs:/<id>/model is the forest on the vectorised matrix.
-    X_test, y_test = load_dataset(prepared_dir, "test")
+    X_test, y_test = Prepared.read(prepared_dir).dataset("test")
     for run in runs:
         forest = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
         forest_rmse = rmse(y_test, forest.predict(X_test))
@@ -174,7 +174,8 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     """Only the tracking server is needed: a fresh interpreter outside the repo loads it, with
     MLflow told to refuse every pickle (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3).
 
-    The model ships only the code it runs (trip_model.py, features.py, model_files.py);
+    The model ships only the code it runs (homework/model/: trip_model.py, features.py,
+    files.py);
     loading it brings no command-line package along and changes no environment variable of
     the loading process.
     """
@@ -195,11 +196,14 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    shipped = ["__init__.py", "features.py", "model_files.py", "trip_model.py"]
-    assert loaded["code"] == [f"homework/{name}" for name in shipped]
+    shipped = ["__init__.py", "features.py", "files.py", "trip_model.py"]
+    assert loaded["code"] == [
+        "homework/__init__.py",
+        *(f"homework/model/{name}" for name in shipped),
+    ]
     assert not any(line.startswith(("click", "cloudpickle")) for line in loaded["requirements"])
     assert loaded["environment_changed"] == []
-    assert {"homework.trip_model", "homework.features", "homework.model_files"} <= set(
+    assert {"homework.model.trip_model", "homework.model.features", "homework.model.files"} <= set(
         loaded["loaded"]
     )
     homework_cli = {"click", "homework.cli", "homework.config", "homework.tracking", "pyarrow"}
@@ -331,7 +335,7 @@ def test_rerun_with_new_data_answers_from_the_newest_search(
     assert CHAMPION_ALIAS not in client.get_model_version(MODEL_NAME, "1").aliases
     hpo_run_id = client.get_run(champion.run_id).data.tags["hpo_run_id"]
     assert hpo_run_id in {run.info.run_id for run in second}
-    X_test, y_test = load_dataset(prepared_dir, "test")
+    X_test, y_test = Prepared.read(prepared_dir).dataset("test")
     forest = mlflow.sklearn.load_model(f"runs:/{champion.run_id}/model")
     assert q6_champion_test_rmse(str(raw_dir), MODEL_NAME) == (
         f"{rmse(y_test, forest.predict(X_test)):.3f}"

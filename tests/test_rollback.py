@@ -16,8 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from homework.config import CHAMPION_ALIAS, GATE_STATUS_TAG
 from homework.errors import UserError
-from homework.promotion import BASELINE_VERSION_TAG, HELD, decide
-from homework.rollback import previous_champion
+from homework.publish.gate import BASELINE_VERSION_TAG, HELD, decide
+from homework.publish.rollback import previous_champion
 from rollback import run_rollback
 
 

@@ -52,8 +52,7 @@ from homework.config import (
     ROLLBACK_TO_TAG,
 )
 from homework.errors import UserError
-from homework.promotion import HELD
-from homework.servers import lifecycle
+from homework.publish.gate import HELD
 from homework.serving.app import VERSION_HEADER, one_line
 from homework.serving.server import bind
 from homework.serving.webhook import (
@@ -64,8 +63,9 @@ from homework.serving.webhook import (
     Receiver,
     signature,
 )
-from homework.tracking import MLFLOW_3
+from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import load_pyfunc
+from services import lifecycle
 
 TRIP = {"PULocationID": 3, "DOLocationID": 5, "trip_distance": 2.5}
 MOVE_S = 10  # a move of @champion reaches the replies within this (the issue's bound)
@@ -100,7 +100,7 @@ def champion(shared_server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """Version 1 of the test model, @champion, on the session's (emptied) tracking server."""
     import mlflow
 
-    from homework.pickles import write_outputs
+    from homework.data.pickles import write_outputs
     from preprocess_data import preprocess
 
     empty(shared_server)
@@ -399,8 +399,8 @@ def test_a_forest_naming_os_system_is_one_line_even_trusted(
 
     import skops.io
 
+    from homework.config import SIGNED_MANIFEST
     from homework.trust.loading import download_verified
-    from homework.trust.manifest import SIGNED_MANIFEST
 
     def evil_copy(folder: Path) -> None:
         copy = download_verified(f"models:/{TEST_MODEL_NAME}/1", str(tmp_path / "copy"))

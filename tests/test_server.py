@@ -1,4 +1,4 @@
-"""`make server`, `make server-stop` (python -m homework.servers mlflow ...): one server, ours only.
+"""`make server`, `make server-stop` (python -m services mlflow ...): one server, ours only.
 
 Most tests run the real command line with a stand-in for `mlflow server` (FAKE_MLFLOW: /health
 from two forked workers, as gunicorn's), so every safety is checked on real processes in
@@ -23,8 +23,8 @@ import pytest
 import requests
 from conftest import ROOT, project_copy
 
-from homework.servers import free_port, processes, server_env
-from homework.servers.processes import Record
+from services import free_port, processes, server_env
+from services.processes import Record
 
 FAKE_MLFLOW = '''#!{python}
 """A stand-in for `mlflow server`: /health on --host/--port, from two forked workers."""
@@ -74,7 +74,7 @@ class Servers:
 
     def run(self, action: str, **settings: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "homework.servers", "mlflow", action],
+            [sys.executable, "-m", "services", "mlflow", action],
             cwd=ROOT,
             env={**self.env, **settings},
             capture_output=True,
@@ -84,7 +84,7 @@ class Servers:
 
     def popen(self, action: str, **settings: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "homework.servers", "mlflow", action],
+            [sys.executable, "-m", "services", "mlflow", action],
             cwd=ROOT,
             env={**self.env, **settings},
             stdout=subprocess.PIPE,
@@ -406,14 +406,14 @@ def test_a_port_taken_by_another_program_is_refused(servers: Servers) -> None:
 
 def test_usage_and_bad_settings_are_one_line(servers: Servers) -> None:
     usage = subprocess.run(
-        [sys.executable, "-m", "homework.servers", "mlflow"],
+        [sys.executable, "-m", "services", "mlflow"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert (usage.returncode, usage.stderr) == (
         2,
-        "usage: python -m homework.servers mlflow|s3|spark start|stop|status\n",
+        "usage: python -m services mlflow|s3|spark start|stop|status\n",
     )
     bad = servers.run("start", PORT="50OO")
     assert (bad.returncode, bad.stderr) == (1, "Error: PORT=50OO is not a port number (1-65535).\n")

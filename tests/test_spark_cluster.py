@@ -1,6 +1,6 @@
 """Trials on a real Spark standalone cluster: a master and two workers, each its own process.
 
-The cluster is what `make spark-cluster` starts (`python -m homework.servers spark start`),
+The cluster is what `make spark-cluster` starts (`python -m services spark start`),
 once for the module, on free loopback ports, its files in a temporary folder. The search
 runs with a relative --data_path: an executor that read the data from the driver's disk
 would look for it in its own work folder, so a trial that succeeds got its data with the job.
@@ -23,14 +23,14 @@ from conftest import ROOT, free_port
 from mlflow.tracking import MlflowClient
 
 from homework.config import CHAMPION_ALIAS, HPO_EXPERIMENT, MODEL_NAME, SEARCH_TAG
+from homework.data.pickles import Prepared
 from homework.forest import rmse
-from homework.pickles import load_dataset
-from homework.search_runs import PARENT_TAG
-from homework.servers import processes
-from homework.servers.settings import port_in_use
+from homework.search.hyperopt_tuner import key, suggested
+from homework.search.runs import PARENT_TAG
 from homework.trust.loading import load_sklearn
-from homework.tuning import key, suggested
 from register_model import run_register_model
+from services import processes
+from services.service import port_in_use
 
 pytestmark = pytest.mark.server
 
@@ -44,7 +44,7 @@ class Cluster:
     def run(self, action: str) -> subprocess.CompletedProcess:
         """`make spark-cluster` (start), `make spark-cluster-stop` (stop) or status."""
         return subprocess.run(
-            [sys.executable, "-m", "homework.servers", "spark", action],
+            [sys.executable, "-m", "services", "spark", action],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -164,7 +164,7 @@ def test_a_search_on_the_cluster_survives_losing_its_workers_and_resumes(
     # A worker's forest is signed (load_sklearn checks it) and scores what it reported, and
     # register_model.py takes the search as any other.
     model = load_sklearn(f"runs:/{best.info.run_id}/model")
-    X_val, y_val = load_dataset(prepared_dir, "val")
+    X_val, y_val = Prepared.read(prepared_dir).dataset("val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(best.data.metrics["rmse"])
     raw = ["--raw_data_path", str(prepared_dir.parent / "data"), "--top_n", "2"]
     registered = CliRunner().invoke(run_register_model, ["--data_path", str(prepared_dir), *raw])

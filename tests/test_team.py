@@ -1,6 +1,6 @@
 """The team setup (docs/team.md): artifacts in a real S3 server, and a login on the tracking server.
 
-SeaweedFS (`make s3`, homework/servers/s3.py) serves S3 on a free loopback port; `mlflow server`
+SeaweedFS (`make s3`, services/s3.py) serves S3 on a free loopback port; `mlflow server`
 keeps its artifacts in its bucket (ARTIFACTS_DESTINATION=s3://...) and runs MLflow's basic-auth
 app (AUTH=1). Clients hold no S3 key; they log in with MLFLOW_TRACKING_USERNAME/PASSWORD.
 """
@@ -42,12 +42,12 @@ from homework.config import (
     SEARCH_TAG,
     TRAIN_EXPERIMENT,
 )
-from homework.features import RAW_COLUMNS
+from homework.data.trips import read_trips
 from homework.forest import rmse
-from homework.search_runs import PARENT_TAG
-from homework.servers import BIN, S3Server, free_port, processes, start_s3, start_server
-from homework.tracking import describe_failure
-from homework.trips import read_trips
+from homework.model.features import RAW_COLUMNS
+from homework.search.runs import PARENT_TAG
+from homework.tracking.failures import describe_failure
+from services import BIN, S3Server, free_port, processes, start_s3, start_server
 
 # Keys and passwords of the team setup: none may reach a client, a command line or our output.
 CLIENT_HIDDEN = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL")
@@ -143,7 +143,7 @@ def listening_ports(pid: int) -> set[tuple[str, int]]:
 def s3_command(env: dict[str, str], action: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """`make s3` / `make s3-stop`'s command line, run in the project folder `cwd`."""
     return subprocess.run(
-        [sys.executable, "-m", "homework.servers", "s3", action],
+        [sys.executable, "-m", "services", "s3", action],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from conftest import assert_one_line_error
 
 from homework.errors import UserError
-from homework.tracking import connect
-from homework.tracking_uri import local_store_folder
+from homework.tracking.connection import connect
+from homework.tracking.uri import local_store_folder
 from train import run_train
 
 

@@ -14,9 +14,9 @@ from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
 from homework.config import TRAIN_EXPERIMENT
-from homework.features import keep_sparse
+from homework.data.pickles import Prepared
 from homework.forest import rmse
-from homework.pickles import load_dataset
+from homework.model.features import keep_sparse
 from train import run_train
 
 
@@ -39,7 +39,7 @@ def test_train_logs_one_autologged_run(prepared_dir: Path, mlflow_server) -> Non
     # Through the run, not its artifact list: on MLflow 3 a model is not among the artifacts.
     model = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     assert model.get_params()["max_depth"] == 10
-    X_val, y_val = load_dataset(prepared_dir, "val")
+    X_val, y_val = Prepared.read(prepared_dir).dataset("val")
     assert rmse(y_val, model.predict(X_val)) == pytest.approx(val_rmse, rel=1e-12)
 
 
@@ -57,12 +57,12 @@ def test_autolog_never_makes_the_training_matrix_dense(
     monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
     result = CliRunner().invoke(run_train, ["--data_path", str(prepared_dir)])
     assert result.exit_code == 0, result.output
-    X_train, _ = load_dataset(prepared_dir, "train")
+    X_train, _ = Prepared.read(prepared_dir).dataset("train")
     assert X_train.shape not in densified
 
 
 def test_keep_sparse_shares_the_arrays_and_refuses_to_densify(prepared_dir: Path) -> None:
-    X_train, _ = load_dataset(prepared_dir, "train")
+    X_train, _ = Prepared.read(prepared_dir).dataset("train")
     kept = keep_sparse(X_train)
     assert sp.issparse(kept) and kept.shape == X_train.shape
     assert np.shares_memory(kept.data, X_train.data)

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 from conftest import MONTHS, write_trips, write_with_nulls
 
+from homework.data.trips import read_month, read_trips, read_valid_trips
 from homework.errors import UserError
-from homework.features import BAD_DISTANCE, MISSING_DISTANCE, MISSING_ZONE, RAW_DTYPES
-from homework.trips import read_month, read_trips, read_valid_trips
+from homework.model.features import BAD_DISTANCE, MISSING_DISTANCE, MISSING_ZONE, RAW_DTYPES
 from preprocess_data import preprocess
 
 SPLITS = dict(zip(("train", "val", "test"), MONTHS, strict=True))

@@ -43,22 +43,20 @@ from homework.config import (
     GATE_STATUS_TAG,
     HPO_EXPERIMENT,
     HPO_RUN_TAG,
+    KEY_DIR_VARIABLE,
     MODEL_ARTIFACT,
     MODEL_NAME,
-    TRAIN_EXPERIMENT,
-)
-from homework.errors import UserError
-from homework.promotion import BASELINE_VERSION_TAG, UNTRUSTED_TAG, UNVERIFIED
-from homework.search_runs import PARENT_TAG
-from homework.trust import manifest
-from homework.trust.keys import (
-    KEY_DIR_VARIABLE,
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
+    SIGNED_MANIFEST,
+    TRAIN_EXPERIMENT,
     TRUSTED_KEYS_DIR,
 )
-from homework.trust.manifest import SIGNED_MANIFEST
-from homework.trust.sources import ForeignSource, check_source
+from homework.errors import UserError
+from homework.publish.gate import BASELINE_VERSION_TAG, UNTRUSTED_TAG, UNVERIFIED
+from homework.search.runs import PARENT_TAG
+from homework.tracking.sources import ForeignSource, check_source
+from homework.trust import manifest
 from predict import run_predict
 from register_model import run_register_model
 from train import run_train
@@ -300,6 +298,15 @@ def test_a_signed_champion_changed_in_the_store_is_refused(
         forest_file.write(b"\n")
     changed = run_script("predict.py", *args, env=env)
     assert_one_line_error(changed, "(version 1)", "changed artifacts/forest.skops")
+
+    # A forest that names a type the project does not trust, loaded with --trust_unsigned:
+    # skops builds none of it, and the refusal is one line (MLflow's own loader runs it).
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    skops.io.dump(FunctionTransformer(func=os.system), manifest.parent / "artifacts/forest.skops")
+    planted = run_script("predict.py", *args, "--trust_unsigned", env=env)
+    assert_one_line_error(planted, "forest.skops is not a forest skops reads trusting")
 
 
 # ---------------------------------------------------------------- a planted hyperopt trial

@@ -12,8 +12,8 @@ from conftest import assert_one_line_error, free_port
 from PIL import Image
 
 from homework.errors import UserError
-from homework.ui.browser import VIEWPORT, ui_address
-from homework.ui.profiles import PROFILES, profile_for
+from ui.browser import VIEWPORT, ui_address
+from ui.profiles import PROFILES, profile_for
 
 SMALL_SEARCH = ("--num_trials", "3", "--top_n", "2")
 

@@ -10,6 +10,6 @@
 - app.py: the HTTP endpoints, MLflow's own scoring code behind `/invocations`;
 - server.py: uvicorn on a socket bound first, stopped by Ctrl-C or SIGTERM.
 
-It may import homework's top-level modules, trust/ and the registry; only serve_model.py and
-the benchmark import it.
+It imports the top modules and the model, tracking, trust and publish wings, never search;
+only serve_model.py and the benchmark import it.
 """

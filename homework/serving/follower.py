@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from homework.errors import first_line
-from homework.registry import aliased_version
+from homework.publish.registry import aliased_version
 from homework.serving.holder import Holder, say, timestamp
 from homework.serving.loader import REFUSED, load_version, transient
 

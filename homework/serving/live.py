@@ -14,12 +14,12 @@ import secrets
 from typing import Any
 
 from homework.errors import UserError, first_line
-from homework.registry import aliased_version
+from homework.publish.registry import aliased_version
 from homework.serving import webhook
 from homework.serving.follower import Follower
 from homework.serving.holder import Holder, say
 from homework.serving.loader import load_version
-from homework.tracking import MLFLOW_3
+from homework.tracking.connection import MLFLOW_3
 
 
 def current_version(model_name: str, alias: str) -> str:

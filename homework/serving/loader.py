@@ -15,9 +15,9 @@ from typing import Any
 
 from homework.errors import UserError, first_line
 from homework.serving.holder import Served
-from homework.tracking import connection_lost, refused_status, server_failed
+from homework.tracking.failures import connection_lost, refused_status, server_failed
+from homework.tracking.sources import ForeignSource
 from homework.trust.loading import BrokenModel, MissingModel, UntrustedModel, load_verified
-from homework.trust.sources import ForeignSource
 
 PROBE_TRIP = {"PULocationID": [74], "DOLocationID": [75], "trip_distance": [1.2]}
 
@@ -42,7 +42,7 @@ def probe(model: Any, name: str) -> float:
     import numpy as np
     import pandas as pd
 
-    from homework.features import with_model_types
+    from homework.model.features import with_model_types
 
     try:
         minutes = float(np.asarray(model.predict(with_model_types(pd.DataFrame(PROBE_TRIP))))[0])

@@ -23,13 +23,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from homework.config import (
+    KEY_DIR,
+    KEY_DIR_VARIABLE,
+    PRIVATE_KEY_FILE,
+    PUBLIC_KEY_FILE,
+    TRUSTED_KEYS_DIR,
+)
 from homework.errors import UserError, first_line
-
-KEY_DIR_VARIABLE = "MLFLOW_HOMEWORK_KEY_DIR"  # overrides KEY_DIR (the tests use a temporary one)
-KEY_DIR = "mlflow-homework"  # in $XDG_CONFIG_HOME, else ~/.config
-PRIVATE_KEY_FILE = "signing-key.pem"  # readable by its owner only; never leaves the machine
-PUBLIC_KEY_FILE = "signing-key.pub"  # what a team shares
-TRUSTED_KEYS_DIR = "trusted-keys"  # other public keys (*.pub) this machine trusts
 
 
 def private_group(info: os.stat_result) -> bool:

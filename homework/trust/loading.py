@@ -19,13 +19,14 @@ from typing import Any
 
 import click
 
-from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG
+from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG, SIGNED_MANIFEST
 from homework.errors import UserError, first_line
-from homework.tracking import MLFLOW_3, connection_lost, refused_status, server_failed
+from homework.tracking.connection import MLFLOW_3
+from homework.tracking.failures import connection_lost, refused_status, server_failed
+from homework.tracking.sources import check_source
 from homework.trust.formats import load_forest, pickled_pyfunc
 from homework.trust.keys import key_dir
-from homework.trust.manifest import SIGNED_MANIFEST, Untrusted, check_folder, sign_folder
-from homework.trust.sources import check_source
+from homework.trust.manifest import Untrusted, check_folder, sign_folder
 
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
@@ -249,6 +250,11 @@ def loading(model_uri: str) -> Iterator[None]:
         raise MissingModel(
             f"cannot load {model_uri}: {first_line(exc)[:300]} "
             "(register the champion with `make q6`, or pass --model_uri)."
+        ) from None
+    except ImportError as exc:  # its code names a module of an older layout of this package
+        raise MissingModel(
+            f"cannot load {model_uri} in this process: {first_line(exc)[:200]} (an older "
+            "version of this project registered it): register a new one with `make q6`."
         ) from None
 
 

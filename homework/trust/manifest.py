@@ -18,10 +18,10 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from homework.config import SIGNED_MANIFEST, TRUSTED_KEYS_DIR
 from homework.trust.additions import drop_additions
-from homework.trust.keys import TRUSTED_KEYS_DIR, fingerprint, key_dir, signing_key, trusted_keys
+from homework.trust.keys import fingerprint, key_dir, signing_key, trusted_keys
 
-SIGNED_MANIFEST = "signed-manifest.json"  # in the model folder: every file's digest, signed
 MANIFEST_FORMAT = "mlflow-homework signed manifest 1"
 SHOWN_FILES = 3  # how many changed, added or missing files a refusal names
 LINK = "symbolic link"  # the "digest" of a link: a downloaded copy never holds one
