@@ -35,7 +35,7 @@ def test_the_previous_champion_is_the_one_the_gate_replaced(status: str) -> None
     ("tags", "why"),
     [
         ({GATE_STATUS_TAG: "first", BASELINE_VERSION_TAG: "none"}, "it was the first champion"),
-        ({GATE_STATUS_TAG: "unverified", BASELINE_VERSION_TAG: "1"}, "failed the signature"),
+        ({GATE_STATUS_TAG: "unverified", BASELINE_VERSION_TAG: "1"}, "the champion it replaced"),
         ({}, "the gate did not register it"),
         ({GATE_STATUS_TAG: "rejected", BASELINE_VERSION_TAG: "1"}, "its validation.status is"),
     ],

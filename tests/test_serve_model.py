@@ -408,6 +408,7 @@ def test_a_forest_naming_os_system_is_one_line_even_trusted(
         (folder / SIGNED_MANIFEST).unlink()
         skops.io.dump({"run": os_module.system}, folder / "artifacts" / "forest.skops")
 
+    served = live.model()["version"]
     planted = plant_champion(live.uri, tmp_path, tmp_path / "marker", TEST_MODEL_NAME, evil_copy)
     uri = f"models:/{TEST_MODEL_NAME}/{planted}"
     for script, args in [
@@ -421,7 +422,7 @@ def test_a_forest_naming_os_system_is_one_line_even_trusted(
         assert_one_line_error(
             done, f"cannot load models:/{TEST_MODEL_NAME}/{planted}", "posix.system"
         )
-    live.registry().set_registered_model_alias(TEST_MODEL_NAME, CHAMPION_ALIAS, "4")
+    live.registry().set_registered_model_alias(TEST_MODEL_NAME, CHAMPION_ALIAS, served)
 
 
 def test_a_dying_tracking_server_stops_nothing(live: Champion) -> None:
@@ -561,3 +562,28 @@ def test_error_messages_are_one_line_without_the_data() -> None:
     echoed = "Invalid input. Not JSON. Error: 'x'\nInput: \nb'" + "secret " * 1000 + "'\n"
     assert one_line(echoed) == "Invalid input. Not JSON. Error: 'x'"
     assert len(one_line("word " * 1000)) == 1000
+
+
+def test_replies_on_a_kept_alive_connection_do_not_wait_for_delayed_acks() -> None:
+    """The socket bind() makes is one asyncio sets TCP_NODELAY on (uvicorn's own are): with
+    Nagle's algorithm on, every reply after the first on a connection waited 40 ms."""
+    import asyncio
+
+    async def accepted_nodelay() -> int:
+        accepted = asyncio.get_running_loop().create_future()
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        sock = bind("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Protocol, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        nodelay = await asyncio.wait_for(accepted, 10)
+        writer.close()
+        server.close()
+        return nodelay
+
+    assert asyncio.run(accepted_nodelay()) == 1

@@ -32,7 +32,10 @@ class Stopped(Exception):
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (0: a free port); one line if the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, as getaddrinfo would: asyncio turns Nagle's algorithm off (TCP_NODELAY)
+    # only on sockets that say they are TCP, and with it on, each reply on a kept-alive
+    # connection waits 40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not SO_REUSEPORT: no sharing
     try:
         sock.bind((host, port))
