@@ -5,7 +5,9 @@ each of the server's worker processes makes a key of its own, so a secret stored
 unreadable to the others (and to the server after a restart): the key is kept in a file of its
 own beside the pid file, readable by its owner only, made on the first start. MLflow also calls
 only https URLs of public addresses by default; a server that listens on loopback only (no one
-else can reach it) may call http URLs on this machine, where `make serve-model` listens.
+else can reach it) may call http URLs on this machine, where `make serve-model` listens. And
+each worker keeps the list of webhooks for 60 s: a webhook made meanwhile would not be called
+for up to a minute, so the list is kept 5 s.
 MLflow 2.22 has no webhooks and ignores these settings. The user's own settings win.
 """
 
@@ -23,6 +25,7 @@ LOCAL_CALLS = {
     "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
 }
+CACHE_TTL = {"MLFLOW_WEBHOOK_CACHE_TTL": "5"}  # seconds a worker keeps the list of webhooks
 
 
 def loopback(host: str) -> bool:
@@ -47,6 +50,5 @@ def webhook_key(path: Path) -> str:
 def webhook_settings(env: Mapping[str, str], host: str, pid_file: Path) -> dict[str, str]:
     """The server's environment additions for webhooks (none the user set already)."""
     settings = {KEY_VARIABLE: env.get(KEY_VARIABLE) or webhook_key(pid_file.with_name(KEY_FILE))}
-    if loopback(host):
-        settings.update({name: env.get(name) or value for name, value in LOCAL_CALLS.items()})
-    return settings
+    defaults = {**CACHE_TTL, **(LOCAL_CALLS if loopback(host) else {})}
+    return {**settings, **{name: env.get(name) or value for name, value in defaults.items()}}
