@@ -35,7 +35,7 @@ def test_the_previous_champion_is_the_one_the_gate_replaced(status: str) -> None
     ("tags", "why"),
     [
         ({GATE_STATUS_TAG: "first", BASELINE_VERSION_TAG: "none"}, "it was the first champion"),
-        ({GATE_STATUS_TAG: "unverified", BASELINE_VERSION_TAG: "1"}, "the champion it replaced"),
+        ({GATE_STATUS_TAG: "unverified", BASELINE_VERSION_TAG: "1"}, "the gate could not load"),
         ({}, "the gate did not register it"),
         ({GATE_STATUS_TAG: "rejected", BASELINE_VERSION_TAG: "1"}, "its validation.status is"),
     ],
@@ -72,10 +72,11 @@ def test_refuses_what_it_cannot_put_back(mlflow_server, tmp_path: Path) -> None:
     assert_one_line_error(CliRunner().invoke(run_rollback, [*args, " "]), "--reason is empty")
     unsigned = plant_champion(mlflow_server.uri, tmp_path, tmp_path / "marker", TEST_MODEL_NAME)
     done = CliRunner().invoke(run_rollback, [*args, "x", "--version", planted])
-    assert_one_line_error(done, f"refusing to roll back to version {planted}", "it is unsigned")
+    refusal = f"refusing to roll back {TEST_MODEL_NAME} to version {planted}: it is unsigned"
+    assert_one_line_error(done, refusal, "VERSION=N")
     done = CliRunner().invoke(run_rollback, [*args, "x", "--version", unsigned])
     assert_one_line_error(done, f"version {unsigned} of {TEST_MODEL_NAME} is @champion already")
     done = CliRunner().invoke(run_rollback, [*args, "x", "--version", "99"])
-    assert_one_line_error(done, "cannot roll back to version 99")
+    assert_one_line_error(done, f"refusing to roll back {TEST_MODEL_NAME} to version 99")
     champion = MlflowClient().get_model_version_by_alias(TEST_MODEL_NAME, CHAMPION_ALIAS)
     assert champion.version == unsigned and not (tmp_path / "marker").exists()

@@ -2,15 +2,13 @@
 
 The previous champion is the one the promotion gate compared the current champion with when
 it promoted it (its tags `validation.status` promoted or forced, `validation.baseline_version`):
-so a second rollback goes one champion further back. The version put back must still pass
-the signature check (nothing of it is loaded); then the alias moves, both versions get tags
-saying who moved it, when and why, and the registered model records the hold that keeps the
-gate from moving @champion on its own (see gate.py).
+so a second rollback goes one champion further back. `plan` says which; rollback.py then
+loads that version as a following server would (signature, load, one trip) and `apply` moves
+the alias, tags both versions with who moved it, when and why, and records on the registered
+model the hold that keeps the gate from moving @champion on its own (see gate.py).
 """
 
 from __future__ import annotations
-
-from homework.interrupts import scratch_folder
 
 import getpass
 import os
@@ -31,8 +29,7 @@ from homework.config import (
 from homework.errors import UserError
 from homework.publish.gate import BASELINE_VERSION_TAG, FORCED, PROMOTED
 from homework.publish.registry import champion_version
-from homework.tracking.sources import ForeignSource
-from homework.trust.loading import MissingModel, UntrustedModel, download_verified
+from homework.trust.loading import UntrustedModel
 
 NAME_A_VERSION = "name the version to roll back to with --version N (make rollback VERSION=N)"
 
@@ -63,7 +60,7 @@ def previous_champion(champion: Any) -> str:
     recorded = f"its {GATE_STATUS_TAG} is {status}" if status else "the gate did not register it"
     return_why = {
         "first": "it was the first champion",
-        "unverified": f"the champion it replaced (version {baseline}) failed the signature check",
+        "unverified": f"the gate could not load the champion it replaced (version {baseline})",
     }.get(status or "", recorded)
     raise UserError(
         f"@{CHAMPION_ALIAS} (version {champion.version}) records no champion before it "
@@ -71,48 +68,45 @@ def previous_champion(champion: Any) -> str:
     )
 
 
-def check_target(model_name: str, version: str) -> None:
-    """Refuse, in one line, a version that fails the signature check (nothing is loaded)."""
-    with scratch_folder("rollback-") as folder:
-        try:
-            download_verified(f"models:/{model_name}/{version}", folder)
-        except UntrustedModel as refused:
-            raise UserError(
-                f"refusing to roll back to version {version} of {model_name}: {refused.why}; "
-                f"{NAME_A_VERSION} of one signed by a key you trust."
-            ) from None
-        except (ForeignSource, MissingModel) as refused:
-            raise UserError(f"cannot roll back to version {version}: {refused}") from None
-
-
-def roll_back(model_name: str, version: str | None, reason: str) -> Rollback:
-    """Move @champion of `model_name` to `version` (None: the previous champion), once it
-    passes the signature check; tag both versions and hold @champion there."""
-    from mlflow.tracking import MlflowClient
-
+def plan(model_name: str, version: str | None, reason: str) -> Rollback:
+    """The move of @champion of `model_name` back to `version` (None: the previous champion),
+    not done yet: the caller checks the version first (rollback.py loads it as a following
+    server would), then `apply`."""
     if not reason.strip():
         raise UserError("--reason is empty: say why @champion moves back (make: REASON=...).")
     champion = champion_version(model_name)
     target = version or previous_champion(champion)
     if target == str(champion.version):
         raise UserError(f"version {target} of {model_name} is @{CHAMPION_ALIAS} already.")
-    check_target(model_name, target)
-    done = Rollback(
-        model_name,
-        str(champion.version),
-        target,
-        who(),
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        " ".join(reason.split())[:500],
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    why = " ".join(reason.split())[:500]
+    return Rollback(model_name, str(champion.version), target, who(), when, why)
+
+
+def refused(rollback: Rollback, error: UserError) -> UserError:
+    """One line for a version that cannot be put back (it failed a check when loaded)."""
+    why = error.why if isinstance(error, UntrustedModel) else str(error)
+    return UserError(
+        f"refusing to roll back {rollback.model_name} to version {rollback.to_version}: {why}; "
+        f"{NAME_A_VERSION} of one that passes."
     )
-    client = MlflowClient()
-    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, target)
-    record = {ROLLBACK_BY_TAG: done.by, ROLLBACK_AT_TAG: done.at, ROLLBACK_REASON_TAG: done.reason}
+
+
+def apply(rollback: Rollback) -> None:
+    """Move @champion, tag both versions with who, when and why, hold @champion there."""
+    from mlflow.tracking import MlflowClient
+
+    client, name, target = MlflowClient(), rollback.model_name, rollback.to_version
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, target)
+    record = {
+        ROLLBACK_BY_TAG: rollback.by,
+        ROLLBACK_AT_TAG: rollback.at,
+        ROLLBACK_REASON_TAG: rollback.reason,
+    }
     for number, other in (
-        (target, {ROLLBACK_FROM_TAG: done.from_version}),
-        (done.from_version, {ROLLBACK_TO_TAG: target}),
+        (target, {ROLLBACK_FROM_TAG: rollback.from_version}),
+        (rollback.from_version, {ROLLBACK_TO_TAG: target}),
     ):
         for key, value in {**record, **other}.items():
-            client.set_model_version_tag(model_name, number, key, value)
-    client.set_registered_model_tag(model_name, ROLLBACK_HOLD_TAG, target)
-    return done
+            client.set_model_version_tag(name, number, key, value)
+    client.set_registered_model_tag(name, ROLLBACK_HOLD_TAG, target)
