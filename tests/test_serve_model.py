@@ -66,6 +66,7 @@ from homework.serving.webhook import (
 from homework.tracking.connection import MLFLOW_3
 from homework.trust.loading import load_pyfunc
 from services import lifecycle
+from services.service import port_in_use
 
 TRIP = {"PULocationID": 3, "DOLocationID": 5, "trip_distance": 2.5}
 MOVE_S = 10  # a move of @champion reaches the replies within this (the issue's bound)
@@ -438,6 +439,7 @@ def test_a_dying_tracking_server_stops_nothing(live: Champion) -> None:
         if not MLFLOW_3:  # (MLflow 3's test polls once a minute: the webhook does the work)
             wait_until(lambda: problem() is not None)
             time.sleep(2 * float(FOLLOW_S))  # more looks fail: said once
+        wait_until(lambda: not port_in_use("127.0.0.1", live.server.port))  # its workers gone
         lifecycle.start(live.server.service)
         wait_until(lambda: problem() is None)
     assert loop.versions() == [served]
