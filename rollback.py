@@ -41,7 +41,7 @@ def run_rollback(model_name: str, version: int | None, reason: str, connection: 
         connection.connect()
         done = plan(model_name, None if version is None else str(version), reason)
         try:
-            load_version(model_name, done.to_version)
+            load_version(f"models:/{model_name}/{done.to_version}")
         except REFUSED as error:
             raise refused(done, error) from None
         apply(done)

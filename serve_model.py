@@ -32,9 +32,9 @@ FOLLOW_S = 5.0
 TRIP = '{"dataframe_records": [{"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}]}'
 
 
-def parse_model_uri(model_uri: str) -> tuple[str, str | None, str | None]:
-    """The model's name and its alias or version number, from models:/<name>@<alias> or
-    models:/<name>/<number>."""
+def parse_model_uri(model_uri: str) -> tuple[str, str | None]:
+    """The model's name and its alias (None for a version number), from
+    models:/<name>@<alias> or models:/<name>/<number>."""
     found = re.fullmatch(r"models:/([^/@]+)(?:@([^/@]+)|/(\d+))", model_uri)
     if not found:
         raise click.BadParameter(
@@ -42,7 +42,7 @@ def parse_model_uri(model_uri: str) -> tuple[str, str | None, str | None]:
             "models:/<name>/<number>.",
             param_hint="--model_uri",
         )
-    return found.group(1), found.group(2), found.group(3)
+    return found.group(1), found.group(2)
 
 
 def announce(model_uri: str, version: str, url: str, following: str) -> None:
@@ -96,19 +96,18 @@ def run_serve_model(
     """Serve a registered model over HTTP, following its alias."""
     from homework.serving.app import create_app
     from homework.serving.holder import say
-    from homework.serving.live import LiveModel, current_version
+    from homework.serving.live import LiveModel
     from homework.serving.server import Stopped, bind, quiet, run
 
-    name, alias, number = parse_model_uri(model_uri)
+    name, alias = parse_model_uri(model_uri)
     with reporting(connection):
         sock = bind(host, port)  # before anything else: a taken port is one line at once
         try:
             connection.connect()
             quiet(connection.verbose)
-            version = number or current_version(name, alias)
-            live = LiveModel(
-                name, version, None if pin else alias, follow_s, trust_unsigned, webhook
-            )
+            follow = None if pin else alias
+            live = LiveModel(name, model_uri, follow, follow_s, trust_unsigned, webhook)
+            version = live.holder.served.version
             bound = sock.getsockname()
             url = f"http://{f'[{bound[0]}]' if ':' in bound[0] else bound[0]}:{bound[1]}"
             announce(model_uri, version, url, live.following)

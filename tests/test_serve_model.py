@@ -138,6 +138,7 @@ def live(champion: Champion) -> Iterator[Champion]:
     try:
         url = wait_for_model_server(champion.process, champion.log)
         champion.url = url.removesuffix("/invocations")
+        wait_until(lambda: not champion.model()["webhook"]["state"].startswith("pending"))
         yield champion
     finally:
         if champion.process.poll() is None:

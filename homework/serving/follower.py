@@ -83,7 +83,7 @@ class Follower:
         say(f"@{self.alias} moved to version {version}: loading it; {served.version} answers")
         started = time.monotonic()
         try:
-            new = load_version(self.holder.name, version, self.trust_unsigned)
+            new = load_version(f"models:/{self.holder.name}/{version}", self.trust_unsigned)
         except Exception as exc:  # a model's bug must not stop the follower
             if transient(exc) and not isinstance(exc, REFUSED):
                 self.troubled(f"cannot load version {version} ({first_line(exc)[:200]})")

@@ -13,8 +13,7 @@ from homework.interrupts import remove_scratch
 import secrets
 from typing import Any
 
-from homework.errors import UserError, first_line
-from homework.publish.registry import aliased_version
+from homework.errors import first_line
 from homework.serving import webhook
 from homework.serving.follower import Follower
 from homework.serving.holder import Holder, say
@@ -22,30 +21,19 @@ from homework.serving.loader import load_version
 from homework.tracking.connection import MLFLOW_3
 
 
-def current_version(model_name: str, alias: str) -> str:
-    """The version behind `@alias`, or a UserError saying how to make one."""
-    found = aliased_version(model_name, alias)
-    if found is None:
-        raise UserError(
-            f"no version of the registered model {model_name!r} has the alias @{alias}: "
-            "register one with `make q6` (or pass --model_uri)."
-        )
-    return str(found.version)
-
-
 class LiveModel:
-    """Version `version` of `model_name` served, following `alias` unless it is None."""
+    """`model_uri` (a version of `model_name`) served, following `alias` unless it is None."""
 
     def __init__(
         self,
         model_name: str,
-        version: str,
+        model_uri: str,
         alias: str | None,
         every_s: float,
         trust_unsigned: bool = False,
         use_webhook: bool = True,
     ) -> None:
-        self.holder = Holder(model_name, load_version(model_name, version, trust_unsigned))
+        self.holder = Holder(model_name, load_version(model_uri, trust_unsigned))
         self.follower = alias and Follower(self.holder, alias, every_s, trust_unsigned)
         self.receiver: webhook.Receiver | None = None
         self.webhook_id: str | None = None
@@ -53,6 +41,7 @@ class LiveModel:
         if self.follower and use_webhook and MLFLOW_3:
             secret = secrets.token_urlsafe(32)  # in memory and the tracking server's store only
             self.receiver = webhook.Receiver(secret, model_name, alias, self.follower.wake)
+            self.webhook_state = "pending: made once the server answers"
 
     @property
     def following(self) -> str:

@@ -29,11 +29,13 @@ class NotServable(UserError):
 REFUSED = (UntrustedModel, ForeignSource, MissingModel, BrokenModel, NotServable)
 
 
-def load_version(model_name: str, version: str, trust_unsigned: bool = False) -> Served:
-    """Load version `version` of `model_name` once it checks out; refuse (REFUSED) if not."""
-    loaded = load_verified(f"models:/{model_name}/{version}", trust_unsigned)
+def load_version(model_uri: str, trust_unsigned: bool = False) -> Served:
+    """Load a registered version (models:/<name>/<number>, or @<alias> resolved once) once it
+    checks out; refuse (REFUSED) if it does not."""
+    loaded = load_verified(model_uri, trust_unsigned)
     probe(loaded.model, loaded.verified.name)
     schema = loaded.model.metadata.get_input_schema()
+    version = str(loaded.verified.version)
     return Served(loaded.model, version, loaded.verified.signer, time.time(), schema)
 
 
