@@ -14,10 +14,11 @@ MLflow 2.22 has no webhooks and ignores these settings. The user's own settings 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from homework.tracking.sources import is_loopback
 
 KEY_FILE = "mlflow-webhook.key"  # beside the server's pid file; `make clean` removes it
 KEY_VARIABLE = "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"
@@ -26,15 +27,6 @@ LOCAL_CALLS = {
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
 }
 CACHE_TTL = {"MLFLOW_WEBHOOK_CACHE_TTL": "5"}  # seconds a worker keeps the list of webhooks
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def webhook_key(path: Path) -> str:
@@ -50,5 +42,5 @@ def webhook_key(path: Path) -> str:
 def webhook_settings(env: Mapping[str, str], host: str, pid_file: Path) -> dict[str, str]:
     """The server's environment additions for webhooks (none the user set already)."""
     settings = {KEY_VARIABLE: env.get(KEY_VARIABLE) or webhook_key(pid_file.with_name(KEY_FILE))}
-    defaults = {**CACHE_TTL, **(LOCAL_CALLS if loopback(host) else {})}
+    defaults = {**CACHE_TTL, **(LOCAL_CALLS if is_loopback(host) else {})}
     return {**settings, **{name: env.get(name) or value for name, value in defaults.items()}}

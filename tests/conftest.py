@@ -546,14 +546,11 @@ def wait_for_model_server(server: subprocess.Popen, log: Path, url: str | None =
     raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
 
 
-@contextlib.contextmanager
-def model_server(
-    command: list[str], log: Path, env: dict[str, str], url: str | None = None
-) -> Iterator[str]:
-    """A model server started as `command` (its own process group, output in `log`, run in
-    `log`'s folder); yields its /invocations URL once it answers, and stops it afterwards."""
+def start_model_server(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`command` in a process group of its own, run in `log`'s folder, output in `log`, with
+    Ctrl-C's default handler (whatever the test's shell ignores)."""
     with open(log, "wb") as out:
-        server = subprocess.Popen(
+        return subprocess.Popen(
             command,
             cwd=log.parent,
             env=env,
@@ -562,6 +559,15 @@ def model_server(
             start_new_session=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
+
+
+@contextlib.contextmanager
+def model_server(
+    command: list[str], log: Path, env: dict[str, str], url: str | None = None
+) -> Iterator[str]:
+    """A model server started as `command` (its own process group, output in `log`, run in
+    `log`'s folder); yields its /invocations URL once it answers, and stops it afterwards."""
+    server = start_model_server(command, log, env)
     try:
         yield wait_for_model_server(server, log, url)
     finally:

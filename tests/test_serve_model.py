@@ -38,6 +38,7 @@ from conftest import (
     random_month,
     register_champion,
     serving,
+    start_model_server,
     wait_for_model_server,
 )
 from mlflow.tracking import MlflowClient
@@ -125,16 +126,7 @@ def live(champion: Champion) -> Iterator[Champion]:
     args = ["make", "-s", "-C", str(ROOT), "-o", "install", "serve-model", f"VENV={sys.prefix}"]
     args += [f"TRACKING_URI={champion.uri}", f"MODEL_URI={TEST_MODEL_URI}", f"FOLLOW_S={FOLLOW_S}"]
     env = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
-    with open(champion.log, "wb") as out:
-        champion.process = subprocess.Popen(
-            args,
-            cwd=champion.folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+    champion.process = start_model_server(args, champion.log, env)
     try:
         url = wait_for_model_server(champion.process, champion.log)
         champion.url = url.removesuffix("/invocations")
@@ -282,27 +274,27 @@ def test_a_huge_request_is_refused_before_it_is_read(live: Champion) -> None:
     assert b"The request is larger than 256 MB: send fewer rows at once." in answer
 
 
-def test_follows_a_new_champion_with_no_failed_request(live: Champion, run_script) -> None:
-    """register_model.py --promote always registers version 2 while requests go on: within
-    MOVE_S seconds every reply comes from it, and no request failed or mixed versions."""
+def register(live: Champion, run_script, *options: str) -> subprocess.CompletedProcess:
+    """register_model.py on the module's data, as a user runs it; it must succeed."""
     data = (
         "--data_path",
         str(live.folder / "output"),
         "--raw_data_path",
         str(live.folder / "data"),
     )
+    done = run_script(
+        "register_model.py", *data, "--model_name", TEST_MODEL_NAME, *options, env=live.env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_follows_a_new_champion_with_no_failed_request(live: Champion, run_script) -> None:
+    """register_model.py --promote always registers version 2 while requests go on: within
+    MOVE_S seconds every reply comes from it, and no request failed or mixed versions."""
     with request_loop(live.url) as loop:
-        registered = run_script(
-            "register_model.py",
-            *data,
-            "--model_name",
-            TEST_MODEL_NAME,
-            "--promote",
-            "always",
-            env=live.env,
-        )
+        register(live, run_script, "--promote", "always")
         moved = time.monotonic()
-        assert registered.returncode == 0, registered.stderr[-3000:]
         wait_for_version(live, loop, "2", moved)
     assert loop.versions() == ["1", "2"]
     state = live.model()
@@ -336,14 +328,7 @@ def test_rollback_puts_the_previous_champion_back(live: Champion, run_script) ->
 def test_the_gate_leaves_a_rollback_alone_until_promote_always(live: Champion, run_script) -> None:
     """After the rollback, register_model.py's gate gives the new version @challenger (held)
     and the server keeps version 1; --promote always moves @champion on and ends the hold."""
-    data = (
-        "--data_path",
-        str(live.folder / "output"),
-        "--raw_data_path",
-        str(live.folder / "data"),
-    )
-    held = run_script("register_model.py", *data, "--model_name", TEST_MODEL_NAME, env=live.env)
-    assert held.returncode == 0, held.stderr[-3000:]
+    held = register(live, run_script)
     (line,) = [line for line in held.stderr.splitlines() if line.startswith("Registered")]
     assert "version 3 as @challenger: @champion is held at version 1 (rolled back by " in line
     assert "'too slow')" in line and line.endswith("; --promote always replaces it."), line
@@ -353,17 +338,8 @@ def test_the_gate_leaves_a_rollback_alone_until_promote_always(live: Champion, r
     assert (live.model()["version"], live.model()["alias_version"]) == ("1", "1")
 
     with request_loop(live.url) as loop:
-        forced = run_script(
-            "register_model.py",
-            *data,
-            "--model_name",
-            TEST_MODEL_NAME,
-            "--promote",
-            "always",
-            env=live.env,
-        )
+        forced = register(live, run_script, "--promote", "always")
         moved = time.monotonic()
-        assert forced.returncode == 0, forced.stderr[-3000:]
         assert "this ends the hold" in forced.stderr
         wait_for_version(live, loop, "4", moved)
     assert ROLLBACK_HOLD_TAG not in client.get_registered_model(TEST_MODEL_NAME).tags
