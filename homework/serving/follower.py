@@ -4,8 +4,8 @@ Every `every_s` seconds (and at once when a webhook call wakes it) the follower 
 registry which version has the alias. A new one is loaded in the follower's own thread
 (loader.load_version: signature, load, one trip) while the old one answers every request,
 and swapped in only once it passed; a version that fails is refused in one line, counted,
-and not tried again until the alias moves. A tracking server that is down or refuses us is
-said once, when it starts and when it ends; serving goes on meanwhile.
+and not tried again until the alias moves. A tracking server (or artifact store) that is down or
+refuses us is said once, when it starts and when it ends; serving goes on meanwhile.
 """
 
 from __future__ import annotations
@@ -70,13 +70,14 @@ class Follower:
         if found is None:
             self.troubled(f"no version of {name} has @{self.alias} now")
             return
-        self.settled()
         version = str(found.version)
         if version != self.refused_version:
             self.refused_version = None  # the alias moved: a version refused before is tried again
         self.alias_version = version
-        if version not in (self.holder.served.version, self.refused_version):
-            self.load(version)
+        if version in (self.holder.served.version, self.refused_version):
+            self.settled()
+        else:
+            self.load(version)  # says whether the trouble, if any, is over
 
     def load(self, version: str) -> None:
         served = self.holder.served
@@ -88,14 +89,16 @@ class Follower:
             if transient(exc) and not isinstance(exc, REFUSED):
                 self.troubled(f"cannot load version {version} ({first_line(exc)[:200]})")
                 return
+            self.settled()
             self.refused_version = version
-            reason = first_line(exc)
+            reason = first_line(exc).rstrip(".") + "."
             count = self.holder.refuse(version, reason)
             say(
                 f"REFUSED version {version} ({count} so far): {reason} Still serving version "
                 f"{self.holder.served.version}."
             )
             return
+        self.settled()
         self.refused_version = None
         previous = self.holder.swap(new)
         say(

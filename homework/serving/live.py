@@ -59,9 +59,10 @@ class LiveModel:
                     f"{url}/webhook", port, model_uri, self.receiver.secret
                 )
             except Exception as exc:  # a 2.x-style store, a URL it may not call, a failed test
+                why = first_line(exc)[:300]
                 self.receiver = None
-                self.webhook_state = f"off: {first_line(exc)[:300]}"
-                say(f"No webhook ({self.webhook_state[5:]}): polling only.")
+                self.webhook_state = f"off: {why}"
+                say(f"No webhook ({why}): polling only.")
             else:
                 self.webhook_state = f"on ({webhook.webhook_name(port)})"
                 say(
