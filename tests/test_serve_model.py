@@ -73,6 +73,9 @@ TRIP = {"PULocationID": 3, "DOLocationID": 5, "trip_distance": 2.5}
 MOVE_S = 10  # a move of @champion reaches the replies within this (the issue's bound)
 # MLflow 3: the webhook must do it, polling alone would take a minute.
 FOLLOW_S = "60" if MLFLOW_3 else "2"
+# What MLflow 3 changes is how the server learns of a move (the webhook): the rest is the
+# same code, checked once, on MLflow 2.22, to keep CI's MLflow 3 part short.
+ON_MLFLOW_2_ONLY = pytest.mark.skipif(MLFLOW_3, reason="the same code runs on MLflow 2.22")
 
 
 @dataclass
@@ -302,6 +305,7 @@ def test_follows_a_new_champion_with_no_failed_request(live: Champion, run_scrip
     assert state["signer"].startswith("SHA256:") and state["signer"].endswith("(your key)")
 
 
+@ON_MLFLOW_2_ONLY
 def test_rollback_puts_the_previous_champion_back(live: Champion, run_script) -> None:
     """`make rollback`: version 1 (what version 2 replaced, by the gate's tags) answers again;
     both versions say who moved the alias, when and why; the gate then keeps it there."""
@@ -325,6 +329,7 @@ def test_rollback_puts_the_previous_champion_back(live: Champion, run_script) ->
     assert_one_line_error(again, "(version 1) records no champion before it", "VERSION=N")
 
 
+@ON_MLFLOW_2_ONLY
 def test_the_gate_leaves_a_rollback_alone_until_promote_always(live: Champion, run_script) -> None:
     """After the rollback, register_model.py's gate gives the new version @challenger (held)
     and the server keeps version 1; --promote always moves @champion on and ends the hold."""
@@ -348,9 +353,10 @@ def test_the_gate_leaves_a_rollback_alone_until_promote_always(live: Champion, r
 def test_a_planted_champion_is_refused_and_nothing_of_it_runs(
     live: Champion, tmp_path: Path
 ) -> None:
-    """An unsigned version set as @champion through REST: /model keeps version 4 and shows
+    """An unsigned version set as @champion through REST: /model keeps its version and shows
     the refusal (counted once, said in one line); the planted pickle never runs."""
     marker = tmp_path / "marker"
+    served = live.model()["version"]  # 4 after the tests above (2 on MLflow 3)
     with request_loop(live.url) as loop:
         planted = plant_champion(live.uri, tmp_path, marker, TEST_MODEL_NAME)
         deadline = time.monotonic() + MOVE_S
@@ -358,16 +364,17 @@ def test_a_planted_champion_is_refused_and_nothing_of_it_runs(
             time.sleep(0.2)
         time.sleep(float(FOLLOW_S) if not MLFLOW_3 else 1)  # a look or two more: refused once
     state = live.model()
-    assert (state["version"], state["alias_version"], state["refusals"]) == ("4", planted, 1)
+    assert (state["version"], state["alias_version"], state["refusals"]) == (served, planted, 1)
     assert state["last_refusal"]["version"] == planted
     assert "it is unsigned" in state["last_refusal"]["reason"]
-    assert loop.versions() == ["4"]
+    assert loop.versions() == [served]
     assert not marker.exists()
     (line,) = log_lines(live, f"REFUSED version {planted}")
-    assert "it is unsigned" in line and line.endswith("Still serving version 4.")
-    live.registry().set_registered_model_alias(TEST_MODEL_NAME, CHAMPION_ALIAS, "4")
+    assert "it is unsigned" in line and line.endswith(f"Still serving version {served}.")
+    live.registry().set_registered_model_alias(TEST_MODEL_NAME, CHAMPION_ALIAS, served)
 
 
+@ON_MLFLOW_2_ONLY
 def test_a_forest_naming_os_system_is_one_line_even_trusted(
     live: Champion, tmp_path: Path, run_script
 ) -> None:
@@ -396,6 +403,7 @@ def test_a_forest_naming_os_system_is_one_line_even_trusted(
     live.registry().set_registered_model_alias(TEST_MODEL_NAME, CHAMPION_ALIAS, served)
 
 
+@ON_MLFLOW_2_ONLY
 def test_a_dying_tracking_server_stops_nothing(live: Champion) -> None:
     """The tracking server killed while following: every request is answered, the problem is
     said once (no retry chatter); once it is back, following goes on, and it says so."""
