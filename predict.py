@@ -3,7 +3,8 @@
 Loads `--model_uri` (default `models:/nyc-green-taxi-duration-rf@champion`, the
 self-contained pyfunc register_model.py registers: raw trips in, minutes out), once its
 files are checked against the signature register_model.py made (see homework/trust/;
-`--trust_unsigned` loads an unsigned model with a warning), and either
+`--trust_unsigned` loads an unsigned model with a warning; this project's own champion is
+read without MLflow, see homework/trust/direct.py), and either
 
 - scores a TLC trip file (`--input`): writes `--output`, a parquet file with the input's
   `PULocationID`, `DOLocationID`, `trip_distance`, the actual `duration` when the file has
@@ -33,7 +34,7 @@ from homework.forest import rmse
 from homework.options import PathOption, connection_options, model_uri_option, trust_unsigned_option
 from homework.reporting import reporting
 from homework.tracking.connection import Connection
-from homework.trust.loading import load_pyfunc
+from homework.trust.loading import load_trip_model
 
 DEFAULT_INPUT = f"{RAW_DATA_PATH}/{DATASET}_tripdata_{MONTHS['test']}.parquet"
 DEFAULT_OUTPUT = "predictions.parquet"
@@ -184,9 +185,9 @@ def run_predict(
 
     with reporting(connection):
         trips = None if given else read_input(input_path)
-        connection.connect()
+        connection.reach()
         click.echo(f"Loading {model_uri}", err=True)
-        model = load_pyfunc(model_uri, trust_unsigned)
+        model = load_trip_model(model_uri, connection, trust_unsigned)
         if given:
             minutes = predict_trip(model, pu, do, distance)
         else:

@@ -4,7 +4,10 @@ In a temporary folder it starts its own MLflow server on a free port and gives i
 champion (runs.warm_up). Then, `--pairs` times, it runs whole processes in turn, A B A B:
 
 1. the one-process homework (pipeline.py, what `make all` runs), then the floor;
-2. the four steps each in its own process, as the course runs them, then the floor again.
+2. the four steps each in its own process, as the course runs them, then the floor again;
+
+and then the commands a person waits on, predict.py for one trip and answers.py, each
+against its own floor (readers.py).
 
 The floor is scikit-learn alone on the same pickles (baseline.py). Each ratio is a homework
 wall time over the floor's in the same pair; the table shows medians and each process's
@@ -41,6 +44,7 @@ from bench.cli import (
 )
 from bench.data import replicate
 from bench.measure import load_average, measure, median
+from bench.readers import readers
 from bench.runs import (
     STAGES,
     floor,
@@ -50,7 +54,7 @@ from bench.runs import (
     warm_up,
     with_server_cpu,
 )
-from homework.config import KEY_DIR_VARIABLE
+from homework.config import CACHE_DIR_VARIABLE, KEY_DIR_VARIABLE
 from homework.options import num_trials_option
 from services import start_server
 
@@ -76,9 +80,10 @@ def end_to_end(raw_dir: Path, work: Path, pairs: int, num_trials: int) -> dict[s
             )
             four_floor = floor(out_dir, num_trials=num_trials)
             rounds.append({"one": one, "four": four, "floors": (one_floor, four_floor)})
+        waited_on = readers(raw_dir, out_dir, server.uri, server.folder / "server.pid", work)
     finally:
         server.stop()
-    return {**summary(rounds), "num_trials": num_trials}
+    return {**summary(rounds), "num_trials": num_trials, "readers": waited_on}
 
 
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -173,6 +178,7 @@ def blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
     return {
         "bench-measured": lambda results: report.measured(results["bench"]),
         "bench-table": lambda results: f"```\n{report.bench_table(results['bench'])}\n```",
+        "bench-readers": report.readers_block,
         "n-jobs": lambda results: report.n_jobs_sentence(results["bench"].get("n_jobs")),
         "scale-summary": report.scale_summary,
         "scale-tables": report.scale_tables,
@@ -231,8 +237,10 @@ def main(
     part: dict[str, Any] = {"load_before": load_average(), "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         work = Path(scratch)
-        # The champions the benchmark registers are signed with a throwaway key, not yours.
+        # The champions the benchmark registers are signed with a throwaway key, not yours,
+        # and what it keeps of them (evaluations) goes to a cache of its own.
         os.environ[KEY_DIR_VARIABLE] = str(work / "signing-key")
+        os.environ[CACHE_DIR_VARIABLE] = str(work / "cache")
         part["end_to_end"] = end_to_end(raw_dir, work, pairs, num_trials)
         if compare_jobs:
             click.echo("n_jobs=1 vs n_jobs=-1", err=True)

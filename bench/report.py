@@ -14,6 +14,7 @@ from homework.config import NUM_TRIALS
 ONE_PROCESS_TARGET = 1.15  # the one-process homework over scikit-learn alone, at 1x
 FOUR_PROCESSES_TARGET = 1.35  # the course's four processes over scikit-learn alone, at 1x
 PROCESS_MB_TARGET = 1024  # every process at 1x
+READER_TARGETS = {"predict": 1.5, "answers": 2.0}  # a command a person waits on, over its floor
 PREPROCESS_TARGETS = {15: (4.0, 1024), 50: (15.0, 3072)}  # factor: (seconds, MB)
 SCALE_TARGETS = {1: (ONE_PROCESS_TARGET, 1024), 15: (1.05, 2048)}  # factor: (ratio, MB)
 MB = 2**20
@@ -77,6 +78,8 @@ def bench_table(part: dict[str, Any]) -> str:
         f"work than wall time): four processes {four['cpu_ratio']:.2f}, one process "
         f"{one['cpu_ratio']:.2f}",
     ]
+    if e2e.get("readers"):
+        lines += ["", readers_table(e2e["readers"])]
     if part.get("preprocess_scaling"):
         lines += ["", f"{'preprocess_data.py':<22}{'trips':>12}{'wall s':>8}{'peak MB':>8}  target"]
         for row in part["preprocess_scaling"]:
@@ -106,6 +109,33 @@ def bench_table(part: dict[str, Any]) -> str:
         f"after {part['load_after']}"
     )
     return "\n".join(lines)
+
+
+def readers_table(readers: dict[str, Any]) -> str:
+    """predict.py and answers.py against their floors (bench/readers.py)."""
+    width = 40
+    lines = [
+        f"what a person waits on, medians of {readers['pairs']} pairs after a warm-up "
+        "(the command, then its floor)",
+        f"{'':<{width}}{'wall s':>7}{'peak MB':>8}{'floor s':>8}{'ratio':>7}{'cpu':>6}  target",
+    ]
+    names = {"predict": "predict.py, one trip", "answers": "answers.py, the six answers"}
+    for key, name in names.items():
+        row = readers[key]
+        lines.append(
+            f"{name:<{width}}{row['wall_s']:>7.2f}{row['peak_mb']:>8.0f}{row['floor_wall_s']:>8.2f}"
+            f"{row['ratio']:>7.2f}{row['cpu_ratio']:>6.2f}  "
+            f"{ratio_target(row['ratio'], READER_TARGETS[key])}"
+        )
+    return "\n".join(lines)
+
+
+def readers_block(results: dict[str, Any]) -> str:
+    """docs/performance.md's table of what a person waits on, from the last `make bench`."""
+    readers = results.get("bench", {}).get("end_to_end", {}).get("readers")
+    if not readers:
+        return "Not measured yet: the next `make bench` on a quiet machine writes this table."
+    return f"```\n{readers_table(readers)}\n```"
 
 
 def scale_table(result: dict[str, Any]) -> str:

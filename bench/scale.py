@@ -41,7 +41,7 @@ from bench.runs import (
     warm_up,
     with_server_cpu,
 )
-from homework.config import KEY_DIR_VARIABLE
+from homework.config import CACHE_DIR_VARIABLE, KEY_DIR_VARIABLE
 from homework.options import num_trials_option
 from services import Server, start_server
 
@@ -148,6 +148,7 @@ def main(raw_data_path: str, factor: int, pairs: int, num_trials: int, output: s
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
         work = Path(scratch)
         os.environ[KEY_DIR_VARIABLE] = str(work / "signing-key")  # a throwaway key, not yours
+        os.environ[CACHE_DIR_VARIABLE] = str(work / "cache")  # and a cache of its own
         result = scale_run(raw_dir, work, factor, pairs, num_trials)
     result.update(load_before=load_before, load_after=load_average(), cores=os.cpu_count())
     results = read_results(results_path)

@@ -90,3 +90,6 @@ PRIVATE_KEY_FILE = "signing-key.pem"  # readable by its owner only; never leaves
 PUBLIC_KEY_FILE = "signing-key.pub"  # what a team shares
 TRUSTED_KEYS_DIR = "trusted-keys"  # other public keys (*.pub) this machine trusts
 SIGNED_MANIFEST = "signed-manifest.json"  # in the model folder: every file's digest, signed
+# What this machine keeps: the gate's evaluations of versions (homework/publish/evaluations.py).
+CACHE_DIR_VARIABLE = "MLFLOW_HOMEWORK_CACHE_DIR"  # overrides CACHE_DIR (the tests use their own)
+CACHE_DIR = "mlflow-homework"  # in $XDG_CACHE_HOME, else ~/.cache

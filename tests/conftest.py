@@ -36,7 +36,13 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from homework.config import CHAMPION_ALIAS, DATASET, KEY_DIR_VARIABLE, MODEL_NAME
+from homework.config import (
+    CACHE_DIR_VARIABLE,
+    CHAMPION_ALIAS,
+    DATASET,
+    KEY_DIR_VARIABLE,
+    MODEL_NAME,
+)
 from homework.config import MONTHS as MONTH_OF
 from homework.data.trips import tripdata_path
 from services import ROOT, Server, free_port, start_server
@@ -155,13 +161,15 @@ def random_month(path: Path, n: int, seed: int, zones: int = 12, prefix: str = "
 
 @pytest.fixture(scope="session", autouse=True)
 def signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's own signing key folder (made on first use): tests never touch the user's.
+    """The session's own signing key folder (made on first use), and its own cache folder:
+    tests never touch the user's.
 
-    Set in the environment, so the scripts the tests run sign and verify with it too.
+    Set in the environment, so the scripts the tests run sign, verify and keep with them too.
     """
     folder = tmp_path_factory.mktemp("keys") / "mlflow-homework"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(KEY_DIR_VARIABLE, str(folder))
+        patch.setenv(CACHE_DIR_VARIABLE, str(tmp_path_factory.mktemp("cache")))
         yield folder
 
 
@@ -620,13 +628,31 @@ def following(
         yield url.removesuffix("/invocations")
 
 
-# ---------------------------------------------------------------- a planted champion
+def project_copy(folder: Path) -> Path:
+    """What `make server`, `make s3` and `make q4` need of the project: the Makefile, the
+    homework and services packages, scripts/ and answers.py (a copy is a project folder of
+    its own)."""
+    folder.mkdir()
+    shutil.copy(ROOT / "Makefile", folder)
+    shutil.copy(ROOT / "answers.py", folder)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "homework", folder / "homework", ignore=ignore)
+    shutil.copytree(ROOT / "services", folder / "services", ignore=ignore)
+    shutil.copytree(ROOT / "scripts", folder / "scripts", ignore=ignore)
+    return folder
+
+
+# ---------------------------------------------------------------- what an attacker plants
 
 PLANTED_MINUTES = 42.0  # what the planted model predicts for every trip
 PLANTED_PYFUNC = (  # a pyfunc model that predicts 42 minutes for every trip
     "type('Planted', (__import__('mlflow.pyfunc').pyfunc.PythonModel,), "
     f"{{'predict': lambda self, context, model_input, params=None: "
     f"[{PLANTED_MINUTES}] * len(model_input)}})()"
+)
+PLANTED_FOREST = (  # a scikit-learn regressor that predicts 42 minutes for every trip
+    "__import__('sklearn.dummy').dummy.DummyRegressor("
+    f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
 )
 
 
@@ -704,17 +730,3 @@ def plant_champion(
         uri, "registered-models/alias", {"name": name, "alias": CHAMPION_ALIAS, "version": version}
     )
     return version
-
-
-def project_copy(folder: Path) -> Path:
-    """What `make server`, `make s3` and `make q4` need of the project: the Makefile, the
-    homework and services packages, scripts/ and answers.py (a copy is a project folder of
-    its own)."""
-    folder.mkdir()
-    shutil.copy(ROOT / "Makefile", folder)
-    shutil.copy(ROOT / "answers.py", folder)
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "homework", folder / "homework", ignore=ignore)
-    shutil.copytree(ROOT / "services", folder / "services", ignore=ignore)
-    shutil.copytree(ROOT / "scripts", folder / "scripts", ignore=ignore)
-    return folder

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from conftest import assert_one_line_error, free_port
 from mlflow.tracking import MlflowClient
 
@@ -94,3 +96,37 @@ def test_bad_option_is_a_usage_error(run_script) -> None:
     result = run_script("pipeline.py", "--num_trials", "0")
     assert result.returncode == 2
     assert "--num_trials" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_each_command_reads_dv_pkl_once(
+    prepared_dir: Path, mlflow_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data folder is read once per command (Prepared): dv.pkl is opened for reading
+    once by train.py, hpo.py and register_model.py each, whatever they check with it."""
+    import builtins
+
+    from hpo import run_optimization
+    from register_model import run_register_model
+    from train import run_train
+
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if Path(str(file)).name == "dv.pkl" and "r" in mode:
+            opened.append(mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    data = ["--data_path", str(prepared_dir)]
+    raw = ["--raw_data_path", str(prepared_dir.parent / "data")]
+    commands = {
+        "train.py": (run_train, data),
+        "hpo.py": (run_optimization, [*data, "--num_trials", "2"]),
+        "register_model.py": (run_register_model, [*data, *raw, "--top_n", "2"]),
+    }
+    for script, (command, args) in commands.items():
+        opened.clear()
+        result = CliRunner().invoke(command, args)
+        assert result.exit_code == 0, f"{script}: {result.output}"
+        assert len(opened) == 1, f"{script} opened dv.pkl {len(opened)} times"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import (
+    PLANTED_FOREST,
     ROOT,
     TEST_MODEL_NAME,
     TEST_MODEL_URI,
+    Payload,
     assert_one_line_error,
     free_port,
     register_champion,
@@ -21,7 +24,7 @@ from conftest import (
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from homework.config import PYFUNC_ARTIFACT
+from homework.config import CACHE_DIR_VARIABLE, KEY_DIR_VARIABLE, PYFUNC_ARTIFACT
 from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.forest import fit_forest, rmse
@@ -194,6 +197,65 @@ def test_predict_file_and_one_trip(prepared_dir: Path, mlflow_server, run_script
     model = load_pyfunc(TEST_MODEL_URI)
     trip = pd.DataFrame({"PULocationID": [3], "DOLocationID": [5], "trip_distance": [2.5]})
     assert one.stdout.strip() == f"predicted duration: {model.predict(trip)[0]:.2f} minutes"
+
+
+def test_one_trip_reads_the_verified_champion_without_mlflow(
+    prepared_dir: Path, mlflow_server, run_script, tmp_path
+) -> None:
+    """The champion fetched over REST, checked, and read by the project's own code: MLflow is
+    never imported. The alias is asked every time, and a key no longer trusted is noticed."""
+    register_champion(prepared_dir)
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "PYTHONPROFILEIMPORTTIME": "1"}
+    one_trip = ("--model_uri", TEST_MODEL_URI, "--pu", "3", "--do", "5", "--distance", "2.5")
+    first = run_script("predict.py", *one_trip, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in first.stderr.splitlines()]
+    assert "mlflow" not in imported and "homework.model.predictor" in imported
+    assert f"Verified {TEST_MODEL_URI} (version 1): " in first.stderr
+
+    # A second version, then the alias moved back by hand: version 1 answers, and says so.
+    register_champion(prepared_dir)
+    MlflowClient(mlflow_server.uri).set_registered_model_alias(TEST_MODEL_NAME, "champion", "1")
+    moved = run_script("predict.py", *one_trip, env=env)
+    assert f"Verified {TEST_MODEL_URI} (version 1): " in moved.stderr
+    assert moved.stdout == first.stdout
+
+    # Another machine's keys: the same model is refused, in one line.
+    stranger = {**env, KEY_DIR_VARIABLE: str(tmp_path / "stranger")}
+    refused = run_script("predict.py", *one_trip, env=stranger)
+    assert_one_line_error(refused, "(version 1)", "signed by another key")
+
+
+def test_the_kept_forest_is_used_only_from_a_folder_nobody_else_can_change(
+    prepared_dir: Path, mlflow_server, run_script, tmp_path
+) -> None:
+    """The verified forest is kept as this machine's pickle; a kept file that is not what was
+    written is read again from the skops file, and a folder others could change is never read."""
+    register_champion(prepared_dir)
+    cache = tmp_path / "cache"
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, CACHE_DIR_VARIABLE: str(cache)}
+    one_trip = ("--model_uri", TEST_MODEL_URI, "--pu", "3", "--do", "5", "--distance", "2.5")
+    first = run_script("predict.py", *one_trip, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (kept,) = (cache / "forests").glob("*.pkl")
+
+    kept.write_bytes(kept.read_bytes()[:100])  # a write cut short
+    again = run_script("predict.py", *one_trip, env=env)
+    assert again.stdout == first.stdout
+    (kept,) = (cache / "forests").glob("*.pkl")  # the cut one removed, a whole one kept
+
+    marker = tmp_path / "marker"
+    kept.write_bytes(pickle.dumps(Payload(marker, PLANTED_FOREST)))  # a planted pickle
+    kept.rename(kept.with_name(f"{kept.name.split('-')[0]}-{sha256_16(kept)}.pkl"))
+    (cache / "forests").chmod(0o777)  # ... in a folder anybody can change
+    planted = run_script("predict.py", *one_trip, env=env)
+    assert planted.stdout == first.stdout and not marker.exists()
+
+
+def sha256_16(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path) -> None:

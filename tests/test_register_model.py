@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from answers import q5_best_rmse, q6_champion_test_rmse
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
+    CACHE_DIR_VARIABLE,
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     HPO_EXPERIMENT,
@@ -174,8 +175,8 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     """Only the tracking server is needed: a fresh interpreter outside the repo loads it, with
     MLflow told to refuse every pickle (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3).
 
-    The model ships only the code it runs (homework/model/: trip_model.py, features.py,
-    files.py);
+    The model ships only the code it runs (homework/model/: trip_model.py, predictor.py,
+    features.py, files.py);
     loading it brings no command-line package along and changes no environment variable of
     the loading process.
     """
@@ -196,7 +197,7 @@ def test_champion_loads_without_the_repo(prepared_dir: Path, mlflow_server, tmp_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    shipped = ["__init__.py", "features.py", "files.py", "trip_model.py"]
+    shipped = ["__init__.py", "features.py", "files.py", "predictor.py", "trip_model.py"]
     assert loaded["code"] == [
         "homework/__init__.py",
         *(f"homework/model/{name}" for name in shipped),
@@ -238,6 +239,45 @@ def test_second_registration_makes_version_2(prepared_dir: Path, mlflow_server) 
         assert register(prepared_dir).exit_code == 0
     client = MlflowClient(mlflow_server.uri)
     assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "2"
+
+
+def test_the_gate_evaluates_a_champion_once_per_test_month(
+    prepared_dir: Path, mlflow_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The evaluation of version 1, kept as it was registered, is what the next gate compares
+    with: the champion is not loaded again. A machine without it (an empty cache) does."""
+    from homework.publish import gate
+
+    hpo = CliRunner().invoke(
+        run_optimization, ["--data_path", str(prepared_dir), "--num_trials", "2"]
+    )
+    assert hpo.exit_code == 0, hpo.output
+    assert register(prepared_dir).exit_code == 0
+    loaded = []
+    load = gate.load_pyfunc
+    monkeypatch.setattr(gate, "load_pyfunc", lambda uri, *args: loaded.append(uri) or load(uri))
+
+    kept = register(prepared_dir)
+    assert kept.exit_code == 0, kept.output
+    assert f"Verified models:/{MODEL_NAME}/1: " in kept.stderr  # checked all the same
+    assert f"models:/{MODEL_NAME}/1" not in loaded and len(loaded) == 1  # the candidate only
+    client = MlflowClient(mlflow_server.uri)
+    (baseline,) = client.search_runs(
+        [client.get_experiment_by_name(BEST_MODELS_EXPERIMENT).experiment_id],
+        "attributes.run_name = 'champion-v1-baseline'",
+    )
+    first = client.get_model_version(MODEL_NAME, "1")
+    assert baseline.data.metrics["root_mean_squared_error"] == pytest.approx(
+        float(first.tags["test_rmse"]),
+        abs=1e-6,  # the tag has six decimals
+    )
+
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path / "another-machine"))
+    loaded.clear()
+    again = register(prepared_dir)
+    assert again.exit_code == 0, again.output
+    assert f"models:/{MODEL_NAME}/2" in loaded
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version == "3"
 
 
 def test_before_any_hpo_run_says_q5_comes_first(prepared_dir: Path, mlflow_server) -> None:

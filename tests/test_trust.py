@@ -24,6 +24,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import (
+    PLANTED_FOREST,
     PLANTED_MINUTES,
     ROOT,
     TEST_MODEL_NAME,
@@ -193,12 +194,6 @@ def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> N
 
 
 # ---------------------------------------------------------------- the planting attack
-
-
-PLANTED_FOREST = (  # a scikit-learn regressor that predicts 42 minutes for every trip
-    "__import__('sklearn.dummy').dummy.DummyRegressor("
-    f"strategy='constant', constant={PLANTED_MINUTES}).fit([[0]], [0])"
-)
 
 
 def make_serve_model(server, tmp_path: Path, trust: str = "") -> subprocess.Popen:

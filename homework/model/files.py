@@ -1,4 +1,4 @@
-"""The forest and the DictVectorizer as files that are data, not pickles.
+"""The model's files: the forest and the DictVectorizer as data, not pickles, and its code.
 
 Unpickling runs whatever code the file names, so the champion holds no pickle: its forest is
 a skops file (skops.io: the trees' arrays and a JSON schema in a zip) and its vectorizer a
@@ -19,6 +19,10 @@ from typing import Any
 
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]  # a RandomForestRegressor's one untrusted type
 VECTORIZER_FORMAT = "mlflow-homework DictVectorizer 1"
+FOREST, VECTORIZER = "forest", "vectorizer"  # the model's two artifacts, and their files
+ARTIFACT_FILES = {FOREST: "forest.skops", VECTORIZER: "vectorizer.json"}
+# The code it runs: this folder but model_code.py (which MLflow keeps as the model file).
+SHIPPED_FILES = ("__init__.py", "features.py", "files.py", "predictor.py", "trip_model.py")
 
 
 def write_forest(forest: Any, path: Path) -> None:

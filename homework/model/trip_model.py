@@ -9,8 +9,8 @@ register_model.py logs it in the champion's run as `trip_duration_model`, beside
 forest (`model`, the course's `runs:/<id>/model`), and registers it. It is a model from
 code (MLflow's "models from code"): the model folder holds no pickle but the model file
 model_code.py, which MLflow runs to load it, the code it runs, this folder (this file,
-features.py and files.py) in a copy of the package (`model_parts`), and its two artifacts as data
-(`FOREST`, a skops file, and `VECTORIZER`, JSON; see files.py), read by
+predictor.py, features.py and files.py) in a copy of the package (`model_parts`), and its two
+artifacts as data (`FOREST`, a skops file, and `VECTORIZER`, JSON; see files.py), read by
 `load_context`. So it loads anywhere the tracking server is reachable, and loading it
 imports nothing of the homework's command-line side.
 
@@ -34,26 +34,26 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
-from homework.model.features import (
-    RAW_COLUMNS,
-    RAW_DTYPES,
-    count_invalid,
-    describe_invalid,
-    invalid_trips,
-    vectorize,
+from homework.model.features import RAW_COLUMNS, RAW_DTYPES
+from homework.model.files import (
+    ARTIFACT_FILES,
+    FOREST,
+    SHIPPED_FILES,
+    VECTORIZER,
+    read_forest,
+    read_vectorizer,
+    write_forest,
+    write_vectorizer,
 )
-from homework.model.files import read_forest, read_vectorizer, write_forest, write_vectorizer
+from homework.model.predictor import InvalidTrips, TripPredictor
 
-SHIPPED_FILES = ("__init__.py", "features.py", "files.py", "trip_model.py")  # all it runs
 MODEL_CODE = Path(__file__).with_name("model_code.py")  # what MLflow runs to load the model
 REQUIREMENTS = ("pandas", "skops")  # beside mlflow, scikit-learn, scipy and numpy
-FOREST, VECTORIZER = "forest", "vectorizer"  # the model's artifacts (files.py)
-ARTIFACT_FILES = {FOREST: "forest.skops", VECTORIZER: "vectorizer.json"}
 MLFLOW_TYPES = {"int64": "long", "float64": "double"}
 
 
 class TripDurationModel(mlflow.pyfunc.PythonModel):
-    """Predict trip durations (minutes) from PULocationID, DOLocationID and trip_distance.
+    """The trip model (predictor.TripPredictor) as an MLflow pyfunc.
 
     Loaded by MLflow, it reads its forest and vectorizer in `load_context`; register_model.py
     gives them directly to check the model before logging it. Champions pickled before the
@@ -73,10 +73,12 @@ class TripDurationModel(mlflow.pyfunc.PythonModel):
                 raise MlflowException(f"cannot load the trip model: {refused}") from None
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
-        check_trips(model_input)
-        if model_input.empty:
-            return np.empty(0, dtype=np.float64)  # the forest refuses 0 rows; none to predict
-        return self.forest.predict(vectorize(raw_trips(model_input), self.dv))
+        """Minutes for each trip; trips it cannot take are one MlflowException (HTTP 400 when
+        served), never a guess."""
+        try:
+            return TripPredictor(self.dv, self.forest).predict(model_input)
+        except InvalidTrips as refused:
+            raise MlflowException(str(refused), error_code=INVALID_PARAMETER_VALUE) from None
 
 
 @contextlib.contextmanager
@@ -109,23 +111,6 @@ def model_parts(dv: Any, forest: Any) -> Iterator[dict[str, Any]]:
             }
         finally:
             sys.dont_write_bytecode = writes_bytecode
-
-
-def check_trips(df: pd.DataFrame) -> None:
-    """Refuse, in one line, trips the model cannot predict (see features.invalid_trips)."""
-    invalid = count_invalid(invalid_trips(df[RAW_COLUMNS]))
-    if invalid:
-        raise MlflowException(
-            f"{sum(invalid.values()):,} of {len(df):,} trips cannot be predicted: "
-            f"{describe_invalid(invalid)}. Send whole-number zone ids of 1 or more and a "
-            "trip_distance of 0 or more.",
-            error_code=INVALID_PARAMETER_VALUE,
-        )
-
-
-def raw_trips(df: pd.DataFrame) -> pd.DataFrame:
-    """Just the three raw input columns, with the types of the model's signature."""
-    return df[RAW_COLUMNS].astype(RAW_DTYPES)
 
 
 def signature() -> Any:

@@ -10,11 +10,15 @@ and it is registered with its card (registry.py) under the alias the gate gives 
 
 from __future__ import annotations
 
+from homework.interrupts import scratch_folder
+
+import hashlib
 from typing import Any
 
-from homework.config import CHAMPION_ALIAS, CHAMPION_PLOTS, PYFUNC_ARTIFACT
+from homework.config import CHAMPION_ALIAS, CHAMPION_PLOTS, PYFUNC_ARTIFACT, SIGNED_MANIFEST
 from homework.data.pickles import Prepared
 from homework.models import model_name, pinned_requirements
+from homework.publish import evaluations
 from homework.publish.candidates import Candidate
 from homework.publish.gate import Baseline, Decision, Policy, gate
 from homework.publish.registry import description, register, release_hold, version_tags
@@ -27,7 +31,8 @@ def log_trip_model(model: Any, example: Any) -> Any:
     """Log the raw-trip pyfunc in the active run from code, with its signature and an example."""
     import mlflow.pyfunc
 
-    from homework.model.trip_model import REQUIREMENTS, model_parts, raw_trips, signature
+    from homework.model.predictor import raw_trips
+    from homework.model.trip_model import REQUIREMENTS, model_parts, signature
 
     with model_parts(model.dv, model.forest) as parts:
         return mlflow.pyfunc.log_model(
@@ -66,22 +71,26 @@ def publish(
     predicted = forest.predict(X_test)
     test_month = data.months("test")["test"]
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
-    with mlflow.start_run(run_id=candidate.run_id):
+    with scratch_folder("signed-") as kept, mlflow.start_run(run_id=candidate.run_id):
         model_info = log_trip_model(model, trips[RAW_COLUMNS].head(EXAMPLE_TRIPS))
-        sign_logged_model(model_info)  # nobody loads a model planted in its place
+        signed = sign_logged_model(model_info, into=kept)  # nobody loads a model planted
         for figure, file_name in zip(figures, CHAMPION_PLOTS, strict=True):
             plots.log_figure(figure(y_test, predicted), file_name)
         decision = gate(
             model_info.model_uri, candidate.test_rmse, trips, test_month, policy, baseline
         )
-    libraries = pinned_requirements(*REQUIREMENTS)
-    tags = {**version_tags(candidate, data.trip_data, libraries), **decision.tags()}
-    card = description(
-        candidate,
-        data.trip_data,
-        f"{decision.status}, registered as @{decision.alias}: {decision.reason()}",
-    )
-    version = register(model_info.model_uri, policy.model_name, tags, card, decision.alias)
-    if baseline.held and decision.alias == CHAMPION_ALIAS:
-        release_hold(policy.model_name)  # --promote always moved @champion on
+        libraries = pinned_requirements(*REQUIREMENTS)
+        tags = {**version_tags(candidate, data.trip_data, libraries), **decision.tags()}
+        card = description(
+            candidate,
+            data.trip_data,
+            f"{decision.status}, registered as @{decision.alias}: {decision.reason()}",
+        )
+        version = register(model_info.model_uri, policy.model_name, tags, card, decision.alias)
+        # The next run's gate compares with this version: its evaluation need not be redone.
+        manifest = hashlib.sha256((signed / SIGNED_MANIFEST).read_bytes()).hexdigest()
+        key = (mlflow.get_tracking_uri(), policy.model_name, version, manifest)
+        evaluations.keep(*key, test_month.digest, decision.metrics)
+        if baseline.held and decision.alias == CHAMPION_ALIAS:
+            release_hold(policy.model_name)  # --promote always moved @champion on
     return version, decision

@@ -27,17 +27,22 @@ Which champion that is, and whether it can be used at all, incumbent.py decides.
 
 from __future__ import annotations
 
+from homework.interrupts import scratch_folder
+
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from homework.config import CHALLENGER_ALIAS, CHAMPION_ALIAS, MODEL_NAME
 from homework.config import GATE_REJECTED as REJECTED
 from homework.config import GATE_STATUS_TAG as STATUS_TAG
 from homework.data.lineage import log_datasets
+from homework.publish import evaluations
 from homework.publish.incumbent import NOT_LOADED, Baseline, untrusted
-from homework.trust.loading import load_pyfunc
+from homework.trust.direct import fetch_verified
+from homework.trust.loading import load_pyfunc, say_verified
 
 RMSE_METRIC = "root_mean_squared_error"  # of MLflow's regressor evaluation: what the gate compares
 GATE, ALWAYS = "gate", "always"  # the choices of --promote
@@ -75,6 +80,7 @@ class Decision:
     baseline_rmse: float = float("nan")
     untrusted: str = ""  # why the champion was not loaded (status unverified)
     held: str = ""  # who held the champion with a rollback, when, why (registry.rollback_hold)
+    metrics: dict[str, float] = field(default_factory=dict)  # the new version's evaluation
 
     @property
     def alias(self) -> str:
@@ -132,8 +138,13 @@ def gate(
 
     The pyfunc is loaded back from the server as any user would load it, and MLflow's RMSE
     of it must be `test_rmse`, the forest's on test.pkl. The champion is scored on the same
-    trips, loaded by its version number and only once its signature checks out.
+    trips, loaded by its version number and only once its signature checks out; or, when
+    this machine has evaluated that very version on that very month before (its signed
+    manifest and month are the key: publish/evaluations.py), its kept metrics are logged
+    instead.
     """
+    import mlflow
+
     evaluation = evaluate(load_pyfunc(model_uri), trips, test_month)
     evaluated = evaluation.metrics[RMSE_METRIC]
     if abs(evaluated - test_rmse) > 1e-9:
@@ -143,12 +154,25 @@ def gate(
         )
     champion = None
     if baseline.version and not baseline.untrusted:
-        try:
-            model = load_pyfunc(f"models:/{policy.model_name}/{baseline.version}")
-        except NOT_LOADED as refused:
-            baseline = untrusted(baseline.version, refused)
+        champion_uri = f"models:/{policy.model_name}/{baseline.version}"
+        tracking_uri = mlflow.get_tracking_uri()
+        with scratch_folder("champion-") as folder:  # its manifest says what was evaluated
+            fetched = fetch_verified(champion_uri, tracking_uri, Path(folder))
+        key = (tracking_uri, policy.model_name, baseline.version)
+        month = test_month.digest
+        kept = fetched and evaluations.kept(*key, fetched.manifest_sha256, month)
+        if kept:  # this machine evaluated this very version on this very month before
+            say_verified(champion_uri, fetched.signed)
+            champion = logged_evaluation(kept, baseline.version, test_month)
         else:
-            champion = evaluate_champion(model, baseline.version, trips, test_month)
+            try:
+                model = load_pyfunc(champion_uri)
+            except NOT_LOADED as refused:
+                baseline = untrusted(baseline.version, refused)
+            else:
+                champion = evaluate_champion(model, baseline.version, trips, test_month)
+                if fetched:
+                    evaluations.keep(*key, fetched.manifest_sha256, month, champion.metrics)
     return decide(
         evaluation,
         champion,
@@ -190,6 +214,17 @@ def evaluate(model: Any, trips: Any, test_month: Any) -> Any:
         )
 
 
+def logged_evaluation(metrics: dict[str, float], version: str, test_month: Any) -> Any:
+    """The champion's kept evaluation, logged as evaluate_champion logs a new one."""
+    import mlflow
+    from mlflow.models import EvaluationResult
+
+    with mlflow.start_run(run_name=f"champion-v{version}-baseline", nested=True):
+        log_datasets({"test": test_month})
+        mlflow.log_metrics(metrics)
+    return EvaluationResult(metrics=metrics, artifacts={})
+
+
 def evaluate_champion(model: Any, version: str, trips: Any, test_month: Any) -> Any:
     """Evaluate the champion's model on the same trips, in a run nested under the active one."""
     import mlflow
@@ -223,7 +258,12 @@ def decide(
     if champion is None:
         status = UNVERIFIED if untrusted else FIRST
         return Decision(
-            status, candidate_rmse, max_regression, champion_version, untrusted=untrusted
+            status,
+            candidate_rmse,
+            max_regression,
+            champion_version,
+            untrusted=untrusted,
+            metrics=dict(candidate.metrics),
         )
     baseline_rmse = float(champion.metrics[RMSE_METRIC])
     forced = promote == ALWAYS or math.isinf(max_regression)
@@ -238,5 +278,11 @@ def decide(
     if held and status != REJECTED and promote != ALWAYS:
         status = HELD
     return Decision(
-        status, candidate_rmse, max_regression, champion_version, baseline_rmse, held=held
+        status,
+        candidate_rmse,
+        max_regression,
+        champion_version,
+        baseline_rmse,
+        held=held,
+        metrics=dict(candidate.metrics),
     )

@@ -70,22 +70,32 @@ def quiet_mlflow(verbose: bool) -> None:
 def connect(tracking_uri: str, verbose: bool = False) -> None:
     """Point MLflow at the tracking server, failing in seconds with one line if it is not up.
 
-    The URI is checked first (uri.py: a valid URL, a local store's folder, a
-    database that answers). MLflow's own lines are shown only when `verbose`.
+    The server is reached first (`reach`). MLflow's own lines are shown only when `verbose`.
+    """
+    import mlflow
+
+    reach(tracking_uri)
+    quiet_mlflow(verbose)
+    mlflow.set_tracking_uri(tracking_uri)
+
+
+def reach(tracking_uri: str) -> None:
+    """Check the tracking URI and that its server answers, without MLflow (readers that need
+    no MLflow client call this alone): one line if not.
+
+    The URI is checked first (uri.py: a valid URL, a local store's folder, a database that
+    answers); a server must answer /health, and then a request that needs the login.
     """
     for name, value in HTTP_SETTINGS.items():
         os.environ.setdefault(name, value)
-    import mlflow
     import requests
 
+    from homework.tracking import rest
     from homework.tracking.uri import check_tracking_uri
 
-    quiet_mlflow(verbose)
     check_tracking_uri(tracking_uri)
     if not tracking_uri.startswith(("http://", "https://")):
-        mlflow.set_tracking_uri(tracking_uri)
         return
-    mlflow.set_tracking_uri(tracking_uri)
     try:
         requests.get(tracking_uri.rstrip("/") + "/health", timeout=5).raise_for_status()
     except requests.RequestException as exc:
@@ -98,9 +108,7 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
         ) from None
     # /health answers without a login: a server with one (`make server AUTH=1`) refuses missing
     # or wrong credentials here, before any work, in one line (describe_failure).
-    from mlflow.tracking import MlflowClient
-
-    MlflowClient(tracking_uri).search_experiments(max_results=1)
+    rest.get(tracking_uri, "api/2.0/mlflow/experiments/search", max_results="1")
 
 
 @dataclass(frozen=True)
@@ -112,3 +120,6 @@ class Connection:
 
     def connect(self) -> None:
         connect(self.uri, self.verbose)
+
+    def reach(self) -> None:
+        reach(self.uri)

@@ -10,7 +10,7 @@ from homework.tracking.sources import check_source
 
 def set_experiment(name: str) -> Any:
     """`mlflow.set_experiment(name)`, safe when two clients create the experiment at once,
-    and only if its runs' artifacts go to the tracking server (trust/sources.py).
+    and only if its runs' artifacts go to the tracking server (tracking/sources.py).
 
     When another client creates the experiment between MLflow's lookup and its create,
     `mlflow.set_experiment` (2.22) returns the experiment without making it the active

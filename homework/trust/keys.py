@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from homework.config import (
+    CACHE_DIR,
+    CACHE_DIR_VARIABLE,
     KEY_DIR,
     KEY_DIR_VARIABLE,
     PRIVATE_KEY_FILE,
@@ -87,6 +89,14 @@ def key_dir() -> Path:
         return Path(os.environ[KEY_DIR_VARIABLE]).expanduser()
     config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(config_home) / KEY_DIR
+
+
+def cache_dir() -> Path:
+    """The folder of what this machine keeps between runs (the gate's evaluations, the
+    verified forests), used only once check_safe passes on what is read from it."""
+    if os.environ.get(CACHE_DIR_VARIABLE):
+        return Path(os.environ[CACHE_DIR_VARIABLE]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / CACHE_DIR
 
 
 def fingerprint(public_key: Any) -> str:

@@ -21,12 +21,13 @@ import click
 
 from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG, SIGNED_MANIFEST
 from homework.errors import UserError, first_line
-from homework.tracking.connection import MLFLOW_3
+from homework.tracking.connection import MLFLOW_3, Connection
 from homework.tracking.failures import connection_lost, refused_status, server_failed
 from homework.tracking.sources import check_source
+from homework.trust.direct import load_direct
 from homework.trust.formats import load_forest, pickled_pyfunc
 from homework.trust.keys import key_dir
-from homework.trust.manifest import Untrusted, check_folder, sign_folder
+from homework.trust.manifest import Signed, Untrusted, check_folder, sign_folder
 
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
@@ -177,20 +178,30 @@ def verify(
         verified = Verified(str(local), source.name, version, f"none ({why})")
     else:
         if source.version is not None:
-            click.echo(
-                f"Verified {source.name}: {signed.files} files signed by {signed.key_id} "
-                f"({signed.owner})",
-                err=True,
-            )
+            say_verified(source.name, signed)
         verified = Verified(str(local), source.name, version, f"{signed.key_id} ({signed.owner})")
-    if source.version is not None and source.version.tags.get(GATE_STATUS_TAG) == GATE_REJECTED:
-        moved = CHAMPION_ALIAS in (source.version.aliases or [])
+    if source.version is not None:
+        warn_if_rejected(source.name, source.version.tags, source.version.aliases)
+    return verified
+
+
+def say_verified(name: str, signed: Signed) -> None:
+    """The line every load of a registered version prints: which, and whose key signed it."""
+    click.echo(
+        f"Verified {name}: {signed.files} files signed by {signed.key_id} ({signed.owner})",
+        err=True,
+    )
+
+
+def warn_if_rejected(name: str, tags: dict[str, str], aliases: list[str] | None) -> None:
+    """A loud line when the promotion gate had rejected the version being loaded."""
+    if tags.get(GATE_STATUS_TAG) == GATE_REJECTED:
+        moved = CHAMPION_ALIAS in (aliases or [])
         click.echo(
-            f"WARNING: the promotion gate rejected {source.name} when it was registered (see "
-            f"its description){f'; @{CHAMPION_ALIAS} was moved to it by hand' if moved else ''}.",
+            f"WARNING: the promotion gate rejected {name} when it was registered (see its "
+            f"description){f'; @{CHAMPION_ALIAS} was moved to it by hand' if moved else ''}.",
             err=True,
         )
-    return verified
 
 
 def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
@@ -215,7 +226,7 @@ def load_verified(model_uri: str, trust_unsigned: bool = False) -> LoadedModel:
                 click.echo(f"Note: {model_uri} {PICKLED_CHAMPION}", err=True)
             try:
                 model = mlflow.pyfunc.load_model(verified.folder)
-            except (MlflowException, OSError):
+            except (MlflowException, OSError, ImportError):
                 raise  # loading() says which
             except Exception as exc:
                 raise BrokenModel(
@@ -235,6 +246,25 @@ def load_sklearn(model_uri: str, trust_unsigned: bool = False) -> Any:
         local = download_verified(model_uri, folder, trust_unsigned, RUN_THE_SEARCH_AGAIN)
         with loading(model_uri):
             return load_forest(local)
+
+
+def load_trip_model(model_uri: str, connection: Connection, trust_unsigned: bool = False) -> Any:
+    """The registered trip model `model_uri`, to predict with: fetched, verified and read by
+    this project's own code when it can be (direct.load_direct: no MLflow), else loaded as
+    load_pyfunc loads it. Either way nothing of it is loaded before its signature checks out.
+    """
+    with scratch_folder("model-") as folder:
+        direct = load_direct(model_uri, connection.uri, Path(folder))
+    if direct is not None:
+        model, fetched = direct
+        number = fetched.version["version"]
+        name = model_uri if model_uri.endswith(f"/{number}") else f"{model_uri} (version {number})"
+        say_verified(name, fetched.signed)
+        tags = {tag["key"]: tag["value"] for tag in fetched.version.get("tags", [])}
+        warn_if_rejected(name, tags, fetched.version.get("aliases"))
+        return model
+    connection.connect()
+    return load_pyfunc(model_uri, trust_unsigned)
 
 
 @contextlib.contextmanager
@@ -258,18 +288,20 @@ def loading(model_uri: str) -> Iterator[None]:
         ) from None
 
 
-def sign_logged_model(model_info: Any) -> None:
+def sign_logged_model(model_info: Any, into: str | None = None) -> Path | None:
     """Sign a model just logged: every file as the store holds it (manifest.sign_folder).
 
     The signed manifest is uploaded into the model's own folder, so every copy of the
-    model carries it. Says where the key is when it was made just now.
+    model carries it. Says where the key is when it was made just now. With `into`, the
+    signed copy (the model as the store now holds it) stays in that folder: its path.
     """
     import mlflow
     from mlflow.tracking import MlflowClient
 
     source = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
-    with scratch_folder("sign-") as scratch:
-        folder = Path(mlflow.artifacts.download_artifacts(source.uri, dst_path=scratch))
+    with contextlib.ExitStack() as scratch:
+        parent = into or scratch.enter_context(scratch_folder("sign-"))
+        folder = Path(mlflow.artifacts.download_artifacts(source.uri, dst_path=parent))
         key_id, created = sign_folder(folder)
         manifest = str(folder / SIGNED_MANIFEST)
         if MLFLOW_3:  # a logged model's files are its own, not among its run's artifacts
@@ -278,3 +310,4 @@ def sign_logged_model(model_info: Any) -> None:
             MlflowClient().log_artifact(model_info.run_id, manifest, model_info.artifact_path)
     if created:
         click.echo(f"Signed the model with key {key_id} (made just now in {key_dir()})", err=True)
+    return folder if into else None
