@@ -38,6 +38,15 @@ TAXI_DATA_DIR   ?= $(DATA_DIR)
 MODEL_NAME      ?= nyc-green-taxi-duration-rf
 MODEL_URI       ?= models:/$(MODEL_NAME)@champion
 MODEL_PORT      ?=
+# make serve-model: FOLLOW=0 serves the version loaded at the start; FOLLOW_S seconds between
+# two looks at @champion (MLflow 3 adds a webhook)
+FOLLOW          ?= 1
+FOLLOW_S        ?= 5
+FOLLOW_FLAGS    := $(if $(filter 0 no false,$(FOLLOW)),--pin)
+# make rollback: VERSION=N puts back version N (default: the champion the current one replaced)
+VERSION         ?=
+REASON          ?=
+TEST_MONTH_FILE := $(DATA_DIR)/$(DATASET)_tripdata_$(lastword $(MONTHS)).parquet
 VERBOSE         ?=
 # VERBOSE=1: MLflow's own log lines and run links too (passwords masked)
 LOG_FLAGS       := $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
@@ -83,7 +92,8 @@ PATHS := $(strip --data_path $(call q,$(OUTPUT_DIR)) $(RAW_FLAGS))
 ANSWER := $(PY) answers.py $(PATHS) $(LOG_FLAGS) $(TRUST_FLAGS) --question
 
 .PHONY: help install install-optuna install-postgres lock data server server-stop q1 q2 q3 q4 q5 q6 answers all test test-fast e2e
-.PHONY: bench bench-scale bench-tuners bench-install lint format docs clean predict serve-model install-team s3 s3-stop user
+.PHONY: bench bench-scale bench-tuners bench-install bench-serve lint format docs clean predict serve-model rollback
+.PHONY: install-team s3 s3-stop user
 .PHONY: install-browser ui-check screenshots
 
 help: ## Show this help
@@ -205,9 +215,14 @@ screenshots: $(VENV)/.installed-ui ## The UI check, writing the pictures of docs
 predict: install ## Predict the test month with the champion: predictions.parquet and its RMSE
 	$(PY) predict.py --model_uri $(call q,$(MODEL_URI)) $(RAW_FLAGS) --output predictions.parquet $(TRUST_FLAGS)
 
-serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invocations (MODEL_PORT=...)
-	@MLFLOW=$(call q,$(VENV)/bin/mlflow) MODEL_URI=$(call q,$(MODEL_URI)) HOST=$(call q,$(HOST)) \
-		MODEL_PORT=$(call q,$(MODEL_PORT)) TRUST_UNSIGNED=$(call q,$(TRUST_UNSIGNED)) scripts/serve_model.sh
+serve-model: install ## Serve the champion on http://127.0.0.1:<free port>/invocations, following @champion (MODEL_PORT, FOLLOW=0, FOLLOW_S)
+	@$(PY) serve_model.py --model_uri $(call q,$(MODEL_URI)) --host $(call q,$(HOST)) \
+		--port $(call q,$(or $(MODEL_PORT),0)) --follow_s $(call q,$(FOLLOW_S)) $(FOLLOW_FLAGS) \
+		$(TRUST_FLAGS) $(LOG_FLAGS)
+
+rollback: install ## Move @champion back to the previous champion (VERSION=N: to version N), REASON="why"
+	$(PY) rollback.py --model_name $(call q,$(MODEL_NAME)) $(if $(VERSION),--version $(call q,$(VERSION))) \
+		--reason $(call q,$(REASON)) $(LOG_FLAGS)
 
 test: install ## Lint and run every test (the end-to-end ones use TAXI_DATA_DIR, default data/)
 	$(BIN)/ruff check .
@@ -230,6 +245,9 @@ bench-scale: install ## The whole homework on the real months x SCALE (1, 5, 15)
 bench-install: install ## make install with pip, then uv, on fresh clones with empty caches, A B A B; a first make all (bench/results.json)
 	$(PY) -m bench.install --raw_data_path $(call q,$(TAXI_DATA_DIR)) $(BENCH_ARGS)
 
+bench-serve: install ## serve_model.py against `mlflow models serve` on the real champion, and alias moves under load (bench/results.json)
+	$(PY) -m bench.serve --raw_data_path $(call q,$(TAXI_DATA_DIR)) $(BENCH_ARGS)
+
 bench-tuners: install-optuna ## hyperopt and Optuna side by side on the real data, and resumed searches (bench/tuners.json)
 	$(PY) -m bench.tuners --raw_data_path $(call q,$(TAXI_DATA_DIR))
 
@@ -247,5 +265,5 @@ docs: install ## Write the generated docs: docs/cli.md (--help), docs/performanc
 clean: server-stop ## Remove outputs, runs, database and artifacts (keeps data/, .venv and the logins)
 	@if [ -f s3-server.pid ]; then $(MAKE) --no-print-directory s3-stop; fi
 	@if [ -f $(call q,$(SPARK_DIR))/master.pid ]; then $(MAKE) --no-print-directory spark-cluster-stop; fi
-	rm -rf $(call q,$(OUTPUT_DIR))/*.pkl $(call q,$(OUTPUT_DIR))/.tmp-* artifacts mlruns mlflow.db mlflow-server.log predictions.parquet
+	rm -rf $(call q,$(OUTPUT_DIR))/*.pkl $(call q,$(OUTPUT_DIR))/.tmp-* artifacts mlruns mlflow.db mlflow-server.log mlflow-webhook.key predictions.parquet
 	rm -rf s3-data s3-server.log optuna.db hpo-worker-*.log $(call q,$(SPARK_DIR))

@@ -6,7 +6,7 @@ file as it was signed. Nothing of the model is unpickled or imported. Refuses an
 or changed model in one line, unless `--trust_unsigned` (then a warning).
 
 With `--dest`, the checked files stay in that folder and its path is printed on stdout:
-scripts/serve_model.sh serves the model from there, never from the server directly.
+plain `mlflow models serve -m DIR` then serves the checked copy (docs/serving.md).
 """
 
 from __future__ import annotations

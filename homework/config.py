@@ -16,6 +16,8 @@ SCRIPTS = (
     "answers.py",
     "predict.py",
     "verify_model.py",
+    "serve_model.py",
+    "rollback.py",
     "ui_check.py",
 )
 
@@ -64,6 +66,15 @@ CHAMPION_ALIAS = "champion"  # the version in use: Q6, predict.py and serving lo
 CHALLENGER_ALIAS = "challenger"  # the newest version the promotion gate kept out
 GATE_STATUS_TAG = "validation.status"  # on a registered version: the gate's decision
 GATE_REJECTED = "rejected"  # the decision that kept a version out (publish/gate.py)
+# A rollback (publish/rollback.py) tags the version it puts back and the one it takes off
+# with who, when and why, and the registered model with the version it holds @champion at:
+# the gate gives new versions @challenger while @champion is there, unless --promote always.
+ROLLBACK_BY_TAG = "rollback.by"
+ROLLBACK_AT_TAG = "rollback.at"
+ROLLBACK_REASON_TAG = "rollback.reason"
+ROLLBACK_FROM_TAG = "rollback.from_version"  # on the version put back: the one it replaced
+ROLLBACK_TO_TAG = "rollback.to_version"  # on the version taken off: the one put back
+ROLLBACK_HOLD_TAG = "rollback.holds_champion"  # on the registered model
 
 # The search.
 NUM_TRIALS = 15

@@ -68,9 +68,9 @@ def cli_page() -> str:
 
 def bench_blocks() -> dict[str, Callable[[dict[str, Any]], str]]:
     """What each named block of docs/performance.md holds, from the benchmarks' results."""
-    from bench import bench, install, tuners
+    from bench import bench, install, serving_report, tuners
 
-    return {**bench.blocks(), **tuners.blocks(), **install.blocks()}
+    return {**bench.blocks(), **tuners.blocks(), **install.blocks(), **serving_report.blocks()}
 
 
 def fill(page: str, results: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from homework.config import SERVER_PID_FILE, TRACKING_URI
-from services import basic_auth, lifecycle
+from services import basic_auth, lifecycle, webhooks
 from services.processes import Record
 from services.service import (
     ROOT,
@@ -49,6 +49,7 @@ START_TIMEOUT = 180  # seconds; MLflow 3's uvicorn workers start slowly on a bus
 # What is never printed, MLflow's own log lines included.
 SECRET_VARIABLES = (
     "AWS_SECRET_ACCESS_KEY",
+    webhooks.KEY_VARIABLE,
     "MLFLOW_AUTH_ADMIN_PASSWORD",
     "MLFLOW_TRACKING_PASSWORD",
 )
@@ -81,6 +82,7 @@ class TrackingServer(Service):
         self.auth = env.get("AUTH", "") in ("1", "yes", "true")
         self.login = basic_auth.Login.from_env(env, self.python)
         self.auth_env: dict[str, str] = {}  # the login's settings, once prepared
+        self.webhook_env: dict[str, str] = {}  # MLflow 3's webhook settings, once prepared
         super().__init__(
             setting(env, "HOST", HOST),
             port_setting(env, "PORT", PORT),
@@ -117,7 +119,7 @@ class TrackingServer(Service):
         return [self.mlflow, "server", *self.arguments()]
 
     def environment(self) -> dict[str, str]:
-        env = {**self.env, **self.auth_env}
+        env = {**self.env, **self.auth_env, **self.webhook_env}
         if self.auth:  # basic_auth.ini names services.authorization
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         if WITH_PASSWORD.search(self.backend_store_uri):
@@ -170,6 +172,7 @@ class TrackingServer(Service):
             )
         if self.auth:
             self.auth_env = self.login.prepare(self.env)
+        self.webhook_env = webhooks.webhook_settings(self.env, self.host, self.pid_file)
         if "://" not in self.destination:
             Path(self.destination).mkdir(parents=True, exist_ok=True)
 

@@ -20,6 +20,8 @@ import glob
 import importlib
 import importlib.util
 import os
+import pickle
+import platform
 import pwd
 import re
 import secrets
@@ -48,6 +50,7 @@ from homework.config import (
     CHAMPION_ALIAS,
     DATASET,
     KEY_DIR_VARIABLE,
+    MODEL_NAME,
     TRACKING_URI,
 )
 from homework.config import MONTHS as MONTH_OF
@@ -56,6 +59,7 @@ from services import ROOT, Server, free_port, start_server
 
 MONTHS = tuple(MONTH_OF.values())  # train, validation, test
 FIXTURE_MARKERS = {
+    "shared_server": "server",
     "mlflow_server": "server",
     "own_server": "server",
     "postgres_uri": "server",
@@ -652,15 +656,14 @@ def register_champion(prepared_dir: Path) -> Path:
     return raw_dir / f"green_tripdata_{MONTHS[2]}.parquet"
 
 
-def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
-    """The /invocations URL the script announced, once /ping answers."""
+def wait_for_model_server(server: subprocess.Popen, log: Path, url: str | None = None) -> str:
+    """The /invocations URL (`url`, or the one the server announced), once /ping answers."""
     deadline = time.monotonic() + 120
-    url = None
     while time.monotonic() < deadline:
         assert server.poll() is None, log.read_text()[-3000:]
         text = log.read_text()
         if url is None and " at http://" in text:
-            url = text.split(" at ", 1)[1].split()[0]
+            url = text.split(" at ", 1)[1].split()[0].rstrip(",")
         if url:
             try:
                 if requests.get(url.replace("/invocations", "/ping"), timeout=1).ok:
@@ -671,34 +674,78 @@ def wait_for_model_server(server: subprocess.Popen, log: Path) -> str:
     raise AssertionError(f"model server did not answer /ping: {log.read_text()[-3000:]}")
 
 
+def start_model_server(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`command` in a process group of its own, run in `log`'s folder, output in `log`, with
+    Ctrl-C's default handler (whatever the test's shell ignores)."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            command,
+            cwd=log.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
+
+@contextlib.contextmanager
+def model_server(
+    command: list[str], log: Path, env: dict[str, str], url: str | None = None
+) -> Iterator[str]:
+    """A model server started as `command` (its own process group, output in `log`, run in
+    `log`'s folder); yields its /invocations URL once it answers, and stops it afterwards."""
+    server = start_model_server(command, log, env)
+    try:
+        yield wait_for_model_server(server, log, url)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
 @contextlib.contextmanager
 def serving(model_uri: str, tracking_uri: str, log: Path, **env: str) -> Iterator[str]:
-    """`make serve-model`'s script serving `model_uri`, with MLflow told to refuse pickles
-    (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3), from `log`'s folder; yields the
-    /invocations URL, and stops it afterwards."""
+    """Plain `mlflow models serve`, as MLflow's tutorials run it, on a copy of `model_uri`
+    checked by `verify_model.py --dest` (what a user of both does), with MLflow told to refuse
+    pickles (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false, MLflow 3); yields the /invocations URL,
+    and stops it afterwards."""
+    bin_dir = Path(sys.executable).parent
     settings = {
         **os.environ,
-        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
-        "MODEL_URI": model_uri,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",  # mlflow starts the venv's uvicorn
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
         **env,
     }
-    settings.pop("MODEL_PORT", None)
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [str(ROOT / "scripts/serve_model.sh")],
-            cwd=log.parent,
-            env=settings,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield wait_for_model_server(server, log)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    copy = log.parent / f"{log.stem}-model"
+    verify = [sys.executable, str(ROOT / "verify_model.py"), "--model_uri", model_uri]
+    checked = subprocess.run(
+        [*verify, "--dest", str(copy)], env=settings, capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stderr
+    port = free_port()
+    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", str(copy), "--env-manager"]
+    command += ["local", "--host", "127.0.0.1", "--port", str(port)]
+    with model_server(command, log, settings, f"http://127.0.0.1:{port}/invocations") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def following(
+    model_uri: str, tracking_uri: str, log: Path, *args: str, **env: str
+) -> Iterator[str]:
+    """`serve_model.py` (what `make serve-model` runs) serving and following `model_uri`,
+    with MLflow told to refuse pickles; yields its base URL (http://127.0.0.1:port)."""
+    settings = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+        **env,
+    }
+    command = [sys.executable, str(ROOT / "serve_model.py"), "--model_uri", model_uri, *args]
+    with model_server(command, log, settings) as url:
+        yield url.removesuffix("/invocations")
 
 
 def project_copy(folder: Path) -> Path:
@@ -739,3 +786,67 @@ class Payload:
     def __reduce__(self):
         marker = f"__import__('pathlib').Path({str(self.marker)!r}).write_text('planted')"
         return (eval, (f"({marker}, {self.model})[1]",))
+
+
+def planted_model_folder(path: Path, marker: Path) -> Path:
+    """A pyfunc folder as an attacker writes it by hand: an MLmodel file and their pickle."""
+    import mlflow
+
+    path.mkdir(parents=True)
+    (path / "MLmodel").write_text(
+        "flavors:\n"
+        "  python_function:\n"
+        "    loader_module: mlflow.pyfunc.model\n"
+        "    python_model: python_model.pkl\n"
+        f"    python_version: {platform.python_version()}\n"
+        f"mlflow_version: {mlflow.__version__}\n"
+    )
+    (path / "python_model.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    return path
+
+
+def rest(uri: str, endpoint: str, body: dict) -> dict:
+    response = requests.post(f"{uri}/api/2.0/mlflow/{endpoint}", json=body, timeout=30)
+    assert response.ok, response.text
+    return response.json()
+
+
+def plant_champion(
+    uri: str,
+    folder: Path,
+    marker: Path,
+    name: str = MODEL_NAME,
+    write_model: Callable[[Path], object] | None = None,
+) -> str:
+    """The attack, with plain REST calls: a version of the attacker's model becomes @champion.
+
+    An experiment whose artifact location is the attacker's folder, a run in it holding the
+    model (planted_model_folder, or what `write_model` writes into the folder it is given), a
+    model version whose source is that model, then the alias. Returns the version.
+    """
+    attacker = folder / f"attacker-{secrets.token_hex(4)}"
+    body = {"name": attacker.name, "artifact_location": str(attacker)}
+    experiment = rest(uri, "experiments/create", body)
+    run = rest(uri, "runs/create", {"experiment_id": experiment["experiment_id"]})["run"]
+    source = Path(run["info"]["artifact_uri"].removeprefix("file://")) / "model"
+    if write_model is None:
+        planted_model_folder(source, marker)
+    else:
+        write_model(source)
+    requests.post(f"{uri}/api/2.0/mlflow/registered-models/create", json={"name": name})
+    version = rest(
+        uri,
+        "model-versions/create",
+        {"name": name, "source": str(source), "run_id": run["info"]["run_id"]},
+    )["model_version"]["version"]
+    tags = {"data.dataset": "green", "data.test_month": MONTHS[2]}  # what Q6 reads first
+    for key, value in tags.items():
+        rest(
+            uri,
+            "model-versions/set-tag",
+            {"name": name, "version": version, "key": key, "value": value},
+        )
+    rest(
+        uri, "registered-models/alias", {"name": name, "alias": CHAMPION_ALIAS, "version": version}
+    )
+    return version

@@ -80,6 +80,8 @@ def script_args(script: str, prepared_dir, tmp_path) -> tuple[str, list[str]]:
         "answers.py": ("requests", ["--question", "5"]),  # REST: no MLflow for Q5
         "predict.py": ("requests", trip),  # the champion over REST first: no MLflow
         "verify_model.py": ("mlflow", []),
+        "serve_model.py": ("mlflow", []),
+        "rollback.py": ("mlflow", ["--reason", "x"]),
         "ui_check.py": ("mlflow", []),
     }[script]
 

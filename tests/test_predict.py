@@ -1,17 +1,13 @@
-"""predict.py and `make serve-model`: the registered champion answers for raw trips."""
+"""predict.py: the registered champion answers for raw trips (serving: test_serve_model.py)."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import socket
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from click.testing import CliRunner
 from conftest import (
     PLANTED_FOREST,
@@ -22,7 +18,6 @@ from conftest import (
     assert_one_line_error,
     free_port,
     register_champion,
-    serving,
     write_trips,
     write_with_nulls,
 )
@@ -302,50 +297,6 @@ def test_predict_bad_input_is_one_clear_line(run_script, mlflow_server, tmp_path
     assert no_model.returncode == 1
     assert "cannot load" in no_model.stderr and "make q6" in no_model.stderr
     assert "Traceback" not in no_model.stderr
-
-
-def test_serve_model_answers_raw_trips_over_http(
-    prepared_dir: Path, mlflow_server, tmp_path
-) -> None:
-    """`make serve-model`'s script: a real `mlflow models serve` and a real POST /invocations,
-    with MLflow refusing pickles (the champion holds none)."""
-    register_champion(prepared_dir)
-    with serving(TEST_MODEL_URI, mlflow_server.uri, tmp_path / "serve.log") as url:
-        trips = [
-            {"PULocationID": 3, "DOLocationID": 5, "trip_distance": 2.5},
-            {"PULocationID": 7, "DOLocationID": 7, "trip_distance": 0.8},
-        ]
-        response = requests.post(url, json={"dataframe_records": trips}, timeout=30)
-        assert response.status_code == 200, response.text
-        predictions = response.json()["predictions"]
-        expected = load_pyfunc(TEST_MODEL_URI).predict(pd.DataFrame(trips))
-        assert predictions == pytest.approx(expected.tolist(), rel=1e-12)
-
-        bad = requests.post(url, json={"dataframe_records": [{"PULocationID": 3}]}, timeout=30)
-        assert bad.status_code == 400
-
-        # Invalid trips: HTTP 400 and the reason, never a prediction.
-        for trip, reason in [
-            ({"PULocationID": 3, "DOLocationID": 5, "trip_distance": -3}, "negative or infinite"),
-            ({"PULocationID": 3, "DOLocationID": 5, "trip_distance": None}, "a missing trip_dist"),
-            # A null zone id never reaches the model: MLflow refuses it for the signature's long.
-            ({"PULocationID": None, "DOLocationID": 5, "trip_distance": 1}, "PULocationID"),
-        ]:
-            bad = requests.post(url, json={"dataframe_records": [trip, trips[0]]}, timeout=30)
-            assert bad.status_code == 400, bad.text
-            assert reason in bad.json()["message"]
-
-
-def test_serve_model_refuses_a_taken_port(tmp_path: Path) -> None:
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        port = other.getsockname()[1]
-        env = {**os.environ, "MODEL_PORT": str(port), "MODEL_URI": TEST_MODEL_URI}
-        done = subprocess.run(
-            [str(ROOT / "scripts/serve_model.sh")], env=env, capture_output=True, text=True
-        )
-    assert done.returncode == 1 and f"port {port}" in done.stderr
 
 
 def test_a_pickled_champion_of_before_loads_with_a_note(

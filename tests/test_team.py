@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,10 +24,10 @@ from conftest import (
     MONTHS,
     ROOT,
     assert_one_line_error,
+    model_server,
     project_copy,
     random_month,
     unavailable,
-    wait_for_model_server,
 )
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
@@ -433,32 +432,15 @@ def test_homework_through_s3_and_a_login(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def serve_model(login: dict[str, str], log: Path) -> float:
-    """`make serve-model`'s script with a login: the champion's answer for one trip."""
-
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in CLIENT_HIDDEN},
-        **login,
-        "MLFLOW": str(BIN / "mlflow"),
-        "MODEL_URI": f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}",
-    }
-    env.pop("MODEL_PORT", None)
-    with open(log, "wb") as sink:
-        server = subprocess.Popen(
-            [str(ROOT / "scripts/serve_model.sh")],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = wait_for_model_server(server, log)
+    """`make serve-model`'s server (serve_model.py) with a login: the champion's answer for
+    one trip."""
+    env = {**{k: v for k, v in os.environ.items() if k not in CLIENT_HIDDEN}, **login}
+    command = [sys.executable, str(ROOT / "serve_model.py")]
+    with model_server(command, log, env) as url:
         trip = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
         response = requests.post(url, json={"dataframe_records": [trip]}, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()["predictions"][0]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 # ---------------------------------------------------------------- every route, over HTTP

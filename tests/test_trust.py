@@ -11,7 +11,6 @@ import http.server
 import json
 import os
 import pickle
-import platform
 import re
 import shutil
 import signal
@@ -25,7 +24,6 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import (
-    MONTHS,
     PLANTED_FOREST,
     PLANTED_MINUTES,
     ROOT,
@@ -33,7 +31,9 @@ from conftest import (
     TEST_MODEL_URI,
     Payload,
     assert_one_line_error,
+    plant_champion,
     register_champion,
+    rest,
     wait_for_model_server,
 )
 from mlflow.tracking import MlflowClient
@@ -194,59 +194,6 @@ def test_two_first_uses_at_once_make_one_key(tmp_path: Path, key_dir: Path) -> N
 
 
 # ---------------------------------------------------------------- the planting attack
-
-
-def planted_model_folder(path: Path, marker: Path) -> Path:
-    """A pyfunc folder as an attacker writes it by hand: an MLmodel file and their pickle."""
-    import mlflow
-
-    path.mkdir(parents=True)
-    (path / "MLmodel").write_text(
-        "flavors:\n"
-        "  python_function:\n"
-        "    loader_module: mlflow.pyfunc.model\n"
-        "    python_model: python_model.pkl\n"
-        f"    python_version: {platform.python_version()}\n"
-        f"mlflow_version: {mlflow.__version__}\n"
-    )
-    (path / "python_model.pkl").write_bytes(pickle.dumps(Payload(marker)))
-    return path
-
-
-def rest(uri: str, endpoint: str, body: dict) -> dict:
-    response = requests.post(f"{uri}/api/2.0/mlflow/{endpoint}", json=body, timeout=30)
-    assert response.ok, response.text
-    return response.json()
-
-
-def plant_champion(uri: str, folder: Path, marker: Path, name: str = MODEL_NAME) -> str:
-    """The attack, with plain REST calls: a version of the attacker's model becomes @champion.
-
-    An experiment whose artifact location is the attacker's folder, a run in it holding the
-    model, a model version whose source is that model, then the alias. Returns the version.
-    """
-    attacker = folder / "attacker"
-    experiment = rest(uri, "experiments/create", {"name": "x", "artifact_location": str(attacker)})
-    run = rest(uri, "runs/create", {"experiment_id": experiment["experiment_id"]})["run"]
-    source = Path(run["info"]["artifact_uri"].removeprefix("file://")) / "model"
-    planted_model_folder(source, marker)
-    requests.post(f"{uri}/api/2.0/mlflow/registered-models/create", json={"name": name})
-    version = rest(
-        uri,
-        "model-versions/create",
-        {"name": name, "source": str(source), "run_id": run["info"]["run_id"]},
-    )["model_version"]["version"]
-    tags = {"data.dataset": "green", "data.test_month": MONTHS[2]}  # what Q6 reads first
-    for key, value in tags.items():
-        rest(
-            uri,
-            "model-versions/set-tag",
-            {"name": name, "version": version, "key": key, "value": value},
-        )
-    rest(
-        uri, "registered-models/alias", {"name": name, "alias": CHAMPION_ALIAS, "version": version}
-    )
-    return version
 
 
 def make_serve_model(server, tmp_path: Path, trust: str = "") -> subprocess.Popen:

@@ -15,13 +15,13 @@ from homework.interrupts import scratch_folder
 import hashlib
 from typing import Any
 
-from homework.config import CHAMPION_PLOTS, PYFUNC_ARTIFACT, SIGNED_MANIFEST
+from homework.config import CHAMPION_ALIAS, CHAMPION_PLOTS, PYFUNC_ARTIFACT, SIGNED_MANIFEST
 from homework.data.pickles import Prepared
 from homework.models import model_name, pinned_requirements
 from homework.publish import evaluations
 from homework.publish.candidates import Candidate
 from homework.publish.gate import Baseline, Decision, Policy, gate
-from homework.publish.registry import description, register, version_tags
+from homework.publish.registry import description, register, release_hold, version_tags
 from homework.trust.loading import sign_logged_model
 
 EXAMPLE_TRIPS = 5
@@ -91,4 +91,6 @@ def publish(
         manifest = hashlib.sha256((signed / SIGNED_MANIFEST).read_bytes()).hexdigest()
         key = (mlflow.get_tracking_uri(), policy.model_name, version, manifest)
         evaluations.keep(*key, test_month.digest, decision.metrics)
+        if baseline.held and decision.alias == CHAMPION_ALIAS:
+            release_hold(policy.model_name)  # --promote always moved @champion on
     return version, decision

@@ -18,6 +18,9 @@ and is recorded on it (tags and a sentence of its description):
 - `rejected`: it failed the gate; it gets `@challenger` and `@champion` stays.
 - `forced`: it failed the gate but `--promote always` (or `--max_regression inf`) moved
   `@champion` to it anyway.
+- `held`: it passed (or `--max_regression inf` let it in), but a rollback (rollback.py)
+  holds `@champion` where it put it: the new version gets `@challenger`. `--promote always`
+  moves `@champion` anyway, which ends the hold.
 
 Which champion that is, and whether it can be used at all, incumbent.py decides.
 """
@@ -44,6 +47,7 @@ from homework.trust.loading import load_pyfunc, say_verified
 RMSE_METRIC = "root_mean_squared_error"  # of MLflow's regressor evaluation: what the gate compares
 GATE, ALWAYS = "gate", "always"  # the choices of --promote
 FIRST, UNVERIFIED, PROMOTED, FORCED = "first", "unverified", "promoted", "forced"
+HELD = "held"  # it would have been @champion, but a rollback holds @champion where it is
 BASELINE_VERSION_TAG = "validation.baseline_version"
 BASELINE_RMSE_TAG = "validation.baseline_rmse"
 CANDIDATE_RMSE_TAG = "validation.candidate_rmse"
@@ -75,11 +79,12 @@ class Decision:
     baseline_version: str = ""  # the champion it was compared with; "" if there was none
     baseline_rmse: float = float("nan")
     untrusted: str = ""  # why the champion was not loaded (status unverified)
+    held: str = ""  # who held the champion with a rollback, when, why (registry.rollback_hold)
     metrics: dict[str, float] = field(default_factory=dict)  # the new version's evaluation
 
     @property
     def alias(self) -> str:
-        return CHALLENGER_ALIAS if self.status == REJECTED else CHAMPION_ALIAS
+        return CHALLENGER_ALIAS if self.status in (REJECTED, HELD) else CHAMPION_ALIAS
 
     def tags(self) -> dict[str, str]:
         compared = self.status not in (FIRST, UNVERIFIED)
@@ -103,8 +108,12 @@ class Decision:
                 f"champion version {self.baseline_version} was not loaded, as {self.untrusted}, "
                 f"so there was nothing to compare with ({candidate})"
             )
+        hold = f"@{CHAMPION_ALIAS} is held at version {self.baseline_version} ({self.held})"
+        if self.status == HELD:
+            return f"{hold}, although {candidate} would replace it; --promote always replaces it"
+        ended = f"; this ends the hold ({hold})" if self.held else ""
         if self.status == PROMOTED:
-            return f"{candidate} is not worse than {champion} by more than {allowed}"
+            return f"{candidate} is not worse than {champion} by more than {allowed}{ended}"
         regression = self.candidate_rmse - self.baseline_rmse
         worse = f"worse than {champion} by {regression:.4f} minutes"
         if self.status == REJECTED:
@@ -113,7 +122,7 @@ class Decision:
                 f"version {self.baseline_version} (--promote always would replace it)"
             )
         forced_by = allowed if math.isinf(self.max_regression) else "--promote always"
-        return f"{forced_by}, although {candidate} is {worse}"
+        return f"{forced_by}, although {candidate} is {worse}{ended}"
 
 
 def gate(
@@ -171,6 +180,7 @@ def gate(
         policy.promote,
         policy.max_regression,
         baseline.untrusted,
+        baseline.held,
     )
 
 
@@ -231,12 +241,14 @@ def decide(
     promote: str = GATE,
     max_regression: float = 0.0,
     untrusted: str = "",
+    held: str = "",
 ) -> Decision:
     """Compare two evaluation results (`champion` None: there is no champion yet, or, with
     `untrusted`, why it was not loaded).
 
     An infinite `max_regression` lets any version in, as `--promote always` does: a version
-    worse than the champion is then `forced`, not `promoted`.
+    worse than the champion is then `forced`, not `promoted`. A champion `held` by a rollback
+    stays: a version that would replace it is `held` (@challenger), unless `--promote always`.
     """
     import mlflow
     from mlflow.models import MetricThreshold
@@ -263,11 +275,14 @@ def decide(
         status = PROMOTED
     except ModelValidationFailedException:
         status = FORCED if forced else REJECTED
+    if held and status != REJECTED and promote != ALWAYS:
+        status = HELD
     return Decision(
         status,
         candidate_rmse,
         max_regression,
         champion_version,
         baseline_rmse,
+        held=held,
         metrics=dict(candidate.metrics),
     )

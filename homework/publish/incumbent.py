@@ -21,20 +21,22 @@ import click
 
 from homework.config import CHAMPION_ALIAS
 from homework.errors import UserError
-from homework.publish.registry import find_champion
+from homework.publish.registry import find_champion, rollback_hold
 from homework.tracking.sources import ForeignSource
-from homework.trust.loading import MissingModel, UntrustedModel, download_verified
+from homework.trust.loading import BrokenModel, MissingModel, UntrustedModel, download_verified
 
-NOT_LOADED = (UntrustedModel, ForeignSource, MissingModel)  # a champion the gate cannot use
+# A champion the gate cannot use.
+NOT_LOADED = (UntrustedModel, ForeignSource, MissingModel, BrokenModel)
 
 
 @dataclass
 class Baseline:
-    """The champion a new version is compared with: its version ("" if there is none), and
-    why it cannot be used, if it fails the signature check."""
+    """The champion a new version is compared with: its version ("" if there is none), why
+    it cannot be used, if it fails the signature check, and who held it with a rollback."""
 
     version: str = ""
     untrusted: str = ""
+    held: str = ""  # registry.rollback_hold: the gate does not move @champion on its own
 
 
 def choose_baseline(policy: Any, trip_data: dict[str, str]) -> Baseline:
@@ -49,10 +51,11 @@ def choose_baseline(policy: Any, trip_data: dict[str, str]) -> Baseline:
     champion = find_champion(policy.model_name)
     if champion is None:
         return Baseline()
+    held = rollback_hold(policy.model_name, champion)
     seen = seen_test_month(trip_data, champion.tags)
     if not seen:
-        return Baseline(champion.version)
-    baseline = verified(policy.model_name, champion.version)
+        return Baseline(champion.version, held=held)
+    baseline = verified(policy.model_name, champion.version, held)
     if baseline.untrusted:
         return baseline
     month = f"{trip_data['dataset']} trips of {trip_data['test_month']}"
@@ -81,14 +84,14 @@ def seen_test_month(trip_data: dict[str, str], champion_tags: dict[str, str]) ->
     return None
 
 
-def verified(model_name: str, version: str) -> Baseline:
+def verified(model_name: str, version: str, held: str = "") -> Baseline:
     """The champion `version` as a baseline once its files check out (nothing is loaded)."""
     with scratch_folder("model-") as folder:
         try:
             download_verified(f"models:/{model_name}/{version}", folder)
         except NOT_LOADED as refused:
             return untrusted(version, refused)
-    return Baseline(version)
+    return Baseline(version, held=held)
 
 
 def untrusted(version: str, refused: UserError) -> Baseline:

@@ -12,7 +12,14 @@ import platform
 import re
 from typing import TYPE_CHECKING, Any
 
-from homework.config import CHAMPION_ALIAS, HPO_RUN_TAG
+from homework.config import (
+    CHAMPION_ALIAS,
+    HPO_RUN_TAG,
+    ROLLBACK_AT_TAG,
+    ROLLBACK_BY_TAG,
+    ROLLBACK_HOLD_TAG,
+    ROLLBACK_REASON_TAG,
+)
 from homework.errors import UserError
 
 if TYPE_CHECKING:
@@ -31,11 +38,16 @@ def check_model_name(name: str) -> str:
 
 def find_champion(model_name: str) -> Any:
     """The registered version behind `@champion`, or None if there is none yet."""
+    return aliased_version(model_name, CHAMPION_ALIAS)
+
+
+def aliased_version(model_name: str, alias: str) -> Any:
+    """The registered version behind `@alias`, or None if no version has it (or no model)."""
     from mlflow.exceptions import RestException
     from mlflow.tracking import MlflowClient
 
     try:
-        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        return MlflowClient().get_model_version_by_alias(model_name, alias)
     except RestException as exc:
         # No such model is a 404, no such alias a 400 (INVALID_PARAMETER_VALUE) on 2.22.
         if exc.get_http_status_code() not in (400, 404):
@@ -58,6 +70,31 @@ def champion_version(model_name: str) -> Any:
     if champion is None:
         raise no_champion(model_name)
     return champion
+
+
+def rollback_hold(model_name: str, champion: Any) -> str:
+    """Who held `champion` as @champion with a rollback, when and why; "" if no rollback holds it.
+
+    The hold is the registered model's tag naming the version a rollback put back: it ends
+    when @champion is anywhere else (or release_hold removes it).
+    """
+    from mlflow.tracking import MlflowClient
+
+    tags = MlflowClient().get_registered_model(model_name).tags
+    if tags.get(ROLLBACK_HOLD_TAG) != str(champion.version):
+        return ""
+    recorded = champion.tags
+    return (
+        f"rolled back by {recorded.get(ROLLBACK_BY_TAG, 'someone')} at "
+        f"{recorded.get(ROLLBACK_AT_TAG, 'some time')}: {recorded.get(ROLLBACK_REASON_TAG, '')!r}"
+    )
+
+
+def release_hold(model_name: str) -> None:
+    """@champion moved on: no rollback holds it any more."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient().delete_registered_model_tag(model_name, ROLLBACK_HOLD_TAG)
 
 
 def register(model_uri: str, name: str, tags: dict[str, str], description: str, alias: str) -> str:

@@ -50,6 +50,30 @@ class MissingModel(UserError):
     """A model that is not there, or whose files cannot be read: one clear line."""
 
 
+class BrokenModel(UserError):
+    """A model whose files were let in but whose loading failed (its code raised): one line."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A model's local copy, let in by the signature check (or by --trust_unsigned): its
+    folder, how messages name it, its registered version (None for a run's model) and who
+    signed it ("SHA256:... (your key)", or "unsigned" and why)."""
+
+    folder: str
+    name: str
+    version: str | None
+    signer: str
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A pyfunc loaded from a verified copy, and what the check found."""
+
+    model: Any
+    verified: Verified
+
+
 @dataclass
 class Source:
     """Where a model's files are fetched from, how messages name it, and its registered
@@ -115,19 +139,27 @@ def logged_model_uri(client: Any, run_id: str, name: str) -> str | None:
 def download_verified(
     model_uri: str, folder: str, trust_unsigned: bool = False, remedy: str = REGISTER_YOUR_OWN
 ) -> str:
+    """Download a model into `folder` and check its signature; its local folder (verify)."""
+    return verify(model_uri, folder, trust_unsigned, remedy).folder
+
+
+def verify(
+    model_uri: str, folder: str, trust_unsigned: bool = False, remedy: str = REGISTER_YOUR_OWN
+) -> Verified:
     """Download a model into `folder` and check its signature before anything in it is loaded.
 
-    Returns the model's local folder. A model that is unsigned, signed by a key this
-    machine does not trust, or whose files changed since signing is refused with one line
-    naming the version and why (manifest.check_folder) and the `remedy`; `trust_unsigned`
-    turns that into a loud warning. A registered version says which one was loaded and
-    whose key signed it, and warns when the promotion gate rejected it.
+    A model that is unsigned, signed by a key this machine does not trust, or whose files
+    changed since signing is refused with one line naming the version and why
+    (manifest.check_folder) and the `remedy`; `trust_unsigned` turns that into a loud
+    warning. A registered version says which one was loaded and whose key signed it, and
+    warns when the promotion gate rejected it.
     """
     import mlflow
 
     with loading(model_uri):
         source = model_source(model_uri)
         local = Path(mlflow.artifacts.download_artifacts(source.uri, dst_path=folder))
+    version = None if source.version is None else str(source.version.version)
     try:
         signed = check_folder(local)
     except Untrusted as why:
@@ -143,12 +175,14 @@ def download_verified(
             "it runs whatever code it holds.",
             err=True,
         )
+        verified = Verified(str(local), source.name, version, f"none ({why})")
     else:
         if source.version is not None:
             say_verified(source.name, signed)
+        verified = Verified(str(local), source.name, version, f"{signed.key_id} ({signed.owner})")
     if source.version is not None:
         warn_if_rejected(source.name, source.version.tags, source.version.aliases)
-    return str(local)
+    return verified
 
 
 def say_verified(name: str, signed: Signed) -> None:
@@ -171,19 +205,35 @@ def warn_if_rejected(name: str, tags: dict[str, str], aliases: list[str] | None)
 
 
 def load_pyfunc(model_uri: str, trust_unsigned: bool = False) -> Any:
-    """Load a logged or registered pyfunc (the champion) once its signature checks out.
+    """Load a logged or registered pyfunc (the champion) once its signature checks out."""
+    return load_verified(model_uri, trust_unsigned).model
+
+
+def load_verified(model_uri: str, trust_unsigned: bool = False) -> LoadedModel:
+    """Load a pyfunc once its signature checks out; the model and what the check found.
 
     A champion registered before champions were models from code is a pickle: it loads as
-    before (signed), with a note saying so.
+    before (signed), with a note saying so. A model whose loading fails (its code raises,
+    e.g. skops refusing a type its forest names) is one line (BrokenModel), never a traceback.
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     with scratch_folder("model-") as folder:
-        local = download_verified(model_uri, folder, trust_unsigned)
+        verified = verify(model_uri, folder, trust_unsigned)
         with loading(model_uri):
-            if pickled_pyfunc(local):
+            if pickled_pyfunc(verified.folder):
                 click.echo(f"Note: {model_uri} {PICKLED_CHAMPION}", err=True)
-            return mlflow.pyfunc.load_model(local)
+            try:
+                model = mlflow.pyfunc.load_model(verified.folder)
+            except (MlflowException, OSError, ImportError):
+                raise  # loading() says which
+            except Exception as exc:
+                raise BrokenModel(
+                    f"cannot load {verified.name}: loading it failed ({type(exc).__name__}: "
+                    f"{first_line(exc)[:300]}); {REGISTER_YOUR_OWN}."
+                ) from None
+    return LoadedModel(model, verified)
 
 
 def load_sklearn(model_uri: str, trust_unsigned: bool = False) -> Any:
