@@ -1,16 +1,13 @@
 """Train a random forest with MLflow autologging (question 3).
 
-Loads `train.pkl` and `val.pkl` from `--data_path`, fits
-`RandomForestRegressor(max_depth=10, random_state=0)` in one run of the experiment
-`random-forest-train` with `mlflow.sklearn.autolog()` switched on, and prints the
-validation RMSE. Autolog records every parameter of the forest, among them
+Loads `train.pkl` and `val.pkl` from `--data_path`, fits `RandomForestRegressor(max_depth=10,
+random_state=0)` in one run of the experiment `random-forest-train` with autolog on, and prints
+the validation RMSE. Autolog records every parameter of the forest, among them
 `min_samples_split`: the answer to question 3.
 
-As the course's Q3 comes before any server: with no tracking URI named and no server at
-http://127.0.0.1:5000, the run goes to `sqlite:///mlflow.db` in the current folder, where
-the course's `mlflow server --backend-store-uri sqlite:///mlflow.db ...` shows it later.
-The run also records the raw months behind the pickles, and its forest is logged signed
-(see docs/scripts.md).
+With no tracking URI named and no server up, the run goes to `sqlite:///mlflow.db` in the
+current folder, as the course's does (Q3 comes before any server). The run also records the
+raw months behind the pickles, and its forest is logged signed (see docs/scripts.md).
 """
 
 from __future__ import annotations

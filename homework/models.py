@@ -19,7 +19,7 @@ from homework.config import MODEL_ARTIFACT
 from homework.data.lineage import log_datasets
 from homework.tracking.connection import MLFLOW_3
 from homework.tracking.experiments import set_experiment
-from homework.trust.loading import sign_logged_model
+from homework.trust.signing import sign_logged_model
 
 
 def model_name(name: str) -> dict[str, str]:

@@ -32,7 +32,8 @@ from homework.model.features import RAW_COLUMNS, RAW_DTYPES
 from homework.model.trip_model import TripDurationModel
 from homework.models import model_name
 from homework.tracking.connection import MLFLOW_3
-from homework.trust.loading import PICKLED_CHAMPION, load_pyfunc, sign_logged_model
+from homework.trust.loading import PICKLED_CHAMPION, load_pyfunc
+from homework.trust.signing import sign_logged_model
 from predict import read_input, run_predict
 
 

@@ -22,7 +22,7 @@ from homework.publish import evaluations
 from homework.publish.candidates import Candidate
 from homework.publish.gate import Baseline, Decision, Policy, gate
 from homework.publish.registry import description, register, release_hold, version_tags
-from homework.trust.loading import sign_logged_model
+from homework.trust.signing import sign_logged_model
 
 EXAMPLE_TRIPS = 5
 

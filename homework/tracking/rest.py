@@ -94,7 +94,7 @@ class Rest:
         """One request to `endpoint` of the API; its JSON answer, or one line why not."""
         return self.request(method, f"{API}/{endpoint}", **arguments).json()
 
-    def content(self, path: str, **params: str) -> bytes:
+    def content(self, path: str, params: dict[str, str]) -> bytes:
         """The bytes the server sends for a GET of `path` (e.g. a model version's file from
         /model-versions/get-artifact), or one line why not."""
         return self.request("GET", path, params=params).content

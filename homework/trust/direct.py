@@ -74,7 +74,7 @@ def fetch_verified(model_uri: str, tracking_uri: str, folder: Path) -> Fetched |
 
         def fetch(path: str) -> bytes:
             where = {"name": name, "version": version["version"], "path": path}
-            return server.content("/model-versions/get-artifact", **where)
+            return server.content("/model-versions/get-artifact", where)
 
         manifest = fetch(SIGNED_MANIFEST)
         for path in json.loads(manifest)["files"]:

@@ -1,4 +1,4 @@
-"""Signing a model just logged, and loading a model only once its signature checks out.
+"""Loading a model only once its signature checks out (signing.py signs one just logged).
 
 A model is loaded only from a local copy whose signature checked out (manifest.py), fetched
 only from where the tracking server keeps artifacts (sources.py): MLflow never loads a model
@@ -19,15 +19,14 @@ from typing import Any
 
 import click
 
-from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG, SIGNED_MANIFEST
+from homework.config import CHAMPION_ALIAS, GATE_REJECTED, GATE_STATUS_TAG
 from homework.errors import UserError, first_line
 from homework.tracking.connection import MLFLOW_3, Connection
 from homework.tracking.failures import connection_lost, refused_status, server_failed
 from homework.tracking.sources import check_source
 from homework.trust.direct import load_direct
 from homework.trust.formats import load_forest, pickled_pyfunc
-from homework.trust.keys import key_dir
-from homework.trust.manifest import Signed, Untrusted, check_folder, sign_folder
+from homework.trust.manifest import Signed, Untrusted, check_folder
 
 REGISTER_YOUR_OWN = "register your own with `make q6`"
 RUN_THE_SEARCH_AGAIN = "run the search again with `make q5`"
@@ -286,28 +285,3 @@ def loading(model_uri: str) -> Iterator[None]:
             f"cannot load {model_uri} in this process: {first_line(exc)[:200]} (an older "
             "version of this project registered it): register a new one with `make q6`."
         ) from None
-
-
-def sign_logged_model(model_info: Any, into: str | None = None) -> Path | None:
-    """Sign a model just logged: every file as the store holds it (manifest.sign_folder).
-
-    The signed manifest is uploaded into the model's own folder, so every copy of the
-    model carries it. Says where the key is when it was made just now. With `into`, the
-    signed copy (the model as the store now holds it) stays in that folder: its path.
-    """
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    source = model_source(model_info.model_uri)  # runs:/<id>/<path> on 2.x
-    with contextlib.ExitStack() as scratch:
-        parent = into or scratch.enter_context(scratch_folder("sign-"))
-        folder = Path(mlflow.artifacts.download_artifacts(source.uri, dst_path=parent))
-        key_id, created = sign_folder(folder)
-        manifest = str(folder / SIGNED_MANIFEST)
-        if MLFLOW_3:  # a logged model's files are its own, not among its run's artifacts
-            MlflowClient().log_model_artifact(model_info.model_id, manifest)
-        else:
-            MlflowClient().log_artifact(model_info.run_id, manifest, model_info.artifact_path)
-    if created:
-        click.echo(f"Signed the model with key {key_id} (made just now in {key_dir()})", err=True)
-    return folder if into else None
