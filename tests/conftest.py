@@ -163,6 +163,15 @@ def signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Ctrl-C in this process as a shell that lets it through gives it (Python's own handler),
+    even when pytest was started with SIGINT ignored (nohup, a background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def raw_dir(tmp_path: Path) -> Path:
     """Three small generated green-taxi months (400 trips each) in the real file layout."""
     folder = tmp_path / "data"
