@@ -162,6 +162,13 @@ def signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
+def default_ctrl_c() -> None:
+    """preexec_fn of a child process a test sends SIGINT: SIGINT's default handling, as a shell
+    that lets Ctrl-C through gives it (pytest started with nohup or as a background job has
+    SIGINT ignored, and its children would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def ctrl_c() -> Iterator[None]:
     """Ctrl-C in this process as a shell that lets it through gives it (Python's own handler),
