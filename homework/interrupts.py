@@ -87,16 +87,18 @@ def scratch_folder(prefix: str, parent: str | os.PathLike | None = None) -> Abst
 
 class HeldCtrlC:
     """Ctrl-C held back from `hold()` to `release()`: pressed meanwhile, it acts at the release,
-    as the handler before would have (a KeyboardInterrupt).
+    as the handler before would have (a KeyboardInterrupt; inside a longer hold, held on).
 
-    The one way the project keeps a short stretch whole: moving the pickles in, launching and
-    recording a server, Optuna recording a trial. Only the main thread gets signals, and a
+    The one way the project keeps a stretch whole: moving the pickles in, launching and
+    recording a server, a search (from its parent run's opening to its end, but where its
+    tuner lets Ctrl-C through: ctrl_c_let_through). Only the main thread gets signals, and a
     Ctrl-C that is ignored (nohup) stays ignored: there, nothing is held.
     """
 
     def __init__(self) -> None:
         self.previous: Any = None
         self.pressed = False
+        self.through = False  # in a ctrl_c_let_through block: Ctrl-C acts at once
 
     def hold(self) -> None:
         if self.previous is not None or _signal.getsignal(_signal.SIGINT) == _signal.SIG_IGN:
@@ -107,19 +109,52 @@ class HeldCtrlC:
             self.previous = None
 
     def press(self, signum: int, frame: FrameType | None) -> None:
+        """Ctrl-C: held; let through, a KeyboardInterrupt (but inside an import, which it
+        would break: there, held), and held again from here on, however the block ends."""
+        if self.through and not importing(frame):
+            self.through = False
+            raise KeyboardInterrupt
         self.pressed = True
+
+    def let_through(self) -> None:
+        """From now on Ctrl-C acts at once; one pressed before acts now."""
+        if self.pressed:
+            self.pressed = False
+            raise KeyboardInterrupt
+        self.through = True
 
     def release(self, act: bool = True) -> None:
         """Restore the handler; then, if Ctrl-C was pressed and `act`, do what it would have."""
-        previous, self.previous = self.previous, None
+        previous, self.previous, self.through = self.previous, None, False
         if previous is None:
             return
         _signal.signal(_signal.SIGINT, previous)
         pressed, self.pressed = self.pressed, False
         if pressed and act:
-            if callable(previous):
-                previous(_signal.SIGINT, None)
-            raise KeyboardInterrupt
+            if not callable(previous):  # SIG_DFL: the process would end; this ends the command
+                raise KeyboardInterrupt
+            previous(_signal.SIGINT, None)
+
+
+class LetThrough:
+    """ctrl_c_let_through's block: lets through the hold in force as it starts, if any."""
+
+    def __enter__(self) -> None:
+        holder = getattr(_signal.getsignal(_signal.SIGINT), "__self__", None)
+        self.held = holder if isinstance(holder, HeldCtrlC) else None
+        if self.held is not None:
+            self.held.let_through()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held is not None:
+            self.held.through = False
+
+
+def ctrl_c_let_through() -> LetThrough:
+    """Inside a block that holds Ctrl-C back, a block where it acts at once (pressed before,
+    it acts as the block starts); held back again after it, however it ends. Where nothing
+    is held (another thread, a Spark worker, nohup), it changes nothing."""
+    return LetThrough()
 
 
 def ctrl_c_held_back() -> AbstractContextManager:

@@ -50,3 +50,25 @@ def is_alive(process: Identity) -> bool:
             )
     except psutil.Error:  # gone, or not ours to look at
         return False
+
+
+def this_process() -> str:
+    """`host pid start-time`: this process, named for a record another process reads."""
+    import socket
+
+    me = identity()
+    return f"{socket.gethostname()} {me.pid} {me.create_time}"
+
+
+def alive_here(named: str) -> int | None:
+    """The pid of the process `this_process()` named, if it runs on this machine."""
+    import contextlib
+    import socket
+
+    host, pid, started = (named + "  ").split(" ")[:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    with contextlib.suppress(ValueError):
+        if is_alive(Identity(int(pid), float(started))):
+            return int(pid)
+    return None

@@ -200,6 +200,22 @@ def signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
+def default_ctrl_c() -> None:
+    """preexec_fn of a child process a test sends SIGINT: SIGINT's default handling, as a shell
+    that lets Ctrl-C through gives it (pytest started with nohup or as a background job has
+    SIGINT ignored, and its children would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Ctrl-C in this process as a shell that lets it through gives it (Python's own handler),
+    even when pytest was started with SIGINT ignored (nohup, a background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def raw_dir(tmp_path: Path) -> Path:
     """Three small generated green-taxi months (400 trips each) in the real file layout."""

@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_MODEL_URI, assert_one_line_error, register_champion
+from conftest import (
+    ROOT,
+    TEST_MODEL_URI,
+    assert_one_line_error,
+    default_ctrl_c,
+    register_champion,
+)
 
 from homework.config import SCRIPTS
 from homework.reporting import reporting
@@ -63,6 +69,7 @@ def ctrl_c_at_import(module: str, script: str, *args: str) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=120,
+        preexec_fn=default_ctrl_c,
     )
 
 
@@ -134,6 +141,7 @@ def test_an_interrupted_model_load_leaves_no_scratch_folder(
         text=True,
         env=env,
         timeout=120,
+        preexec_fn=default_ctrl_c,
     )
     assert (done.returncode, done.stderr.splitlines()[-1]) == (1, "Aborted!"), done.stderr
     assert "Verified" in done.stderr  # the checked copy was made, and was being loaded
@@ -159,7 +167,12 @@ def test_ctrl_c_inside_an_import_ends_the_command(tmp_path) -> None:
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        preexec_fn=default_ctrl_c,
     )
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "Aborted!\n")
 

@@ -17,6 +17,7 @@ from conftest import (
     MONTHS,
     ROOT,
     assert_one_line_error,
+    default_ctrl_c,
     free_port,
     random_month,
     start_server,
@@ -211,6 +212,7 @@ def start_hpo(data_path: Path, uri: str, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_ctrl_c,  # some tests press Ctrl-C in it
     )
 
 

@@ -11,9 +11,10 @@ from mlflow.tracking import MlflowClient
 
 import hpo
 from homework.config import HPO_EXPERIMENT, SEARCH_TAG
+from homework.processes import this_process
 from homework.search.hyperopt_tuner import key, suggested
 from homework.search.plan import Plan
-from homework.search.runs import PARENT_TAG, PROCESS_TAG, this_process
+from homework.search.runs import PARENT_TAG, PROCESS_TAG
 from hpo import run_optimization
 
 

@@ -236,7 +236,7 @@ def test_failure_halfway_keeps_the_previous_output(
 
 
 def test_ctrl_c_between_the_moves_waits_for_all_four(
-    prepared_dir: Path, raw_dir: Path, monkeypatch: pytest.MonkeyPatch
+    prepared_dir: Path, raw_dir: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c
 ) -> None:
     """Ctrl-C right after the first file is moved in: held back until all four are in (dv.pkl,
     which records the others, last), then it acts. Never a new file beside old ones."""

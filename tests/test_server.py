@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from conftest import ROOT, project_copy
+from conftest import ROOT, default_ctrl_c, project_copy
 
 from services import free_port, processes, server_env
 from services.processes import Record
@@ -97,6 +97,7 @@ class Servers:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=default_ctrl_c,  # a test presses Ctrl-C in it
         )
 
     @property

@@ -9,6 +9,8 @@ so it goes on as the uninterrupted search would have.
 
 from __future__ import annotations
 
+from homework.interrupts import ctrl_c_let_through
+
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -152,6 +154,9 @@ class HyperoptTuner:
     def minimize(
         self, objective: Callable[[dict[str, Any]], Any], search: Search, trials: Any = None
     ) -> Sequence[float]:
-        """The search's trials, those `search.done` before included; every loss, in order."""
+        """The search's trials, those `search.done` before included; every loss, in order.
+        Ctrl-C acts anywhere in them (hyperopt's record is in memory) but where a trial's run
+        is logged (Search.log_trial)."""
         plan = self.plan
-        return minimize(objective, plan.num_trials, plan.seed, trials, done=search.done)
+        with ctrl_c_let_through():
+            return minimize(objective, plan.num_trials, plan.seed, trials, done=search.done)

@@ -13,7 +13,7 @@ only once every trial is done, so the parent run finishes complete.
 
 from __future__ import annotations
 
-from homework.interrupts import HeldCtrlC
+from homework.interrupts import ctrl_c_let_through
 
 import hashlib
 import secrets
@@ -184,9 +184,14 @@ def run_trials(
     workers run (and running again one whose worker died). The search's runs are the record:
     parameters already logged in it (a trial whose worker stopped before Optuna recorded
     it) are not fitted and logged again.
+
+    The search holds Ctrl-C back (runs.start_search): it acts only in a trial's own work
+    (`objective`) and while this worker waits. Cut anywhere in Optuna's bookkeeping (asking
+    for a trial, its heartbeat thread, recording it), Optuna 5.1 leaves the trial RUNNING, a
+    heartbeat thread the process waits for forever, or an UnboundLocalError in place of the
+    KeyboardInterrupt.
     """
     budget = search.plan.num_trials
-    held = HeldCtrlC()
 
     def trial_objective(trial: Any) -> float:
         ahead = study.get_trials(deepcopy=False, states=LIVE)
@@ -198,36 +203,32 @@ def run_trials(
         }
         params["random_state"] = TRIAL_RANDOM_STATE
         logged = search.logged_rmse(params)
-        value = objective(params) if logged is None else logged
-        # Optuna 5.1 leaves a trial RUNNING, and replaces the KeyboardInterrupt by an
-        # UnboundLocalError, when Ctrl-C lands while it records a trial's value.
-        held.hold()  # released once Optuna has recorded the trial (after_trial)
-        return value
+        if logged is not None:
+            return logged
+        with ctrl_c_let_through():
+            return objective(params)
 
     done, best = standing(study)
     with trial_bar(done, budget, best) as bar:
 
         def after_trial(study: Any, trial: Any) -> None:
-            held.release()
             bar.show(*standing(study))
             if len(study.get_trials(deepcopy=False, states=LIVE)) >= budget:
                 study.stop()
 
-        try:
-            while True:
-                optuna.storages.fail_stale_trials(study)  # a dead worker's trial waits to run again
-                trials = study.get_trials(deepcopy=False)
-                bar.show(*standing(study))
-                complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=number)
-                if len(complete) >= budget:
-                    return [t.value for t in complete[:budget]]
-                waiting = any(t.state == TrialState.WAITING for t in trials)
-                if waiting or sum(1 for t in trials if t.state in LIVE) < budget:
-                    study.optimize(trial_objective, n_trials=budget, callbacks=[after_trial])
-                else:
+        while True:
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trial waits to run again
+            trials = study.get_trials(deepcopy=False)
+            bar.show(*standing(study))
+            complete = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=number)
+            if len(complete) >= budget:
+                return [t.value for t in complete[:budget]]
+            waiting = any(t.state == TrialState.WAITING for t in trials)
+            if waiting or sum(1 for t in trials if t.state in LIVE) < budget:
+                study.optimize(trial_objective, n_trials=budget, callbacks=[after_trial])
+            else:
+                with ctrl_c_let_through():
                     time.sleep(WAIT)  # the last trials run in other workers
-        finally:
-            held.release(act=False)  # a trial that failed after hold(): Ctrl-C as before
 
 
 def number(trial: Any) -> int:

@@ -17,8 +17,9 @@ tuner goes on from, and the search then finishes like any other.
 
 from __future__ import annotations
 
+from homework.interrupts import ctrl_c_held_back
+
 import contextlib
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from homework.data.lineage import log_datasets
 from homework.data.pickles import Prepared
 from homework.errors import UserError
 from homework.models import log_sklearn_model
-from homework.processes import Identity, identity, is_alive
+from homework.processes import alive_here, this_process
 from homework.search.plan import History, Plan, data_digest
 from homework.search.stray_runs import fail_orphaned_trials
 from homework.tracking.experiments import set_experiment
@@ -57,14 +58,13 @@ class Search:
         """Record one finished trial as a child run: params, `rmse`, the forest, the months.
 
         The run is opened only once the trial is done, so a crash never leaves one RUNNING
-        for long. It names its parent and experiment itself: on a Spark worker no run is
-        active. Returns the run id.
+        for long, and Ctrl-C is held back until it has ended. It names its parent and
+        experiment itself: on a Spark worker no run is active. Returns the run id.
         """
         import mlflow
 
-        with mlflow.start_run(
-            experiment_id=self.experiment_id, parent_run_id=self.run_id, nested=True
-        ) as run:
+        start = {"experiment_id": self.experiment_id, "parent_run_id": self.run_id}
+        with ctrl_c_held_back(), mlflow.start_run(**start, nested=True) as run:
             mlflow.log_params(params)
             mlflow.log_metric("rmse", val_rmse)
             log_sklearn_model(model)
@@ -118,7 +118,9 @@ def start_search(data: Prepared, tuner: Tuner) -> Iterator[Search]:
     on with (`--resume`, or a second Optuna worker).
 
     The run FINISHES when the block ends normally: the search is then complete. Ctrl-C ends
-    it KILLED with one line saying so; any other failure ends it FAILED.
+    it KILLED with one line saying so; any other failure ends it FAILED. Ctrl-C is held back
+    from the run's opening to its end, and acts only where the tuner lets it through
+    (interrupts.ctrl_c_let_through): so nothing of the record is ever cut in two.
     """
     import mlflow
 
@@ -128,7 +130,10 @@ def start_search(data: Prepared, tuner: Tuner) -> Iterator[Search]:
     fail_orphaned_trials(experiment.experiment_id)
     parent_id = tuner.continued(experiment.experiment_id, plan)
     tags = {SEARCH_TAG: plan.tuner, PROCESS_TAG: this_process()}  # who works on it now
-    with mlflow.start_run(run_id=parent_id, run_name=f"{plan.tuner}-search", tags=tags) as parent:
+    with (
+        ctrl_c_held_back(),
+        mlflow.start_run(run_id=parent_id, run_name=f"{plan.tuner}-search", tags=tags) as parent,
+    ):
         search = Search(experiment.experiment_id, parent.info.run_id, datasets, plan=plan)
         if parent_id:
             search.done = history(search)
@@ -153,21 +158,10 @@ def start_search(data: Prepared, tuner: Tuner) -> Iterator[Search]:
             ) from None
 
 
-def this_process() -> str:
-    """`host pid start-time`: who works on a search now (see still_running)."""
-    me = identity()
-    return f"{socket.gethostname()} {me.pid} {me.create_time}"
-
-
 def still_running(parent: Any) -> int | None:
     """The pid of the process on this machine that works on the search `parent`, if it runs."""
-    host, pid, started = (parent.data.tags.get(PROCESS_TAG, "") + "  ").split(" ")[:3]
-    if parent.info.status != "RUNNING" or host != socket.gethostname() or not pid.isdigit():
-        return None
-    with contextlib.suppress(ValueError):
-        if is_alive(Identity(int(pid), float(started))):
-            return int(pid)
-    return None
+    running = parent.info.status == "RUNNING"
+    return alive_here(parent.data.tags.get(PROCESS_TAG, "")) if running else None
 
 
 def resumable(hpo_experiment_id: str, plan: Plan, shared: bool = False) -> Any:

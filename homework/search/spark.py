@@ -14,6 +14,8 @@ and Java 17 or newer.
 
 from __future__ import annotations
 
+from homework.interrupts import ctrl_c_let_through
+
 import contextlib
 import logging
 import os
@@ -225,13 +227,14 @@ def minimize_on_spark(
     verbose: bool = False,
 ) -> list[float]:
     """Run the search's trials as Spark tasks, up to `spark.parallelism` at a time; the
-    losses of all its trials (tuner: hyperopt_tuner.HyperoptTuner)."""
+    losses of all its trials (tuner: hyperopt_tuner.HyperoptTuner). Ctrl-C acts anywhere in
+    it, Spark's start and end included, but where the driver logs a trial's run."""
     import cloudpickle
     import mlflow
 
     spark.check_reachable()
     script = sys.modules[objective.__module__].__file__
-    with spark_trials(spark, script, verbose) as (trials, context):
+    with ctrl_c_let_through(), spark_trials(spark, script, verbose) as (trials, context):
         payload = context.broadcast(cloudpickle.dumps(objective))  # the data, sent once
         wrapped = remote(payload, mlflow.get_tracking_uri(), verbose)
         with watched(trials, context, spark) as lost:
