@@ -40,14 +40,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import optuna
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, assert_one_line_error, extra
 from mlflow.tracking import MlflowClient
 
 from homework.config import HPO_EXPERIMENT, SEARCH_TAG
-from homework.search import hyperopt_tuner, optuna_tuner, runs
+from homework.search import hyperopt_tuner, runs
 from homework.search.runs import PARENT_TAG
 from hpo import run_optimization
 
@@ -102,7 +101,10 @@ class Trace:
     def search(self, monkeypatch: pytest.MonkeyPatch, data: Path, storage: str, *extra: str):
         """hpo.py in this process, 2 trials, traced while it runs them."""
         with monkeypatch.context() as patch:
-            patch.setattr(optuna_tuner, "run_trials", self.around(optuna_tuner.run_trials))
+            if self.tuner == "optuna":  # an extra: imported only where it is there
+                from homework.search import optuna_tuner
+
+                patch.setattr(optuna_tuner, "run_trials", self.around(optuna_tuner.run_trials))
             minimize = hyperopt_tuner.HyperoptTuner.minimize
             patch.setattr(hyperopt_tuner.HyperoptTuner, "minimize", self.around(minimize))
             patch.setattr(runs, "finished_trials", self.again(runs.finished_trials))
@@ -225,6 +227,8 @@ def stopped(result, client: MlflowClient, storage: str, tuner: str) -> bool:
         trials = client.search_runs([experiment], f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'")
         assert "RUNNING" not in {trial.info.status for trial in trials}
     if tuner == "optuna":
+        import optuna
+
         for name in optuna.get_all_study_names(storage):
             study = optuna.load_study(study_name=name, storage=storage)
             assert "RUNNING" not in {trial.state.name for trial in study.trials}
@@ -235,6 +239,8 @@ def stopped(result, client: MlflowClient, storage: str, tuner: str) -> bool:
 def test_ctrl_c_at_every_point_of_a_trial(
     tuner: str, prepared_dir: Path, mlflow_server, tmp_path: Path, ctrl_c, monkeypatch
 ) -> None:
+    if tuner == "optuna":
+        extra("optuna", "install-optuna")
     client = MlflowClient(mlflow_server.uri)
     whole = Trace(tuner)
     reference = whole.search(monkeypatch, prepared_dir, f"sqlite:///{tmp_path}/whole.db")
