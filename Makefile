@@ -14,7 +14,7 @@ unexport MLFLOW
 # The lock files (`make lock` writes them from pyproject.toml): a base one, then one per extra.
 # uv installs them (pinned in requirements-dev.txt, installed by pip; INSTALLER=pip: pip alone).
 INSTALLER       ?= uv
-UV_VERSION      := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-dev.txt)
+UV_VERSION      := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-dev.txt 2>/dev/null)
 # A value as one shell word. Every value a recipe passes to the shell goes through it, so a
 # name or path with spaces or quotes stays one word: such a value (or an empty one) goes in
 # single quotes, each ' in it written '\''; a plain one (output, .venv/bin/python) stays as it

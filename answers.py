@@ -24,6 +24,7 @@ import click
 from homework.config import (
     BEST_MODELS_EXPERIMENT,
     CHAMPION_ALIAS,
+    DATASET,
     HPO_EXPERIMENT,
     RAW_FOLDER_KEY,
     TRAIN_EXPERIMENT,
@@ -113,14 +114,21 @@ def q6_champion_test_rmse(
     tags, number = champion["tags"], champion["version"]
     if not tags.get("data.test_month"):
         raise UserError(f"{model_name} version {number} has no data.test_month tag: make q6.")
-    recorded = tags.get(f"data.{RAW_FOLDER_KEY}") or str(Path(tags["data.test_file"]).parent)
-    path = tripdata_path(raw_data_path or recorded, tags["data.dataset"], tags["data.test_month"])
+    test_file = tags.get("data.test_file")
+    recorded = tags.get(f"data.{RAW_FOLDER_KEY}") or (test_file and str(Path(test_file).parent))
+    if not (raw_data_path or recorded):
+        raise UserError(
+            f"{model_name} version {number} does not say which folder it was tested on "
+            "(no data.* tags): pass --raw_data_path."
+        )
+    dataset = tags.get("data.dataset", DATASET)
+    path = tripdata_path(raw_data_path or recorded, dataset, tags["data.test_month"])
     tested_on = f"version {number} of {model_name} was tested on the file in {recorded}/"
     if not path.is_file():
         raise UserError(f"missing {path}: {tested_on}; pass --raw_data_path (make data).")
     if file_digest(path) != tags.get("data.test_digest", file_digest(path)):
         raise UserError(f"{path} is not the file {tested_on}: pass --raw_data_path.")
-    trips = read_trips(path, tags["data.dataset"])
+    trips = read_trips(path, dataset)
     model = load_trip_model(f"models:/{model_name}/{number}", connection, trust_unsigned)
     return f"{rmse(trips[TARGET], model.predict(trips[RAW_COLUMNS])):.3f}"
 

@@ -177,7 +177,10 @@ def check_one_search(storage: str, uri: str, outputs: list[tuple[int, str, str]]
         assert code == 0, stderr
     (name,) = optuna.get_all_study_names(storage)
     shared = study(storage, name)
-    assert Counter(t.state.name for t in shared.trials) == {"COMPLETE": 4}
+    states = Counter(t.state.name for t in shared.trials)
+    # A worker that asks for a trial once the others hold the whole budget prunes it (a race
+    # of the workers, as designed): it fits and logs nothing.
+    assert states["COMPLETE"] == 4 and set(states) <= {"COMPLETE", "PRUNED"}, states
     client = MlflowClient(uri)
     parent_id = shared.user_attrs["parent_run_id"]
     trials = children(client, parent_id)
