@@ -128,7 +128,7 @@ def test_train_py_before_any_server_logs_to_mlflow_db(homework: Homework) -> Non
             experiment_ids=[run.info.experiment_id],
             filter_string=f"source_run_id = '{run.info.run_id}'",
         )
-        where, listed = f"logged-models/{model.model_id}/artifacts/files", "MLmodel"
+        where, listed = f"logged-models/{model.model_id}/artifacts/directories", "MLmodel"
     else:
         where, listed = f"artifacts/list?run_uuid={run.info.run_id}&path=model", "model/MLmodel"
     shown = requests.get(f"{homework.server.uri}/ajax-api/2.0/mlflow/{where}", timeout=30)
