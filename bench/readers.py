@@ -77,7 +77,7 @@ def readers(
     server_pid = json.loads(server_pid_file.read_text())["pid"]
     paths = ["--data_path", str(out_dir), "--raw_data_path", str(raw_dir)]
     answers = pairs_of(
-        ["answers.py", *paths, "--pid_file", str(server_pid_file)],
+        ["answers.py", *paths],  # Q4: the server listening on the URI's port
         [
             *floors,
             "answers",
