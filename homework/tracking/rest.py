@@ -175,18 +175,29 @@ class Rest:
         return Run.parse(self.call("GET", "runs/get", params={"run_id": run_id})["run"])
 
     def version_by_alias(self, model_name: str, alias: str) -> dict | None:
-        """The registered version of `model_name` behind `@alias` (its JSON), or None."""
+        """The registered version of `model_name` behind `@alias` (its JSON, tags as a
+        dict), or None."""
         try:
             found = self.call(
                 "GET", "registered-models/alias", params={"name": model_name, "alias": alias}
             )
         except NotFound:
             return None
-        version = found["model_version"]
-        version["tags"] = {tag["key"]: tag["value"] for tag in version.get("tags", [])}
-        return version
+        return with_tag_dict(found["model_version"])
+
+    def version(self, model_name: str, number: str) -> dict:
+        """Version `number` of `model_name` (its JSON, tags as a dict); NotFound if none."""
+        found = self.call(
+            "GET", "model-versions/get", params={"name": model_name, "version": number}
+        )
+        return with_tag_dict(found["model_version"])
 
     def registered_models(self) -> list[str]:
         """The names of the registered models (the first hundred)."""
         found = self.call("GET", "registered-models/search", params={"max_results": 100})
         return [model["name"] for model in found.get("registered_models", [])]
+
+
+def with_tag_dict(version: dict) -> dict:
+    """A model version's JSON with its tags as a dict, as MLflow's own ModelVersion has them."""
+    return {**version, "tags": {tag["key"]: tag["value"] for tag in version.get("tags", [])}}

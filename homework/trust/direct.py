@@ -41,7 +41,7 @@ CODE = Path("code", "homework", "model")  # where a champion holds the code it r
 
 class Fetched(NamedTuple):
     """A verified copy of a registered version: its folder, its record (as the REST API gives
-    it), its signature and the SHA-256 of its signed manifest."""
+    it, tags as a dict), its signature and the SHA-256 of its signed manifest."""
 
     folder: Path
     version: dict[str, Any]
@@ -62,15 +62,9 @@ def fetch_verified(model_uri: str, tracking_uri: str, folder: Path) -> Fetched |
     name, alias, number = registered.groups()
     try:
         server = Rest(tracking_uri)
-        if alias:
-            found = server.call(
-                "GET", "registered-models/alias", params={"name": name, "alias": alias}
-            )
-        else:
-            found = server.call(
-                "GET", "model-versions/get", params={"name": name, "version": number}
-            )
-        version = found["model_version"]
+        version = server.version_by_alias(name, alias) if alias else server.version(name, number)
+        if version is None:
+            return None
 
         def fetch(path: str) -> bytes:
             where = {"name": name, "version": version["version"], "path": path}

@@ -259,8 +259,7 @@ def load_trip_model(model_uri: str, connection: Connection, trust_unsigned: bool
         number = fetched.version["version"]
         name = model_uri if model_uri.endswith(f"/{number}") else f"{model_uri} (version {number})"
         say_verified(name, fetched.signed)
-        tags = {tag["key"]: tag["value"] for tag in fetched.version.get("tags", [])}
-        warn_if_rejected(name, tags, fetched.version.get("aliases"))
+        warn_if_rejected(name, fetched.version["tags"], fetched.version.get("aliases"))
         return model
     connection.connect()
     return load_pyfunc(model_uri, trust_unsigned)
