@@ -97,8 +97,8 @@ def connect(tracking_uri: str, verbose: bool = False) -> None:
 
 
 def reach(tracking_uri: str, verbose: bool = False) -> None:
-    """Check the tracking URI and that its server answers, without MLflow (readers that need
-    no MLflow client call this alone): one line if not.
+    """Check the tracking URI and that its server answers, one line if not; a server is
+    checked without MLflow (readers that need no MLflow client call this alone).
 
     The URI is checked first (uri.py: a valid URL, a local store's folder, a database that
     answers); a server must answer /health, and then a request that needs the login. A local
@@ -123,7 +123,7 @@ def reach(tracking_uri: str, verbose: bool = False) -> None:
     except requests.RequestException as exc:
         raise unreachable(tracking_uri, exc) from None
     # /health answers without a login: a server with one (`make server AUTH=1`) refuses missing
-    # or wrong credentials here, before any work, in one line (describe_failure).
+    # or wrong credentials here, before any work, in one line (Rest.request).
     Rest(tracking_uri).call("GET", "experiments/search", params={"max_results": 1})
 
 
