@@ -168,12 +168,9 @@ def test_runs_of_another_script_are_named_and_ignored(prepared_dir: Path, mlflow
 
 def test_trial_plot_shows_each_trial_and_the_best_so_far() -> None:
     fig = plots.trial_rmse_figure([6.0, 5.5, 5.8, 5.2])
-    try:
-        points, best = fig.axes[0].get_lines()
-        assert list(points.get_ydata()) == [6.0, 5.5, 5.8, 5.2]
-        assert list(best.get_ydata()) == [6.0, 5.5, 5.5, 5.2]
-    finally:
-        plots.plt.close(fig)
+    points, best = fig.axes[0].get_lines()
+    assert list(points.get_ydata()) == [6.0, 5.5, 5.8, 5.2]
+    assert list(best.get_ydata()) == [6.0, 5.5, 5.5, 5.2]
 
 
 def test_optuna_not_installed_names_the_make_target(
