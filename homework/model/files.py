@@ -26,12 +26,13 @@ SHIPPED_FILES = ("__init__.py", "features.py", "files.py", "predictor.py", "trip
 
 
 def write_forest(forest: Any, path: Path) -> None:
-    """Write a fitted forest as a skops file (compressed: a third of the size)."""
+    """Write a fitted forest as a skops file, compressed to about a third of its size (level 1:
+    twice as fast as the default level, and the file hardly bigger)."""
     import zipfile
 
     import skops.io
 
-    skops.io.dump(forest, path, compression=zipfile.ZIP_DEFLATED)
+    skops.io.dump(forest, path, compression=zipfile.ZIP_DEFLATED, compresslevel=1)
 
 
 def read_forest(path: Path) -> Any:

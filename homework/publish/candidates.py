@@ -11,7 +11,7 @@ it was scored on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from homework.config import HPO_RUN_TAG, MODEL_ARTIFACT, TRIAL_PARAMS
@@ -31,6 +31,7 @@ class Candidate:
     val_rmse: float
     test_rmse: float
     params: dict[str, str]
+    test_predictions: Any = field(repr=False, compare=False)  # for the champion's plots
 
 
 def trial_forest(trial: Any, data: Prepared, refit: bool, trust_unsigned: bool) -> Any:
@@ -54,12 +55,15 @@ def score_and_log(
     params = {name: trial.data.params[name] for name in TRIAL_PARAMS}
     with mlflow.start_run(tags={HPO_RUN_TAG: trial.info.run_id}) as run:
         mlflow.log_params(params)
-        scores = {}
+        scores, predicted = {}, {}
         for name in ("val", "test"):
             X, y = data.dataset(name)
-            scores[name] = rmse(y, forest.predict(X))
+            predicted[name] = forest.predict(X)
+            scores[name] = rmse(y, predicted[name])
         mlflow.log_metrics({f"{name}_rmse": value for name, value in scores.items()})
         log_sklearn_model(forest)
         log_datasets(data.months("val", "test"))  # the raw months behind val.pkl and test.pkl
-    candidate = Candidate(trial.info.run_id, run.info.run_id, scores["val"], scores["test"], params)
+    candidate = Candidate(
+        trial.info.run_id, run.info.run_id, scores["val"], scores["test"], params, predicted["test"]
+    )
     return candidate, forest

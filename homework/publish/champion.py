@@ -67,8 +67,8 @@ def publish(
     from homework.model.trip_model import REQUIREMENTS, TripDurationModel
 
     model = TripDurationModel(data.dv, forest)
-    X_test, y_test = data.dataset("test")  # the same trips as `trips` (Prepared.test_trips)
-    predicted = forest.predict(X_test)
+    _, y_test = data.dataset("test")  # the same trips as `trips` (Prepared.test_trips)
+    predicted = candidate.test_predictions
     test_month = data.months("test")["test"]
     figures = (plots.predicted_vs_actual_figure, plots.residuals_figure)
     with scratch_folder("signed-") as kept, mlflow.start_run(run_id=candidate.run_id):
