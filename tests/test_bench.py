@@ -59,16 +59,22 @@ def bench_part(one_ratio: float, four_ratio: float, train_mb: float, wall_15x: f
 
 def test_bench_table_marks_targets_met() -> None:
     text = bench_table(bench_part(1.1, 1.3, 400, 3.0))
-    assert "OVER" not in text
-    assert "<= 1.15 ok" in text and "<= 1.35 ok" in text and "<= 4 s, 1 GB ok" in text
+    assert "OVER" not in text and "not yet" not in text
+    assert "<= 1.20 ok (goal 1.15 met)" in text and "<= 1.40 ok (goal 1.35 met)" in text
+    assert "<= 4 s, 1 GB ok" in text
+
+
+def test_bench_table_tells_a_target_met_from_its_goal() -> None:
+    text = bench_table(bench_part(1.18, 1.38, 400, 3.0))
+    assert "<= 1.20 ok (goal 1.15 not yet)" in text and "<= 1.40 ok (goal 1.35 not yet)" in text
 
 
 def test_bench_table_marks_each_missed_target() -> None:
-    lines = bench_table(bench_part(1.2, 1.4, 1500, 4.5)).splitlines()
+    lines = bench_table(bench_part(1.25, 1.45, 1500, 4.5)).splitlines()
     row = {line.split("  ")[0]: line for line in lines if line}
     assert row["train.py"].endswith("<= 1 GB OVER")
-    assert "<= 1.35 OVER" in row["four processes (as the course)"]
-    assert "<= 1.15 OVER" in row["one process (pipeline.py, make all)"]
+    assert "<= 1.40 OVER" in row["four processes (as the course)"]
+    assert "<= 1.20 OVER" in row["one process (pipeline.py, make all)"]
     assert next(line for line in lines if "x15" in line).endswith("<= 4 s, 1 GB OVER")
 
 
