@@ -26,8 +26,8 @@ SHIPPED_FILES = ("__init__.py", "features.py", "files.py", "predictor.py", "trip
 
 
 def write_forest(forest: Any, path: Path) -> None:
-    """Write a fitted forest as a skops file, compressed to about a third of its size (level 1:
-    twice as fast as the default level, and the file hardly bigger)."""
+    """Write a fitted forest as a skops file, compressed to about a third of its size (level
+    1, the quickest: the file hardly bigger than at the default level, docs/performance.md)."""
     import zipfile
 
     import skops.io
